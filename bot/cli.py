@@ -1,0 +1,257 @@
+"""The ``parley`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot import paths
+from bot.domain.scenario import ScenarioError, load_scenario
+from bot.play import PlayClock, Player, PlayError
+from bot.review.export import FORMATS, build_export, render, to_markdown
+from bot.scenarios import ScenarioLibrary
+from bot.service import Tables
+from bot.settings import Settings
+from bot.store import Store, StoreError, utc_now
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEMO_SCENARIO = "hanoi-2019"
+
+
+def _default_db() -> str:
+    return Settings().db
+
+
+async def _open_store(path: str) -> Store:
+    return await Store.open(path)
+
+
+# -- play ---------------------------------------------------------------------------------
+
+
+async def play_lines(
+    lines: Sequence[str] | TextIO,
+    db: str,
+    facilitators: Sequence[str],
+    out: TextIO,
+    channel: str = "play",
+) -> tuple[int, int | None]:
+    """Play lines against the log at ``db``; return the exit code and the table id."""
+    async with await _open_store(db) as store:
+        tables = Tables(store, ScenarioLibrary(), clock=PlayClock(utc_now()))
+        assert isinstance(tables.clock, PlayClock)
+        player = Player(tables, tables.clock, facilitators=facilitators, channel=channel)
+        for number, line in enumerate(lines, start=1):
+            try:
+                result = await player.play(number, line)
+            except PlayError as exc:
+                print(f"parley play: {exc}", file=sys.stderr)
+                return EXIT_USAGE, player.table_id
+            if result is not None:
+                print(result, file=out, flush=True)
+        return EXIT_OK, player.table_id
+
+
+def _facilitators(values: Sequence[str] | None) -> list[str]:
+    names = [n.strip() for v in (values or ["instructor"]) for n in v.split(",")]
+    return [n for n in names if n]
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    code, _ = asyncio.run(
+        play_lines(
+            sys.stdin,
+            args.db or _default_db(),
+            _facilitators(args.facilitator),
+            sys.stdout,
+            channel=args.channel,
+        )
+    )
+    return code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    library = ScenarioLibrary()
+    scenario = library.get(DEMO_SCENARIO)
+    if scenario.prompts.demo is None:
+        print(f"parley demo: {DEMO_SCENARIO} ships no demo script", file=sys.stderr)
+        return EXIT_FAILURE
+    script = library.prompt(scenario.prompts.demo).splitlines()
+    db = args.db
+    print(f"Playing the {scenario.title} demo ({len(script)} script lines) into {db}\n")
+    results: list[str] = []
+
+    class Collect:
+        def write(self, text: str) -> int:
+            results.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    code, table_id = asyncio.run(
+        play_lines(
+            script,
+            db,
+            ["instructor"],
+            Collect(),  # type: ignore[arg-type]
+            channel=f"demo-{uuid.uuid4().hex[:8]}",
+        )
+    )
+    if code != EXIT_OK or table_id is None:
+        print("parley demo: the demo script did not play through", file=sys.stderr)
+        return EXIT_FAILURE
+    played = iter("".join(results).splitlines())
+    for line in script:
+        if line.strip() and not line.strip().startswith("#"):
+            print(f"  {line.strip():<90} -> {next(played, '?')}")
+    export = asyncio.run(_export(db, table_id))
+    print()
+    print(to_markdown(export))
+    print(f"Table {table_id} is in {db}: `parley export {table_id} --db {db} --format json`.")
+    return EXIT_OK
+
+
+async def _export(db: str, table_id: int) -> dict:  # type: ignore[type-arg]
+    async with await _open_store(db) as store:
+        return await build_export(store, table_id)
+
+
+# -- tables, export, check ------------------------------------------------------------------
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        async with await _open_store(args.db or _default_db()) as store:
+            rows = await store.tables()
+            if not rows:
+                print(
+                    "No tables yet. Open one in Discord with /session open, or try `parley demo`."
+                )
+                return EXIT_OK
+            print(
+                f"{'id':>4}  {'status':<8}  {'opened (UTC)':<16}  {'scenario':<14}  "
+                f"{'rules':<10}  title"
+            )
+            for row in rows:
+                status = "closed" if row.closed_at else "open"
+                print(
+                    f"{row.id:>4}  {status:<8}  {row.opened_at:%Y-%m-%d %H:%M}  "
+                    f"{row.scenario_id:<14}  {row.variant:<10}  {row.title}"
+                )
+            return EXIT_OK
+
+    return asyncio.run(run())
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    async def run() -> str | None:
+        async with await _open_store(args.db or _default_db()) as store:
+            if await store.table(args.table) is None:
+                print(
+                    f"parley export: there is no table {args.table} in "
+                    f"{store.path} (see `parley tables`)",
+                    file=sys.stderr,
+                )
+                return None
+            return render(await build_export(store, args.table), args.format)
+
+    text = asyncio.run(run())
+    if text is None:
+        return EXIT_FAILURE
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    failed = False
+    for file in args.files:
+        try:
+            scenario = load_scenario(file, args.prompts)
+        except ScenarioError as exc:
+            print(exc.render())
+            failed = True
+            continue
+        print(
+            f"{file}: ok — {scenario.id}: {len(scenario.delegations)} delegations, "
+            f"{len(scenario.baskets)} baskets, {len(scenario.items)} items, "
+            f"variants {', '.join(scenario.variant_names())}"
+        )
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+# -- the parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="parley", description="Negotiation role-plays for seminars, on Discord."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def db_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="the log's SQLite file (default: $PARLEY_DB or ./parley.db)")
+
+    p = sub.add_parser("demo", help="play the scripted Hanoi seminar table with no Discord")
+    p.add_argument("--db", default="parley-demo.db", help="where to log it (parley-demo.db)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("play", help="play a table from `NAME: COMMAND key=value` lines on stdin")
+    db_option(p)
+    p.add_argument(
+        "--facilitator",
+        action="append",
+        metavar="NAME",
+        help="a facilitator's name (repeatable or comma-separated; default: instructor)",
+    )
+    p.add_argument("--channel", default="play", help="the channel name the table lives in")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("tables", help="list the tables in the log")
+    db_option(p)
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("export", help="export a table's log")
+    p.add_argument("table", type=int, help="the table's id (see `parley tables`)")
+    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    db_option(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("check", help="validate scenario files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--prompts",
+        type=Path,
+        default=None,
+        help=f"the prompts folder (default: prompts/ beside rules/, here {paths.PROMPTS_DIR})",
+    )
+    p.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``parley`` command line."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except StoreError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

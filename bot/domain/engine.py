@@ -1,0 +1,779 @@
+"""The negotiation rules: given a table's state, a command and the time, which events follow.
+
+``decide`` never changes the state; it returns the events to log or raises a
+:class:`Refusal`. ``due`` is the clock: the reminders and expiries a moment in time
+brings. Both are pure: the current time and any randomness come in as arguments.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain import commands as c
+from bot.domain.errors import Refusal, RefusalCode
+from bot.domain.events import Actor, EventKind, NewEvent
+from bot.domain.scenario import Action, Balance, Scenario, Sequencing
+from bot.domain.state import Member, Phase, StandingOffer, TableState
+
+R = RefusalCode
+MAX_EXTEND_MINUTES = 24 * 60
+MAX_TEXT = 4000
+
+
+def open_table(scenario: Scenario, who: c.Who, variant: str | None, title: str | None) -> NewEvent:
+    """The ``table_opened`` event for a new table, or a refusal."""
+    if not who.facilitator:
+        raise Refusal(R.NOT_FACILITATOR, "Only a facilitator may open a table.")
+    variants = scenario.variant_names()
+    chosen = variant or variants[0]
+    if chosen not in variants:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"Scenario {scenario.id!r} has no sequencing variant {chosen!r}. "
+            f"Choose one of: {', '.join(variants)}.",
+        )
+    rules = scenario.rules_for(chosen)
+    return NewEvent(
+        kind=EventKind.TABLE_OPENED,
+        actor=Actor(user_id=who.user_id, name=who.name),
+        data={
+            "scenario": scenario.id,
+            "variant": chosen,
+            "sequencing": rules.sequencing.value,
+            "title": (title or scenario.title).strip()[:200],
+            "rules": rules.model_dump(mode="json"),
+        },
+    )
+
+
+def decide(state: TableState, command: c.Command, now: datetime) -> list[NewEvent]:
+    """The events ``command`` leads to, or a :class:`Refusal` saying why not."""
+    handler = _HANDLERS.get(type(command))
+    if handler is None:  # pragma: no cover - every command class has a handler
+        raise TypeError(f"no rule for {type(command).__name__}")
+    return handler(state, command, now)
+
+
+def due(state: TableState, now: datetime) -> list[NewEvent]:
+    """What the clock brings at ``now``: expired turns and a reminder, in order."""
+    if state.phase is not Phase.NEGOTIATING or state.deadline is None:
+        return []
+    events: list[NewEvent] = []
+    turn, round_ = state.turn, state.round
+    deadline: datetime | None = state.deadline
+    turn_length = timedelta(minutes=state.rules.turn_minutes)
+    while deadline is not None and deadline <= now and turn is not None:
+        expired, expired_round = turn, round_
+        turn, round_, closes = _next_turn(state, turn, round_)
+        deadline = None if closes else deadline + turn_length
+        events.append(
+            NewEvent(
+                kind=EventKind.TURN_EXPIRED,
+                data={
+                    "delegation": expired,
+                    "round": expired_round,
+                    **_turn_data(None if closes else turn, round_, deadline),
+                },
+            )
+        )
+        if closes:
+            events.append(_close(state, "max_rounds"))
+            return events
+    reminded = state.reminded and not events
+    lead = timedelta(minutes=state.rules.reminder_minutes)
+    if deadline is not None and lead and not reminded and now >= deadline - lead:
+        events.append(
+            NewEvent(
+                kind=EventKind.REMINDER_SENT,
+                data={"delegation": turn, "deadline": deadline.isoformat()},
+            )
+        )
+    return events
+
+
+def next_wakeup(state: TableState) -> datetime | None:
+    """When the clock next has something to do for this table (a reminder or expiry)."""
+    if state.phase is not Phase.NEGOTIATING or state.deadline is None:
+        return None
+    lead = timedelta(minutes=state.rules.reminder_minutes)
+    if lead and not state.reminded:
+        return state.deadline - lead
+    return state.deadline
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _actor(state: TableState, who: c.Who) -> Actor:
+    member = state.member(who.user_id)
+    if member is None:
+        return Actor(user_id=who.user_id, name=who.name)
+    return Actor(
+        user_id=who.user_id, name=member.name, delegation=member.delegation, role=member.role
+    )
+
+
+def _event(state: TableState, command: c.Command, kind: EventKind, **data: Any) -> NewEvent:
+    if state.round:
+        data = {"round": state.round, **data}
+    return NewEvent(kind=kind, actor=_actor(state, command.who), data=data)
+
+
+def _require_facilitator(command: c.Command) -> None:
+    if not command.who.facilitator:
+        raise Refusal(
+            R.NOT_FACILITATOR,
+            f"Only a facilitator may use /{command.name}. Players can use /status, "
+            "/items, /brief and, on their turn, /offer, /accept, /reject, /pass.",
+        )
+
+
+def _require_phase(state: TableState, allowed: Sequence[Phase], what: str) -> None:
+    if state.phase in allowed:
+        return
+    why = {
+        Phase.SETUP: "the table has not started yet (a facilitator starts it with /session start)",
+        Phase.NEGOTIATING: "the negotiation is under way",
+        Phase.PAUSED: "the table is paused (a facilitator resumes it with /session resume)",
+        Phase.CLOSED: "the table is closed",
+    }[state.phase]
+    allowed_names = " or ".join(p.value for p in allowed)
+    raise Refusal(R.WRONG_PHASE, f"You cannot {what} now: {why}. Allowed while {allowed_names}.")
+
+
+def _player(state: TableState, command: c.Command) -> Member:
+    member = state.member(command.who.user_id)
+    if member is None or member.delegation is None:
+        where = "at this table" if member is None else "in a delegation (you are observing)"
+        raise Refusal(
+            R.NOT_A_MEMBER,
+            f"You are not {where}. Only delegation members may /{command.name}; "
+            "a facilitator assigns delegations with /session assign.",
+        )
+    return member
+
+
+def _turn_holder(state: TableState, command: c.Command, action: Action) -> Member:
+    """The acting member, checked for phase, turn and role."""
+    member = _player(state, command)
+    _require_phase(state, [Phase.NEGOTIATING], f"/{command.name}")
+    delegation = state.scenario.delegation(member.delegation or "")
+    assert delegation is not None
+    if not delegation.offers:
+        raise Refusal(
+            R.ROLE_NOT_ALLOWED,
+            f"The {delegation.name} delegation does not take turns at this table; "
+            "its members may make statements with /say.",
+        )
+    if state.turn != member.delegation:
+        on_move = state.scenario.delegation(state.turn or "")
+        raise Refusal(
+            R.NOT_YOUR_TURN,
+            f"It is the {on_move.name if on_move else '?'} delegation's turn, not yours. "
+            "You may make a statement with /say while you wait.",
+        )
+    if not delegation.may(member.role, action):
+        allowed = ", ".join(delegation.roles_allowed(action)) or "no role"
+        raise Refusal(
+            R.ROLE_NOT_ALLOWED,
+            f"In your delegation only the {allowed} may /{command.name}; "
+            f"your role is {member.role}. Ask your {allowed} to do it.",
+        )
+    return member
+
+
+def _next_turn(state: TableState, turn: str, round_: int) -> tuple[str, int, bool]:
+    """Who moves after ``turn``, the round then, and whether max rounds closes the table."""
+    order = state.order
+    index = (order.index(turn) + 1) % len(order)
+    if index == 0:
+        round_ += 1
+    return order[index], round_, round_ > state.rules.max_rounds
+
+
+def _turn_data(turn: str | None, next_round: int, deadline: datetime | None) -> dict[str, Any]:
+    """Who moves next, in which round, by when (``round`` is kept for when it happened)."""
+    return {
+        "turn": turn,
+        "next_round": next_round,
+        "deadline": deadline.isoformat() if deadline else None,
+    }
+
+
+def _pass_turn(state: TableState, now: datetime) -> tuple[dict[str, Any], bool]:
+    """The turn fields for the next delegation, and whether max rounds ends the table."""
+    assert state.turn is not None
+    turn, round_, closes = _next_turn(state, state.turn, state.round)
+    if closes:
+        return _turn_data(None, state.round, None), True
+    deadline = now + timedelta(minutes=state.rules.turn_minutes)
+    return _turn_data(turn, round_, deadline), False
+
+
+def _close(state: TableState, reason: str, extra_agreed: Sequence[str] = ()) -> NewEvent:
+    agreed = [*state.agreed, *extra_agreed]
+    scores = {
+        d.id: {
+            "score": sum(state.item(i).values.get(d.id, 0) for i in agreed),
+            "batna": d.batna,
+        }
+        for d in state.scenario.delegations
+    }
+    return NewEvent(
+        kind=EventKind.TABLE_CLOSED,
+        data={"reason": reason, "round": state.round, "agreed": agreed, "scores": scores},
+    )
+
+
+def _with_turn_passed(
+    state: TableState, now: datetime, first: NewEvent, close_reason: str = "max_rounds"
+) -> list[NewEvent]:
+    """A turn action's event with the next turn in its data, and the close it may cause."""
+    data, closes = _pass_turn(state, now)
+    event = first.model_copy(update={"data": {**first.data, **data}})
+    return [event, _close(state, close_reason)] if closes else [event]
+
+
+# -- membership -----------------------------------------------------------------------------
+
+
+def _join(state: TableState, command: c.Join, now: datetime) -> list[NewEvent]:
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "join")
+    member = state.member(command.who.user_id)
+    delegation = command.delegation
+    if delegation is not None:
+        found = state.scenario.delegation(delegation)
+        if found is None:
+            known = ", ".join(d.id for d in state.scenario.delegations)
+            raise Refusal(
+                R.BAD_ARGUMENT, f"There is no delegation {delegation!r}; choose one of: {known}."
+            )
+        if not state.rules.self_select:
+            raise Refusal(
+                R.NOT_FACILITATOR,
+                "At this table the facilitator assigns delegations. Use /join without a "
+                "delegation to join as an observer; the facilitator will place you.",
+            )
+    if member is not None and (delegation is None or member.delegation == delegation):
+        where = f"in the {member.delegation} delegation" if member.delegation else "observing"
+        raise Refusal(R.BAD_ARGUMENT, f"You are already at this table, {where}.")
+    role = None
+    if delegation is not None:
+        role = "member" if state.head(delegation) else "head"
+    if member is not None:
+        return [
+            _event(
+                state,
+                command,
+                EventKind.MEMBER_ASSIGNED,
+                user_id=member.user_id,
+                name=member.name,
+                delegation=delegation,
+                role=role,
+                previous=member.delegation,
+            )
+        ]
+    return [
+        _event(
+            state,
+            command,
+            EventKind.MEMBER_JOINED,
+            user_id=command.who.user_id,
+            name=command.who.name,
+            delegation=delegation,
+            role=role,
+        )
+    ]
+
+
+def _leave(state: TableState, command: c.Leave, now: datetime) -> list[NewEvent]:
+    member = state.member(command.who.user_id)
+    if member is None:
+        raise Refusal(R.NOT_A_MEMBER, "You are not at this table, so there is nothing to leave.")
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "leave")
+    return [_event(state, command, EventKind.MEMBER_LEFT, user_id=member.user_id)]
+
+
+def _assign(state: TableState, command: c.Assign, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "assign members")
+    delegation = state.scenario.delegation(command.delegation)
+    if delegation is None:
+        known = ", ".join(d.id for d in state.scenario.delegations)
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"There is no delegation {command.delegation!r}; choose one of: {known}.",
+        )
+    if command.role not in delegation.roles:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"The {delegation.name} delegation has no role "
+            f"{command.role!r}; roles: {', '.join(delegation.roles)}.",
+        )
+    target = command.member
+    member = state.member(target.user_id)
+    previous = member.delegation if member else None
+    if member is not None and (member.delegation, member.role) == (delegation.id, command.role):
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"{member.name} is already {command.role} of the {delegation.name} delegation.",
+        )
+    events = []
+    head = state.head(delegation.id)
+    if command.role == "head" and head is not None and head.user_id != target.user_id:
+        events.append(
+            _event(
+                state,
+                command,
+                EventKind.MEMBER_ASSIGNED,
+                user_id=head.user_id,
+                name=head.name,
+                delegation=delegation.id,
+                role="member",
+                previous=delegation.id,
+            )
+        )
+    name = member.name if member else target.name
+    events.append(
+        _event(
+            state,
+            command,
+            EventKind.MEMBER_ASSIGNED,
+            user_id=target.user_id,
+            name=name,
+            delegation=delegation.id,
+            role=command.role,
+            previous=previous,
+        )
+    )
+    return events
+
+
+def _autoassign(state: TableState, command: c.AutoAssign, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "assign members")
+    waiting = sorted(
+        (m for m in state.members.values() if m.delegation is None), key=lambda m: m.user_id
+    )
+    if not waiting:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            "Nobody is waiting for a delegation: everyone who "
+            "joined is already placed. Players join with /join.",
+        )
+    rng = random.Random(command.seed)
+    rng.shuffle(waiting)
+    sizes = {d: len(state.delegation_members(d)) for d in state.scenario.offering}
+    heads = {d for d in sizes if state.head(d) is not None}
+    events = []
+    for member in waiting:
+        delegation = min(sizes, key=lambda d: (sizes[d], state.scenario.offering.index(d)))
+        sizes[delegation] += 1
+        role = "member" if delegation in heads else "head"
+        heads.add(delegation)
+        events.append(
+            _event(
+                state,
+                command,
+                EventKind.MEMBER_ASSIGNED,
+                user_id=member.user_id,
+                name=member.name,
+                delegation=delegation,
+                role=role,
+                previous=None,
+            )
+        )
+    return events
+
+
+# -- the facilitator's clock and controls -------------------------------------------------
+
+
+def _start(state: TableState, command: c.Start, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP], "start the table")
+    offering = state.scenario.offering
+    headless = [d for d in offering if state.head(d) is None]
+    if headless:
+        names = ", ".join(state.scenario.delegation(d).name for d in headless)  # type: ignore[union-attr]
+        raise Refusal(
+            R.NO_HEAD,
+            f"Every delegation needs a head before the table starts; "
+            f"missing: {names}. Use /session assign ... role:head or /session "
+            "autoassign.",
+        )
+    first = command.first or state.rules.first_mover or offering[0]
+    if first not in offering:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"{first!r} is not a delegation that makes offers; "
+            f"choose one of: {', '.join(offering)}.",
+        )
+    index = offering.index(first)
+    order = [*offering[index:], *offering[:index]]
+    deadline = now + timedelta(minutes=state.rules.turn_minutes)
+    return [
+        _event(
+            state, command, EventKind.TABLE_STARTED, order=order, **_turn_data(first, 1, deadline)
+        )
+    ]
+
+
+def _pause(state: TableState, command: c.Pause, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.NEGOTIATING], "pause the table")
+    assert state.deadline is not None
+    remaining = max(0.0, (state.deadline - now).total_seconds())
+    return [_event(state, command, EventKind.TABLE_PAUSED, remaining_seconds=remaining)]
+
+
+def _resume(state: TableState, command: c.Resume, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.PAUSED], "resume the table")
+    deadline = now + timedelta(seconds=state.remaining_seconds or 0)
+    return [
+        _event(
+            state, command, EventKind.TABLE_RESUMED, **_turn_data(state.turn, state.round, deadline)
+        )
+    ]
+
+
+def _extend(state: TableState, command: c.Extend, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.NEGOTIATING, Phase.PAUSED], "extend the clock")
+    if not 0 < command.minutes <= MAX_EXTEND_MINUTES:
+        raise Refusal(
+            R.BAD_ARGUMENT, f"Extend by 1 to {MAX_EXTEND_MINUTES} minutes, not {command.minutes:g}."
+        )
+    if state.phase is Phase.PAUSED:
+        remaining = (state.remaining_seconds or 0) + command.minutes * 60
+        return [
+            _event(
+                state,
+                command,
+                EventKind.DEADLINE_EXTENDED,
+                minutes=command.minutes,
+                remaining_seconds=remaining,
+            )
+        ]
+    assert state.deadline is not None
+    deadline = state.deadline + timedelta(minutes=command.minutes)
+    return [
+        _event(
+            state,
+            command,
+            EventKind.DEADLINE_EXTENDED,
+            minutes=command.minutes,
+            deadline=deadline.isoformat(),
+        )
+    ]
+
+
+def _inject(state: TableState, command: c.Inject, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "post an inject")
+    inject = state.scenario.inject(command.event)
+    if inject is None:
+        known = ", ".join(e.id for e in state.scenario.events) or "none"
+        raise Refusal(
+            R.BAD_ARGUMENT, f"The scenario has no event {command.event!r}; its events: {known}."
+        )
+    return [
+        _event(
+            state,
+            command,
+            EventKind.EVENT_INJECTED,
+            event=inject.id,
+            title=inject.title,
+            prompt=inject.prompt,
+        )
+    ]
+
+
+def _undo(state: TableState, command: c.Undo, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    if state.phase is Phase.SETUP:
+        _require_phase(state, [Phase.NEGOTIATING, Phase.PAUSED], "undo")
+    if state.phase is Phase.CLOSED and state.close_reason == "facilitator":
+        raise Refusal(
+            R.WRONG_PHASE, "The table was ended with /session end and cannot be reopened by undo."
+        )
+    if not state.undoable:
+        raise Refusal(R.NOTHING_TO_UNDO, "There is no turn action to undo yet.")
+    reverts = list(state.undoable[-1])
+    data: dict[str, Any] = {"reverts": reverts}
+    # The reverted action's turn comes back with a fresh clock.
+    if state.phase is Phase.PAUSED:
+        data["remaining_seconds"] = state.rules.turn_minutes * 60
+    else:
+        data["deadline"] = (now + timedelta(minutes=state.rules.turn_minutes)).isoformat()
+    return [_event(state, command, EventKind.ACTION_REVERTED, **data)]
+
+
+def _end(state: TableState, command: c.End, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "end the table")
+    close = _close(state, "facilitator")
+    return [close.model_copy(update={"actor": _actor(state, command.who)})]
+
+
+# -- statements --------------------------------------------------------------------------
+
+
+def _say(state: TableState, command: c.Say, now: datetime) -> list[NewEvent]:
+    member = _player(state, command)
+    delegation = state.scenario.delegation(member.delegation or "")
+    assert delegation is not None
+    if not delegation.may(member.role, Action.SAY):
+        raise Refusal(
+            R.ROLE_NOT_ALLOWED, f"Your role ({member.role}) may not make statements at this table."
+        )
+    text = command.text.strip()
+    if not text or len(text) > MAX_TEXT:
+        raise Refusal(R.BAD_ARGUMENT, f"A statement needs 1 to {MAX_TEXT} characters.")
+    return [_event(state, command, EventKind.STATEMENT, text=text)]
+
+
+def _caucus(state: TableState, command: c.CaucusMessage, now: datetime) -> list[NewEvent]:
+    member = _player(state, command)
+    if not state.rules.record_caucus:
+        raise Refusal(R.BAD_ARGUMENT, "This scenario does not record caucus messages.")
+    return [
+        _event(
+            state,
+            command,
+            EventKind.CAUCUS_MESSAGE,
+            delegation=member.delegation,
+            text=command.text[:MAX_TEXT],
+        )
+    ]
+
+
+# -- turn actions ------------------------------------------------------------------------------
+
+
+def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]:
+    member = _turn_holder(state, command, Action.OFFER)
+    me = member.delegation
+    assert me is not None
+    give, ask = _clean(command.give), _clean(command.ask)
+    if not give and not ask:
+        raise Refusal(R.BAD_ARGUMENT, "Name at least one item to give or to ask (see /items).")
+    scenario, rules = state.scenario, state.rules
+    for item_id in (*give, *ask):
+        if scenario.item(item_id) is None:
+            raise Refusal(R.UNKNOWN_ITEM, f"There is no item {item_id!r}; /items lists them.")
+    agreed = state.agreed
+    for item_id in (*give, *ask):
+        if item_id in agreed:
+            raise Refusal(
+                R.ITEM_ALREADY_AGREED,
+                f"{_title(state, item_id)} is already agreed; offer items that are still open.",
+            )
+    seen: set[str] = set()
+    for item_id in (*give, *ask):
+        if item_id in seen:
+            raise Refusal(R.DUPLICATE_ITEM, f"{item_id!r} is listed twice; name each item once.")
+        seen.add(item_id)
+    for item_id in give:
+        if state.item(item_id).giver != me:
+            raise Refusal(
+                R.WRONG_GIVER,
+                f"{_title(state, item_id)} is conceded by "
+                f"{_name(state, state.item(item_id).giver)}, not by you: put it "
+                "under ask.",
+            )
+    for item_id in ask:
+        if state.item(item_id).giver == me:
+            raise Refusal(
+                R.WRONG_GIVER, f"{_title(state, item_id)} is yours to concede: put it under give."
+            )
+    reciprocal = rules.reciprocity or rules.sequencing is Sequencing.PARALLEL
+    if reciprocal and not (give and ask):
+        raise Refusal(
+            R.NOT_RECIPROCAL,
+            "Offers here must be reciprocal: give at least one item and ask at least one.",
+        )
+    count = len(give) + len(ask)
+    if count > rules.max_items_per_offer:
+        raise Refusal(
+            R.TOO_MANY_ITEMS,
+            f"An offer may name at most {rules.max_items_per_offer} items; this one names {count}.",
+        )
+    _check_sequencing(state, (*give, *ask))
+    weight_given = sum(state.item(i).weight for i in give)
+    weight_asked = sum(state.item(i).weight for i in ask)
+    imbalance = weight_given - weight_asked
+    data: dict[str, Any] = {
+        "delegation": me,
+        "give": list(give),
+        "ask": list(ask),
+        "note": command.note.strip()[:MAX_TEXT],
+        "answers": state.standing.seq if state.standing and state.standing.by != me else None,
+        "revises": state.standing.seq if state.standing and state.standing.by == me else None,
+        "weight_given": weight_given,
+        "weight_asked": weight_asked,
+    }
+    if rules.balance is not Balance.OFF and abs(imbalance) > rules.balance_tolerance:
+        if rules.balance is Balance.ENFORCE:
+            raise Refusal(
+                R.IMBALANCED,
+                f"Offers must balance within {rules.balance_tolerance} "
+                f"weight points; this one gives {weight_given} and asks "
+                f"{weight_asked}. Add or remove items to close the gap.",
+            )
+        data["imbalance"] = imbalance
+    return _with_turn_passed(state, now, _event(state, command, EventKind.OFFER_TABLED, **data))
+
+
+def _check_sequencing(state: TableState, items: Sequence[str]) -> None:
+    scenario = state.scenario
+    if state.rules.sequencing is Sequencing.PACKAGE:
+        covered = {state.item(i).basket for i in items}
+        missing = [b for b in scenario.baskets_in_order() if b.gated and b.id not in covered]
+        if missing:
+            raise Refusal(
+                R.PACKAGE_INCOMPLETE,
+                "Under the package rule an offer must cover "
+                "every basket; missing: "
+                f"{', '.join(b.title for b in missing)}.",
+            )
+        return
+    for item_id in items:
+        basket = scenario.basket(state.item(item_id).basket)
+        assert basket is not None
+        blocker = state.blocking_basket(basket)
+        if blocker is not None:
+            agreed = ", ".join(_title(state, i) for i in state.agreed) or "nothing yet"
+            open_now = ", ".join(b.title for b in state.open_baskets())
+            raise Refusal(
+                R.BASKET_CLOSED,
+                f"{_title(state, item_id)} is in {basket.title}, "
+                f"which opens only once {blocker.title} has an agreed item. "
+                f"Agreed so far: {agreed}. Open now: {open_now}.",
+            )
+
+
+def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEvent]:
+    member = _turn_holder(state, command, Action.ACCEPT)
+    offer = _standing_of_other(state, member, "accept")
+    me = member.delegation
+    assert me is not None
+    if me in offer.accepted_by:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            "Your delegation has already accepted this offer; it waits for the others.",
+        )
+    accepted = _event(state, command, EventKind.OFFER_ACCEPTED, offer=offer.seq, delegation=me)
+    others = [d for d in state.order if d != offer.by]
+    if set(others) - {*offer.accepted_by, me}:
+        return _with_turn_passed(state, now, accepted)
+    agreement = NewEvent(
+        kind=EventKind.AGREEMENT_REACHED,
+        data={
+            "offer": offer.seq,
+            "items": list(offer.items),
+            "round": state.round,
+            "delegations": [offer.by, *others],
+        },
+    )
+    every_item = len(state.agreed) + len(offer.items) == len(state.scenario.items)
+    if state.rules.sequencing is Sequencing.PACKAGE or every_item:
+        reason = "package_agreed" if not every_item else "all_agreed"
+        agreement = agreement.model_copy(
+            update={"data": {**agreement.data, **_turn_data(None, state.round, None)}}
+        )
+        return [accepted, agreement, _close(state, reason, offer.items)]
+    data, closes = _pass_turn(state, now)
+    agreement = agreement.model_copy(update={"data": {**agreement.data, **data}})
+    events = [accepted, agreement]
+    if closes:
+        events.append(_close(state, "max_rounds", offer.items))
+    return events
+
+
+def _reject(state: TableState, command: c.Reject, now: datetime) -> list[NewEvent]:
+    member = _turn_holder(state, command, Action.REJECT)
+    offer = _standing_of_other(state, member, "reject")
+    rejected = _event(
+        state,
+        command,
+        EventKind.OFFER_REJECTED,
+        offer=offer.seq,
+        reason=command.reason.strip()[:MAX_TEXT],
+    )
+    return _with_turn_passed(state, now, rejected)
+
+
+def _pass(state: TableState, command: c.Pass, now: datetime) -> list[NewEvent]:
+    _turn_holder(state, command, Action.PASS)
+    return _with_turn_passed(state, now, _event(state, command, EventKind.TURN_PASSED))
+
+
+def _walkaway(state: TableState, command: c.WalkAway, now: datetime) -> list[NewEvent]:
+    member = _turn_holder(state, command, Action.WALKAWAY)
+    walked = _event(
+        state,
+        command,
+        EventKind.WALKED_AWAY,
+        delegation=member.delegation,
+        **_turn_data(None, state.round, None),
+    )
+    return [walked, _close(state, "walked_away")]
+
+
+def _standing_of_other(state: TableState, member: Member, verb: str) -> StandingOffer:
+    offer = state.standing
+    if offer is None:
+        raise Refusal(
+            R.NO_STANDING_OFFER,
+            f"There is no offer on the table to {verb}. You may make one with /offer, or /pass.",
+        )
+    if offer.by == member.delegation:
+        raise Refusal(
+            R.OWN_OFFER,
+            f"The standing offer is your own delegation's; you cannot "
+            f"{verb} it. You may revise it with a new /offer, or /pass.",
+        )
+    return offer
+
+
+def _clean(ids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(i.strip() for i in ids if i.strip())
+
+
+def _title(state: TableState, item_id: str) -> str:
+    item = state.scenario.item(item_id)
+    return f"'{item.title}' ({item_id})" if item else repr(item_id)
+
+
+def _name(state: TableState, delegation_id: str) -> str:
+    found = state.scenario.delegation(delegation_id)
+    return found.name if found else delegation_id
+
+
+Handler = Callable[[TableState, Any, datetime], list[NewEvent]]
+
+_HANDLERS: dict[type[c.Command], Handler] = {
+    c.Join: _join,
+    c.Leave: _leave,
+    c.Assign: _assign,
+    c.AutoAssign: _autoassign,
+    c.Start: _start,
+    c.Offer: _offer,
+    c.Accept: _accept,
+    c.Reject: _reject,
+    c.Pass: _pass,
+    c.WalkAway: _walkaway,
+    c.Say: _say,
+    c.CaucusMessage: _caucus,
+    c.Pause: _pause,
+    c.Resume: _resume,
+    c.Extend: _extend,
+    c.Inject: _inject,
+    c.Undo: _undo,
+    c.End: _end,
+}

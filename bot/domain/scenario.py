@@ -1,0 +1,452 @@
+"""The scenario schema: a negotiation's delegations, baskets, items and rules.
+
+A scenario is data (``rules/*.toml``), validated here when loaded. Loading never raises
+a bare traceback at the user: every problem becomes a :class:`ScenarioError` naming the
+file, the field path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+
+
+class Action(StrEnum):
+    """What a member of a delegation may do; a role grants a set of these."""
+
+    OFFER = "offer"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    PASS = "pass"
+    WALKAWAY = "walkaway"
+    SAY = "say"
+
+
+DEFAULT_ROLES: dict[str, list[Action]] = {
+    "head": list(Action),
+    "member": [Action.OFFER, Action.REJECT, Action.PASS, Action.SAY],
+}
+
+
+class Sequencing(StrEnum):
+    """How baskets open: in Singapore order, all at once as a package, or in parallel."""
+
+    SINGAPORE = "singapore"
+    PACKAGE = "package"
+    PARALLEL = "parallel"
+
+
+class Balance(StrEnum):
+    """What happens to an offer whose public weights given and asked differ."""
+
+    OFF = "off"
+    ADVISE = "advise"
+    ENFORCE = "enforce"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Delegation(_Strict):
+    """A side at the table: who may offer, what each role may do, its brief and BATNA."""
+
+    id: Identifier
+    name: str = Field(min_length=1)
+    offers: bool = True
+    batna: int = 0
+    brief: str = Field(min_length=1, description="prompt file, relative to prompts/")
+    roles: dict[Identifier, list[Action]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLES.items()}
+    )
+
+    @model_validator(mode="after")
+    def _has_head(self) -> Delegation:
+        if "head" not in self.roles:
+            raise ValueError("a delegation needs a 'head' role")
+        return self
+
+    def may(self, role: str | None, action: Action) -> bool:
+        """Whether a member holding ``role`` may take ``action``."""
+        return role is not None and action in self.roles.get(role, ())
+
+    def roles_allowed(self, action: Action) -> list[str]:
+        """The roles of this delegation that may take ``action``."""
+        return [role for role, actions in self.roles.items() if action in actions]
+
+
+class Basket(_Strict):
+    """A group of items; gated baskets open in ``order`` under Singapore sequencing."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    order: int = Field(ge=1)
+    gated: bool = True
+    text: str = ""
+
+
+class Item(_Strict):
+    """Something one delegation can concede, with its public weight and private values."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    basket: Identifier
+    giver: Identifier
+    weight: int = Field(ge=1, le=5)
+    values: dict[Identifier, int]
+    source: str = ""
+    text: str = Field(default="", description="the wording used in the joint statement")
+
+
+class RuleSet(_Strict):
+    """The table's rules. Every field may be overridden by a variant."""
+
+    sequencing: Sequencing = Sequencing.SINGAPORE
+    max_items_per_offer: int = Field(default=4, ge=1)
+    reciprocity: bool = False
+    balance: Balance = Balance.ADVISE
+    balance_tolerance: int = Field(default=2, ge=0)
+    turn_minutes: float = Field(default=10, gt=0)
+    reminder_minutes: float = Field(default=2, ge=0)
+    max_rounds: int = Field(default=12, ge=1)
+    first_mover: Identifier | None = None
+    self_select: bool = False
+    record_caucus: bool = False
+
+
+class RuleOverrides(_Strict):
+    """A variant: a title and any rule fields it changes."""
+
+    title: str = ""
+    description: str = ""
+    sequencing: Sequencing | None = None
+    max_items_per_offer: int | None = Field(default=None, ge=1)
+    reciprocity: bool | None = None
+    balance: Balance | None = None
+    balance_tolerance: int | None = Field(default=None, ge=0)
+    turn_minutes: float | None = Field(default=None, gt=0)
+    reminder_minutes: float | None = Field(default=None, ge=0)
+    max_rounds: int | None = Field(default=None, ge=1)
+    first_mover: Identifier | None = None
+    self_select: bool | None = None
+    record_caucus: bool | None = None
+
+
+class Inject(_Strict):
+    """A scripted event the facilitator can post during the table."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, description="prompt file, relative to prompts/")
+
+
+class Prompts(_Strict):
+    """Prompt files (relative to prompts/) the scenario uses besides briefs and injects."""
+
+    background: str
+    debrief: str
+    demo: str | None = Field(default=None, description="a `parley play` script")
+
+
+class Source(_Strict):
+    """Where the scenario's facts come from."""
+
+    id: Identifier
+    title: str
+    url: str = ""
+
+
+class Scenario(_Strict):
+    """A whole negotiation scenario as loaded from ``rules/<id>.toml``."""
+
+    id: Identifier
+    title: str = Field(min_length=1)
+    summary: str = ""
+    sources: list[Source] = Field(min_length=1)
+    prompts: Prompts
+    delegations: list[Delegation] = Field(min_length=2)
+    baskets: list[Basket] = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+    rules: RuleSet = RuleSet()
+    variants: dict[Identifier, RuleOverrides] = Field(default_factory=dict)
+    events: list[Inject] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for kind, ids in (
+            ("delegations", [d.id for d in self.delegations]),
+            ("baskets", [b.id for b in self.baskets]),
+            ("items", [i.id for i in self.items]),
+            ("events", [e.id for e in self.events]),
+        ):
+            seen: set[str] = set()
+            for i, thing_id in enumerate(ids):
+                if thing_id in seen:
+                    problems.append(((kind, i, "id"), f"duplicate id {thing_id!r}"))
+                seen.add(thing_id)
+        delegation_ids = {d.id for d in self.delegations}
+        offering = [d.id for d in self.delegations if d.offers]
+        basket_ids = {b.id for b in self.baskets}
+        if len(offering) < 2:
+            problems.append((("delegations",), "at least two delegations must make offers"))
+        for i, item in enumerate(self.items):
+            if item.basket not in basket_ids:
+                problems.append(
+                    (
+                        ("items", i, "basket"),
+                        f"unknown basket {item.basket!r}; known: {', '.join(sorted(basket_ids))}",
+                    )
+                )
+            if item.giver not in offering:
+                problems.append(
+                    (
+                        ("items", i, "giver"),
+                        f"{item.giver!r} is not a delegation that makes "
+                        f"offers; known: {', '.join(offering)}",
+                    )
+                )
+            for who in item.values:
+                if who not in delegation_ids:
+                    problems.append((("items", i, "values", who), f"unknown delegation {who!r}"))
+        for basket in self.baskets:
+            if not basket.gated:
+                continue
+            givers = {item.giver for item in self.items if item.basket == basket.id}
+            for who in offering:
+                if who not in givers:
+                    problems.append(
+                        (
+                            ("baskets", self.baskets.index(basket), "id"),
+                            f"gated basket {basket.id!r} has no item given by {who!r}",
+                        )
+                    )
+        gated_orders = [b.order for b in self.baskets if b.gated]
+        if len(gated_orders) != len(set(gated_orders)):
+            problems.append((("baskets",), "gated baskets must have distinct 'order' values"))
+        for name, rules in self.variants.items():
+            if rules.sequencing is None and name not in Sequencing.__members__.values():
+                problems.append(
+                    (
+                        ("variants", name, "sequencing"),
+                        "required when the variant's name is not a sequencing mode "
+                        f"({', '.join(Sequencing)})",
+                    )
+                )
+            mover = rules.first_mover
+            if mover is not None and mover not in offering:
+                problems.append(
+                    (("variants", name, "first_mover"), f"{mover!r} is not an offering delegation")
+                )
+        if self.rules.first_mover is not None and self.rules.first_mover not in offering:
+            problems.append(
+                (
+                    ("rules", "first_mover"),
+                    f"{self.rules.first_mover!r} is not an offering delegation",
+                )
+            )
+        if problems:
+            raise _CrossReferenceErrors(problems)
+        return self
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def delegation(self, delegation_id: str) -> Delegation | None:
+        """The delegation with this id, if any."""
+        return next((d for d in self.delegations if d.id == delegation_id), None)
+
+    def item(self, item_id: str) -> Item | None:
+        """The item with this id, if any."""
+        return next((i for i in self.items if i.id == item_id), None)
+
+    def basket(self, basket_id: str) -> Basket | None:
+        """The basket with this id, if any."""
+        return next((b for b in self.baskets if b.id == basket_id), None)
+
+    def inject(self, inject_id: str) -> Inject | None:
+        """The inject with this id, if any."""
+        return next((e for e in self.events if e.id == inject_id), None)
+
+    @property
+    def offering(self) -> list[str]:
+        """Ids of the delegations that make offers, in file order."""
+        return [d.id for d in self.delegations if d.offers]
+
+    def baskets_in_order(self) -> list[Basket]:
+        """Baskets sorted by their order."""
+        return sorted(self.baskets, key=lambda b: (b.order, b.id))
+
+    def variant_names(self) -> list[str]:
+        """The sequencing variants a facilitator may pick at open; the default first."""
+        default = self.rules.sequencing.value
+        return [default, *(name for name in self.variants if name != default)]
+
+    def rules_for(self, variant: str) -> RuleSet:
+        """The rule set of ``variant``: the base rules with its overrides applied."""
+        if variant == self.rules.sequencing.value and variant not in self.variants:
+            return self.rules
+        overrides = self.variants[variant]
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in overrides.model_dump(exclude={"title", "description"}).items()
+            if v is not None
+        }
+        if "sequencing" not in changes and variant in Sequencing.__members__.values():
+            changes["sequencing"] = Sequencing(variant)
+        return self.rules.model_copy(update=changes)
+
+    def prompt_files(self) -> Iterable[tuple[tuple[str | int, ...], str]]:
+        """Every prompt file the scenario refers to, with the field path that names it."""
+        yield ("prompts", "background"), self.prompts.background
+        yield ("prompts", "debrief"), self.prompts.debrief
+        if self.prompts.demo:
+            yield ("prompts", "demo"), self.prompts.demo
+        for i, d in enumerate(self.delegations):
+            yield ("delegations", i, "brief"), d.brief
+        for i, e in enumerate(self.events):
+            yield ("events", i, "prompt"), e.prompt
+
+
+class _CrossReferenceErrors(ValueError):
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(f"{_path(p)}: {m}" for p, m in problems))
+        self.problems = problems
+
+
+class ScenarioProblem(BaseModel):
+    """One thing wrong with a scenario file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used, with every problem found in it."""
+
+    def __init__(self, file: Path | str, problems: list[ScenarioProblem]) -> None:
+        self.file = str(file)
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The problems as lines a person can act on: ``file: path: message``."""
+        return "\n".join(f"{self.file}: {p}" for p in self.problems)
+
+
+def _path(parts: Iterable[str | int]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _entry_id(data: Any, loc: tuple[str | int, ...]) -> str:
+    """The ``id`` of the list entry a location points into, to name it in a message."""
+    node, found = data, ""
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                found = node["id"]
+        else:
+            break
+    return found
+
+
+def parse_scenario(data: dict[str, Any], file: Path | str = "<scenario>") -> Scenario:
+    """Validate already-parsed scenario data, raising :class:`ScenarioError` on problems."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems: list[ScenarioProblem] = []
+        for err in exc.errors(include_url=False):
+            ctx_error = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_error, _CrossReferenceErrors):
+                problems.extend(
+                    ScenarioProblem(path=_path(p), message=m) for p, m in ctx_error.problems
+                )
+                continue
+            loc = tuple(err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            entry = _entry_id(data, loc)
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (check its spelling)"
+            elif err["type"] == "missing":
+                message = "required field is missing"
+            if entry:
+                message += f" (in {loc[0]} entry {entry!r})"
+            problems.append(ScenarioProblem(path=_path(loc), message=message))
+        raise ScenarioError(file, problems) from None
+
+
+def load_scenario(path: Path | str, prompts_dir: Path | str | None = None) -> Scenario:
+    """Read, validate and cross-check a scenario file.
+
+    ``prompts_dir`` is where its prompt files live (default: ``prompts/`` beside the
+    ``rules/`` folder holding the file); each one it names must exist.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = ScenarioProblem(path="", message=exc.strerror or str(exc))
+        raise ScenarioError(path, [problem]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            path, [ScenarioProblem(path="", message=f"not UTF-8 text ({exc.reason})")]
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(
+            path, [ScenarioProblem(path="", message=f"not valid TOML: {exc}")]
+        ) from None
+    scenario = parse_scenario(data, path)
+    base = Path(prompts_dir) if prompts_dir else path.resolve().parent.parent / "prompts"
+    missing = [
+        ScenarioProblem(path=_path(loc), message=f"prompt file not found: {base / name}")
+        for loc, name in scenario.prompt_files()
+        if not (base / name).is_file()
+    ]
+    if missing:
+        raise ScenarioError(path, missing)
+    return scenario
+
+
+__all__ = [
+    "DEFAULT_ROLES",
+    "Action",
+    "Balance",
+    "Basket",
+    "Delegation",
+    "Identifier",
+    "Inject",
+    "Item",
+    "Prompts",
+    "RuleOverrides",
+    "RuleSet",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioProblem",
+    "Sequencing",
+    "Source",
+    "load_scenario",
+    "parse_scenario",
+]

@@ -1,0 +1,368 @@
+"""A table's state, rebuilt by applying its events in order.
+
+Events carry the facts the engine decided (whose turn follows, the next deadline), so
+applying one never consults a clock or a random source: replay is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.events import CONSEQUENCE_KINDS, UNDOABLE_KINDS, Event, EventKind
+from bot.domain.scenario import Basket, Item, RuleSet, Scenario, Sequencing
+
+
+class Phase(StrEnum):
+    """Where a table is in its life."""
+
+    SETUP = "setup"
+    NEGOTIATING = "negotiating"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+@dataclass
+class Member:
+    """Someone at the table; an observer has no delegation."""
+
+    user_id: str
+    name: str
+    delegation: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class StandingOffer:
+    """The one offer on the table, as tabled."""
+
+    seq: int
+    by: str
+    give: tuple[str, ...]
+    ask: tuple[str, ...]
+    note: str = ""
+    answers: int | None = None
+    accepted_by: tuple[str, ...] = ()
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        """Every item the offer names, given first."""
+        return self.give + self.ask
+
+
+@dataclass
+class Agreement:
+    """Items agreed together, from one accepted offer."""
+
+    seq: int
+    offer: int
+    items: tuple[str, ...]
+    round: int
+
+
+@dataclass
+class TableState:
+    """Everything the rules need to know about one table."""
+
+    scenario: Scenario
+    variant: str
+    rules: RuleSet
+    title: str = ""
+    phase: Phase = Phase.SETUP
+    members: dict[str, Member] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
+    turn: str | None = None
+    round: int = 0
+    standing: StandingOffer | None = None
+    agreements: list[Agreement] = field(default_factory=list)
+    deadline: datetime | None = None
+    remaining_seconds: float | None = None
+    reminded: bool = False
+    close_reason: str | None = None
+    undoable: list[tuple[int, ...]] = field(default_factory=list)
+    last_seq: int = 0
+
+    # -- questions the rules and the adapters ask ------------------------------------
+
+    @property
+    def agreed(self) -> dict[str, int]:
+        """Agreed item ids, in the order agreed, mapped to their agreement's seq."""
+        return {item: a.seq for a in self.agreements for item in a.items}
+
+    def member(self, user_id: str) -> Member | None:
+        """The member with this user id, if they are at the table."""
+        return self.members.get(user_id)
+
+    def delegation_members(self, delegation: str) -> list[Member]:
+        """Members of a delegation, heads first."""
+        found = [m for m in self.members.values() if m.delegation == delegation]
+        return sorted(found, key=lambda m: (m.role != "head", m.name.lower()))
+
+    def head(self, delegation: str) -> Member | None:
+        """The delegation's head, if it has one."""
+        return next((m for m in self.delegation_members(delegation) if m.role == "head"), None)
+
+    def basket_is_open(self, basket: Basket) -> bool:
+        """Whether the sequencing mode lets items of ``basket`` be traded now."""
+        return self.blocking_basket(basket) is None
+
+    def blocking_basket(self, basket: Basket) -> Basket | None:
+        """The first earlier gated basket with nothing agreed, which keeps ``basket`` shut."""
+        if self.rules.sequencing is not Sequencing.SINGAPORE or not basket.gated:
+            return None
+        agreed_baskets = {self.item(i).basket for i in self.agreed}
+        for earlier in self.scenario.baskets_in_order():
+            if earlier.order >= basket.order:
+                return None
+            if earlier.gated and earlier.id not in agreed_baskets:
+                return earlier
+        return None
+
+    def open_baskets(self) -> list[Basket]:
+        """Baskets whose items may be offered now, in order."""
+        return [b for b in self.scenario.baskets_in_order() if self.basket_is_open(b)]
+
+    def item(self, item_id: str) -> Item:
+        """The scenario item with this id (it must exist)."""
+        found = self.scenario.item(item_id)
+        if found is None:
+            raise KeyError(item_id)
+        return found
+
+    def open_items(self, giver: str | None = None) -> list[Item]:
+        """Items not yet agreed whose basket is open, optionally only one giver's."""
+        agreed = self.agreed
+        open_ids = {b.id for b in self.open_baskets()}
+        return [
+            item
+            for item in self.scenario.items
+            if item.id not in agreed
+            and item.basket in open_ids
+            and (giver is None or item.giver == giver)
+        ]
+
+    def score(self, delegation: str) -> int:
+        """The sum of the delegation's private values of every agreed item."""
+        return sum(self.item(i).values.get(delegation, 0) for i in self.agreed)
+
+    def scores(self) -> dict[str, dict[str, int]]:
+        """Each delegation's score and BATNA."""
+        return {
+            d.id: {"score": self.score(d.id), "batna": d.batna} for d in self.scenario.delegations
+        }
+
+
+def new_state(scenario: Scenario, opened: Event) -> TableState:
+    """The state of a table right after its ``table_opened`` event."""
+    variant = opened.data["variant"]
+    return TableState(
+        scenario=scenario,
+        variant=variant,
+        rules=scenario.rules_for(variant),
+        title=opened.data.get("title", ""),
+        last_seq=opened.seq,
+    )
+
+
+def apply(state: TableState, event: Event) -> None:
+    """Apply one event to ``state`` in place (``action_reverted`` excepted: see Replay)."""
+    state.last_seq = event.seq
+    handler = _APPLY.get(event.kind)
+    if handler is not None:
+        handler(state, event.data, event)
+    if event.kind in UNDOABLE_KINDS:
+        state.undoable.append((event.seq,))
+    elif event.kind in CONSEQUENCE_KINDS and state.undoable and _continues_group(state, event):
+        state.undoable[-1] = (*state.undoable[-1], event.seq)
+
+
+def _continues_group(state: TableState, event: Event) -> bool:
+    """Whether an agreement or a close belongs to the turn action just before it."""
+    if event.kind is EventKind.TABLE_CLOSED and event.data.get("reason") == "facilitator":
+        return False
+    return state.undoable[-1][-1] == event.seq - 1
+
+
+def _set_turn(state: TableState, data: dict[str, Any]) -> None:
+    if "turn" in data:
+        state.turn = data["turn"]
+    if "next_round" in data:
+        state.round = data["next_round"]
+    if "deadline" in data:
+        state.deadline = _when(data["deadline"])
+        state.reminded = False
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _member_joined(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.members[data["user_id"]] = Member(
+        user_id=data["user_id"],
+        name=data["name"],
+        delegation=data.get("delegation"),
+        role=data.get("role"),
+    )
+
+
+def _member_left(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.members.pop(data["user_id"], None)
+
+
+def _member_assigned(state: TableState, data: dict[str, Any], _: Event) -> None:
+    member = state.members.get(data["user_id"])
+    if member is None:
+        member = state.members[data["user_id"]] = Member(data["user_id"], data["name"])
+    member.delegation = data["delegation"]
+    member.role = data["role"]
+
+
+def _table_started(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.phase = Phase.NEGOTIATING
+    state.order = tuple(data["order"])
+    _set_turn(state, data)
+
+
+def _offer_tabled(state: TableState, data: dict[str, Any], event: Event) -> None:
+    state.standing = StandingOffer(
+        seq=event.seq,
+        by=data["delegation"],
+        give=tuple(data["give"]),
+        ask=tuple(data["ask"]),
+        note=data.get("note", ""),
+        answers=data.get("answers"),
+    )
+    _set_turn(state, data)
+
+
+def _offer_accepted(state: TableState, data: dict[str, Any], _: Event) -> None:
+    if state.standing is not None:
+        state.standing.accepted_by = (*state.standing.accepted_by, data["delegation"])
+    _set_turn(state, data)
+
+
+def _agreement_reached(state: TableState, data: dict[str, Any], event: Event) -> None:
+    state.agreements.append(
+        Agreement(
+            seq=event.seq, offer=data["offer"], items=tuple(data["items"]), round=data["round"]
+        )
+    )
+    state.standing = None
+    _set_turn(state, data)
+
+
+def _offer_rejected(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.standing = None
+    _set_turn(state, data)
+
+
+def _turn_moved(state: TableState, data: dict[str, Any], _: Event) -> None:
+    _set_turn(state, data)
+
+
+def _walked_away(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.standing = None
+    _set_turn(state, data)
+
+
+def _table_paused(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.phase = Phase.PAUSED
+    state.remaining_seconds = data["remaining_seconds"]
+    state.deadline = None
+
+
+def _table_resumed(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.phase = Phase.NEGOTIATING
+    state.remaining_seconds = None
+    _set_turn(state, data)
+
+
+def _deadline_extended(state: TableState, data: dict[str, Any], _: Event) -> None:
+    if "remaining_seconds" in data:
+        state.remaining_seconds = data["remaining_seconds"]
+    _set_turn(state, data)
+
+
+def _reminder_sent(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.reminded = True
+
+
+def _table_closed(state: TableState, data: dict[str, Any], _: Event) -> None:
+    state.phase = Phase.CLOSED
+    state.close_reason = data["reason"]
+    state.standing = None
+    state.deadline = None
+    state.remaining_seconds = None
+    state.turn = None
+
+
+_APPLY = {
+    EventKind.MEMBER_JOINED: _member_joined,
+    EventKind.MEMBER_LEFT: _member_left,
+    EventKind.MEMBER_ASSIGNED: _member_assigned,
+    EventKind.TABLE_STARTED: _table_started,
+    EventKind.OFFER_TABLED: _offer_tabled,
+    EventKind.OFFER_ACCEPTED: _offer_accepted,
+    EventKind.AGREEMENT_REACHED: _agreement_reached,
+    EventKind.OFFER_REJECTED: _offer_rejected,
+    EventKind.TURN_PASSED: _turn_moved,
+    EventKind.TURN_EXPIRED: _turn_moved,
+    EventKind.WALKED_AWAY: _walked_away,
+    EventKind.TABLE_PAUSED: _table_paused,
+    EventKind.TABLE_RESUMED: _table_resumed,
+    EventKind.DEADLINE_EXTENDED: _deadline_extended,
+    EventKind.REMINDER_SENT: _reminder_sent,
+    EventKind.TABLE_CLOSED: _table_closed,
+}
+
+
+class Replay:
+    """A table's events folded into its state, undo included.
+
+    Undo is an event (``action_reverted``) naming the events it cancels; the state is
+    then the fold of every event except the cancelled ones. Nothing is ever removed
+    from the log itself.
+    """
+
+    def __init__(self, scenario: Scenario, events: Iterable[Event] = ()) -> None:
+        self.scenario = scenario
+        self._kept: list[Event] = []
+        self._state: TableState | None = None
+        for event in events:
+            self.apply(event)
+
+    @property
+    def state(self) -> TableState:
+        """The current state (the table must have its ``table_opened`` event)."""
+        if self._state is None:
+            raise LookupError("this table has no table_opened event")
+        return self._state
+
+    def apply(self, event: Event) -> None:
+        """Fold one more event in."""
+        if event.kind is EventKind.TABLE_OPENED:
+            self._state = new_state(self.scenario, event)
+            self._kept = [event]
+            return
+        if event.kind is EventKind.ACTION_REVERTED:
+            cancelled = set(event.data["reverts"])
+            self._kept = [e for e in self._kept if e.seq not in cancelled]
+            self._state = new_state(self.scenario, self._kept[0])
+            for kept in self._kept[1:]:
+                apply(self._state, kept)
+            _set_turn(self._state, event.data)
+            if "remaining_seconds" in event.data:
+                self._state.remaining_seconds = event.data["remaining_seconds"]
+            self._state.last_seq = event.seq
+            return
+        self._kept.append(event)
+        apply(self.state, event)
+
+
+def replay(scenario: Scenario, events: Iterable[Event]) -> TableState:
+    """The state a table's events lead to."""
+    return Replay(scenario, events).state

@@ -1,0 +1,1 @@
+"""Reviewing tables afterwards: transcripts, exports, reports."""

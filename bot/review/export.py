@@ -1,0 +1,303 @@
+"""Exports of a table's log: ``parley-log/1`` JSON, CSV and a Markdown transcript.
+
+Every format is built from the same export dictionary (:func:`build_export`), which is
+the JSON format itself; the HTML report reads it too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from typing import Any
+
+from bot.domain.events import Event, EventKind
+from bot.domain.scenario import Scenario
+from bot.domain.state import Replay
+from bot.review.narrate import delegation_name, describe
+from bot.store import Store, TableRow
+
+FORMAT = "parley-log/1"
+FORMATS = ("json", "csv", "markdown")
+SUFFIX = {"json": "json", "csv": "csv", "markdown": "md", "html": "html"}
+MEDIA_TYPE = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "markdown": "text/markdown",
+    "html": "text/html",
+}
+
+
+def _event_dict(event: Event, reverted_by: dict[int, int]) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at.isoformat().replace("+00:00", "Z"),
+        "kind": event.kind.value,
+        "actor": event.actor.model_dump(mode="json") if event.actor else None,
+        "data": event.data,
+        "reverted_by": reverted_by.get(event.seq),
+    }
+
+
+def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[str, Any]:
+    """The ``parley-log/1`` export of one table."""
+    state = Replay(scenario, events).state
+    reverted_by = {
+        seq: e.seq
+        for e in events
+        if e.kind is EventKind.ACTION_REVERTED
+        for seq in e.data["reverts"]
+    }
+    members: dict[str, dict[str, Any]] = {}
+    facilitators: dict[str, str] = {}
+    for e in events:
+        if e.kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_ASSIGNED):
+            entry = members.setdefault(
+                e.data["user_id"], {"user_id": e.data["user_id"], "name": e.data["name"]}
+            )
+            entry.update(delegation=e.data.get("delegation"), role=e.data.get("role"))
+        elif e.kind is EventKind.MEMBER_LEFT and e.data["user_id"] in members:
+            members[e.data["user_id"]]["left"] = True
+        if e.kind in _FACILITATOR_KINDS and e.actor is not None:
+            facilitators[e.actor.user_id] = e.actor.name
+    for member in members.values():
+        current = state.member(member["user_id"])
+        member.setdefault("left", False)
+        if current is not None:
+            member.update(delegation=current.delegation, role=current.role, left=False)
+    agreed = [
+        {
+            "item": item_id,
+            "title": state.item(item_id).title,
+            "basket": state.item(item_id).basket,
+            "giver": state.item(item_id).giver,
+            "text": state.item(item_id).text,
+            "agreement_seq": agreement.seq,
+            "round": agreement.round,
+        }
+        for agreement in state.agreements
+        for item_id in agreement.items
+    ]
+    scores = {d: {**v, "beats_batna": v["score"] > v["batna"]} for d, v in state.scores().items()}
+    refusals = Counter(e.data["code"] for e in events if e.kind is EventKind.ACTION_REFUSED)
+    return {
+        "format": FORMAT,
+        "table": {
+            "id": row.id,
+            "title": row.title,
+            "scenario": row.scenario_id,
+            "variant": row.variant,
+            "sequencing": state.rules.sequencing.value,
+            "guild_id": row.guild_id,
+            "channel_id": row.channel_id,
+            "opened_at": row.opened_at.isoformat().replace("+00:00", "Z"),
+            "closed_at": row.closed_at.isoformat().replace("+00:00", "Z")
+            if row.closed_at
+            else None,
+            "phase": state.phase.value,
+            "round": state.round,
+            "facilitators": [{"user_id": uid, "name": name} for uid, name in facilitators.items()],
+        },
+        "scenario": scenario.model_dump(mode="json"),
+        "members": sorted(
+            members.values(),
+            key=lambda m: (
+                m["delegation"] is None,
+                m["delegation"] or "",
+                m["role"] != "head",
+                m["name"].lower(),
+            ),
+        ),
+        "events": [_event_dict(e, reverted_by) for e in events],
+        "outcome": {
+            "phase": state.phase.value,
+            "reason": state.close_reason,
+            "rounds": state.round,
+            "agreed": agreed,
+            "scores": scores,
+            "joint_gain": sum(v["score"] - v["batna"] for v in scores.values()),
+            "refusals": dict(sorted(refusals.items())),
+        },
+    }
+
+
+_FACILITATOR_KINDS = {
+    EventKind.TABLE_OPENED,
+    EventKind.MEMBER_ASSIGNED,
+    EventKind.TABLE_STARTED,
+    EventKind.TABLE_PAUSED,
+    EventKind.TABLE_RESUMED,
+    EventKind.DEADLINE_EXTENDED,
+    EventKind.EVENT_INJECTED,
+    EventKind.ACTION_REVERTED,
+    EventKind.TABLE_CLOSED,
+}
+
+
+async def build_export(store: Store, table_id: int) -> dict[str, Any]:
+    """Read a table from the log and build its export dictionary."""
+    row = await store.table(table_id)
+    if row is None:
+        raise KeyError(table_id)
+    return export_dict(row, await store.scenario(table_id), await store.events(table_id))
+
+
+def to_json(export: dict[str, Any]) -> str:
+    """The JSON export."""
+    return json.dumps(export, ensure_ascii=False, indent=2) + "\n"
+
+
+CSV_COLUMNS = (
+    "table_id",
+    "seq",
+    "at",
+    "kind",
+    "user_id",
+    "name",
+    "delegation",
+    "role",
+    "round",
+    "code",
+    "give",
+    "ask",
+    "items",
+    "offer",
+    "text",
+    "reverted_by",
+    "data",
+)
+
+
+def to_csv(export: dict[str, Any]) -> str:
+    """One row per event, flat columns (the full data as JSON in the last one)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    round_ = 0
+    for e in export["events"]:
+        actor = e["actor"] or {}
+        data = e["data"]
+        round_ = data.get("round", round_)
+        text = (
+            data.get("text") or data.get("note") or data.get("reason") or data.get("message") or ""
+        )
+        writer.writerow(
+            [
+                export["table"]["id"],
+                e["seq"],
+                e["at"],
+                e["kind"],
+                actor.get("user_id", ""),
+                actor.get("name", ""),
+                actor.get("delegation") or "",
+                actor.get("role") or "",
+                round_,
+                data.get("code", ""),
+                ",".join(data.get("give", [])),
+                ",".join(data.get("ask", [])),
+                ",".join(data.get("items", [])),
+                data.get("offer", ""),
+                text,
+                e.get("reverted_by") or "",
+                json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+            ]
+        )
+    return out.getvalue()
+
+
+def joint_statement(export: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The agreed text in basket order: (basket title, clauses)."""
+    scenario = Scenario.model_validate(export["scenario"])
+    by_basket: dict[str, list[str]] = {}
+    for agreed in export["outcome"]["agreed"]:
+        by_basket.setdefault(agreed["basket"], []).append(agreed["text"] or agreed["title"])
+    return [
+        (basket.title, by_basket[basket.id])
+        for basket in scenario.baskets_in_order()
+        if basket.id in by_basket
+    ]
+
+
+def to_markdown(export: dict[str, Any]) -> str:
+    """The transcript, readable in any Markdown viewer."""
+    scenario = Scenario.model_validate(export["scenario"])
+    table = export["table"]
+    outcome = export["outcome"]
+    lines = [
+        f"# {table['title']}",
+        "",
+        f"- Scenario: {scenario.title} (`{scenario.id}`), rules: `{table['variant']}`",
+        f"- Opened: {table['opened_at']}"
+        + (f"; closed: {table['closed_at']}" if table["closed_at"] else ""),
+        f"- Facilitators: {', '.join(f['name'] for f in table['facilitators']) or '—'}",
+        "",
+        "## Delegations",
+        "",
+    ]
+    for delegation in scenario.delegations:
+        people = [
+            f"{m['name']} ({m['role']})" + (" — left" if m.get("left") else "")
+            for m in export["members"]
+            if m["delegation"] == delegation.id
+        ]
+        lines.append(f"- **{delegation.name}**: {', '.join(people) or '—'}")
+    observers = [m["name"] for m in export["members"] if m["delegation"] is None]
+    if observers:
+        lines.append(f"- Observers: {', '.join(observers)}")
+    lines += [
+        "",
+        "## Transcript",
+        "",
+        "| # | round | time (UTC) | what happened |",
+        "|---:|---:|---|---|",
+    ]
+    round_ = 0
+    for e in export["events"]:
+        round_ = e["data"].get("round", round_)
+        text = describe(e, scenario)
+        if e["kind"] == EventKind.ACTION_REFUSED:
+            text = f"✗ {text}"
+        if e.get("reverted_by"):
+            text = f"~~{text}~~ (undone by #{e['reverted_by']})"
+        time = e["at"][11:19]
+        lines.append(f"| {e['seq']} | {round_ or ''} | {time} | {_cell(text)} |")
+    lines += ["", "## Joint statement", ""]
+    statement = joint_statement(export)
+    if not statement:
+        lines.append("Nothing was agreed.")
+    for title, clauses in statement:
+        lines.append(f"**{title}**")
+        lines += [f"- {clause}" for clause in clauses]
+        lines.append("")
+    lines += [
+        "",
+        "## Scores",
+        "",
+        "| delegation | score | BATNA | beats BATNA |",
+        "|---|---:|---:|---|",
+    ]
+    for delegation_id, score in outcome["scores"].items():
+        lines.append(
+            f"| {delegation_name(scenario, delegation_id)} | {score['score']} | "
+            f"{score['batna']} | {'yes' if score['beats_batna'] else 'no'} |"
+        )
+    if outcome["refusals"]:
+        lines += ["", "## Refused attempts", ""]
+        lines += [f"- `{code}`: {n}" for code, n in outcome["refusals"].items()]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(export: dict[str, Any], fmt: str) -> str:
+    """An export in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return to_json(export)
+    if fmt == "csv":
+        return to_csv(export)
+    if fmt == "markdown":
+        return to_markdown(export)
+    raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")

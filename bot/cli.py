@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
@@ -43,7 +45,11 @@ async def play_lines(
 ) -> tuple[int, int | None]:
     """Play lines against the log at ``db``; return the exit code and the table id."""
     async with await _open_store(db) as store:
-        tables = Tables(store, ScenarioLibrary(), clock=PlayClock(utc_now()))
+        start = utc_now()
+        if (row := await store.open_table_in(None, channel)) is not None:
+            # an earlier run left a table open here: its clock goes on from its last event
+            start = max(start, (await store.events(row.id))[-1].at)
+        tables = Tables(store, ScenarioLibrary(), clock=PlayClock(start))
         assert isinstance(tables.clock, PlayClock)
         player = Player(tables, tables.clock, facilitators=facilitators, channel=channel)
         for number, line in enumerate(lines, start=1):
@@ -189,6 +195,72 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"parley run: bad settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.discord_token is None or not settings.discord_token.get_secret_value():
+        print(
+            "parley run: DISCORD_TOKEN is not set. Put the bot token from the Discord "
+            "developer portal (Bot > Reset Token) in the environment or in .env; see the "
+            "README's 'Setting up Discord'.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    return asyncio.run(_run_bot(settings))
+
+
+async def _run_bot(settings: Settings) -> int:
+    import discord
+
+    from bot.discord_app.app import ParleyBot, point_at
+
+    point_at(settings)
+    bot = ParleyBot(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    assert settings.discord_token is not None
+    async with bot:
+        running = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running in done:
+            stopping.cancel()
+            try:
+                running.result()
+            except discord.LoginFailure:
+                print(
+                    "parley run: Discord refused the token (DISCORD_TOKEN); reset it in "
+                    "the developer portal and try again.",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILURE
+            return EXIT_OK
+        logging.getLogger("parley").info("stopping on a signal")
+        await bot.close()
+        running.cancel()
+    return EXIT_OK
+
+
+def cmd_invite_url(args: argparse.Namespace) -> int:
+    from bot.discord_app.invite import invite_url
+
+    try:
+        print(invite_url(Settings(), args.client_id))
+    except ValueError as exc:
+        print(f"parley invite-url: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -201,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="the log's SQLite file (default: $PARLEY_DB or ./parley.db)")
+
+    p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("invite-url", help="print the link that adds the bot to a server")
+    p.add_argument("--client-id", type=int, help="the application id (default: from the token)")
+    p.set_defaults(func=cmd_invite_url)
 
     p = sub.add_parser("demo", help="play the scripted Hanoi seminar table with no Discord")
     p.add_argument("--db", default="parley-demo.db", help="where to log it (parley-demo.db)")

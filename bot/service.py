@@ -103,7 +103,7 @@ class Tables:
         now = self.clock()
         async with self.store.writing() as tx:
             if key is not None and (seen := await tx.recall(key)) is not None:
-                return await self._repeat(seen)
+                return await self._repeat(tx, seen)
             existing = await tx.open_table_id(guild_id, channel_id)
             try:
                 opened = engine.open_table(scenario, who, variant, title)
@@ -143,7 +143,7 @@ class Tables:
             replay = await self._replay(table_id)
             async with self.store.writing() as tx:
                 if key is not None and (seen := await tx.recall(key)) is not None:
-                    return await self._repeat(seen, table_id)
+                    return await self._repeat(tx, seen, table_id)
                 for event in await tx.events_after(table_id, replay.state.last_seq):
                     replay.apply(event)
                 now = self.clock()
@@ -251,12 +251,20 @@ class Tables:
             await tx.remember(key, table_id, events, outcome.to_json())
         return outcome
 
-    async def _repeat(self, seen: Remembered, table_id: int | None = None) -> Outcome:
+    async def _repeat(
+        self, tx: Transaction, seen: Remembered, table_id: int | None = None
+    ) -> Outcome:
         refusal = None
         if "refusal" in seen.outcome:
             info = seen.outcome["refusal"]
             refusal = Refusal(RefusalCode(info["code"]), info["message"])
-        return Outcome(seen.table_id or table_id or 0, [], refusal, repeated=True)
+        table_id = seen.table_id or table_id or 0
+        events: list[Event] = []
+        if seen.first_seq is not None and seen.last_seq is not None:
+            # the events the first delivery logged, so the repeat reports the same outcome
+            logged = await tx.events_after(table_id, seen.first_seq - 1)
+            events = [e for e in logged if e.seq <= seen.last_seq]
+        return Outcome(table_id, events, refusal, repeated=True)
 
     def scenario(self, scenario_id: str) -> Scenario:
         """A scenario from the library (a ``bad_argument`` refusal if unknown)."""

@@ -74,6 +74,12 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (table_id, name)
     ) WITHOUT ROWID;
     """,
+    # 4: INSERT OR REPLACE would overwrite an event without firing the DELETE trigger
+    """
+    CREATE TRIGGER events_are_append_only_replace BEFORE INSERT ON events
+        WHEN EXISTS (SELECT 1 FROM events WHERE table_id = NEW.table_id AND seq = NEW.seq)
+        BEGIN SELECT RAISE(ABORT, 'events are append-only: REPLACE refused'); END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -155,6 +161,11 @@ class Store:
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_ms: int = 30_000) -> Store:
         """Open (creating if needed) the database file and bring its schema up to date."""
+        try:
+            # Checked first without aiosqlite: its worker thread outlives a failed connect.
+            sqlite3.connect(str(path)).close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open this database: {exc}") from None
         db = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -235,6 +246,14 @@ class Store:
         )
         return [_row_to_event(row) for row in rows]
 
+    async def event(self, table_id: int, seq: int) -> Event | None:
+        """One event of a table by its sequence number."""
+        rows = await self._fetchall(
+            "SELECT seq, at, kind, actor, data FROM events WHERE table_id = ? AND seq = ?",
+            (table_id, seq),
+        )
+        return _row_to_event(rows[0]) if rows else None
+
     async def table(self, table_id: int) -> TableRow | None:
         """One table's row, if it exists."""
         rows = await self._fetchall(
@@ -275,6 +294,20 @@ class Store:
             "SELECT name, discord_id FROM places WHERE table_id = ?", (table_id,)
         )
         return {name: discord_id for name, discord_id in rows}
+
+    async def table_of_place(self, discord_id: str) -> int | None:
+        """The open table whose caucus room is this Discord channel, if any."""
+        rows = await self._fetchall(
+            "SELECT p.table_id FROM places AS p JOIN tables AS t ON t.id = p.table_id "
+            "WHERE p.discord_id = ? AND p.name LIKE 'room:%' AND t.closed_at IS NULL",
+            (discord_id,),
+        )
+        return int(rows[0][0]) if rows else None
+
+    async def set_place(self, table_id: int, name: str, discord_id: str) -> None:
+        """Remember where something of the table lives in Discord (its own transaction)."""
+        async with self.writing() as tx:
+            await tx.set_place(table_id, name, discord_id)
 
     async def open_tables(self) -> list[TableRow]:
         """Tables not yet closed (the clock scheduler watches these)."""

@@ -65,11 +65,12 @@ class Offer(Command):
 
 
 class Accept(Command):
-    pass
+    offer: int | None = Field(default=None, description="the offer seen (from its button)")
 
 
 class Reject(Command):
     reason: str = ""
+    offer: int | None = Field(default=None, description="the offer seen (from its button)")
 
 
 class Pass(Command):

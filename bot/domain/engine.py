@@ -69,13 +69,15 @@ def due(state: TableState, now: datetime) -> list[NewEvent]:
         expired, expired_round = turn, round_
         turn, round_, closes = _next_turn(state, turn, round_)
         deadline = None if closes else deadline + turn_length
+        if closes:  # the last round stays the table's round, as when passed by hand
+            turn, round_ = None, expired_round
         events.append(
             NewEvent(
                 kind=EventKind.TURN_EXPIRED,
                 data={
                     "delegation": expired,
                     "round": expired_round,
-                    **_turn_data(None if closes else turn, round_, deadline),
+                    **_turn_data(turn, round_, deadline),
                 },
             )
         )
@@ -659,7 +661,7 @@ def _check_sequencing(state: TableState, items: Sequence[str]) -> None:
 
 def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEvent]:
     member = _turn_holder(state, command, Action.ACCEPT)
-    offer = _standing_of_other(state, member, "accept")
+    offer = _standing_of_other(state, member, "accept", command.offer)
     me = member.delegation
     assert me is not None
     if me in offer.accepted_by:
@@ -697,7 +699,7 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
 
 def _reject(state: TableState, command: c.Reject, now: datetime) -> list[NewEvent]:
     member = _turn_holder(state, command, Action.REJECT)
-    offer = _standing_of_other(state, member, "reject")
+    offer = _standing_of_other(state, member, "reject", command.offer)
     rejected = _event(
         state,
         command,
@@ -725,18 +727,26 @@ def _walkaway(state: TableState, command: c.WalkAway, now: datetime) -> list[New
     return [walked, _close(state, "walked_away")]
 
 
-def _standing_of_other(state: TableState, member: Member, verb: str) -> StandingOffer:
+def _standing_of_other(
+    state: TableState, member: Member, verb: str, seen: int | None = None
+) -> StandingOffer:
     offer = state.standing
     if offer is None:
         raise Refusal(
             R.NO_STANDING_OFFER,
             f"There is no offer on the table to {verb}. You may make one with /offer, or /pass.",
         )
+    if seen is not None and seen != offer.seq:
+        raise Refusal(
+            R.NO_STANDING_OFFER,
+            f"Offer #{seen} is no longer on the table; the standing offer is #{offer.seq}. "
+            "Check /status before you answer.",
+        )
     if offer.by == member.delegation:
         raise Refusal(
             R.OWN_OFFER,
-            f"The standing offer is your own delegation's; you cannot "
-            f"{verb} it. You may revise it with a new /offer, or /pass.",
+            f"The standing offer is your own delegation's; you cannot {verb} it. "
+            "You may revise it with a new /offer, or /pass.",
         )
     return offer
 

@@ -278,7 +278,9 @@ def _table_paused(state: TableState, data: dict[str, Any], _: Event) -> None:
 def _table_resumed(state: TableState, data: dict[str, Any], _: Event) -> None:
     state.phase = Phase.NEGOTIATING
     state.remaining_seconds = None
-    _set_turn(state, data)
+    # Resuming never changes whose turn it is: only the deadline is taken. (An undo of an
+    # action before the pause must not get that action's turn back from this event.)
+    _set_turn(state, {"deadline": data["deadline"]})
 
 
 def _deadline_extended(state: TableState, data: dict[str, Any], _: Event) -> None:

@@ -1,0 +1,172 @@
+"""The Discord client: settings, the log, commands, buttons and the clock in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+import discord
+import yarl
+
+from bot.discord_app.clock import Clock
+from bot.discord_app.publish import Publisher
+from bot.discord_app.replies import ParleyTree
+from bot.domain import commands as c
+from bot.domain.errors import Refusal, RefusalCode
+from bot.scenarios import ScenarioLibrary
+from bot.service import Outcome, Tables
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger("parley.discord")
+
+#: How many interaction ids to remember in memory (the log remembers them for good).
+_SEEN_LIMIT = 10_000
+
+
+def point_at(settings: Settings) -> None:
+    """Send discord.py's REST and gateway traffic to the configured servers."""
+    discord.http.Route.BASE = settings.api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def intents() -> discord.Intents:
+    """The gateway intents Parley needs: guilds (channels, threads, roles) only.
+
+    Commands and buttons arrive as interactions, which carry the member and their
+    permissions, so neither the privileged members intent nor message content is needed.
+    """
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class ParleyBot(discord.Client):
+    """Parley on Discord."""
+
+    def __init__(self, settings: Settings, library: ScenarioLibrary | None = None) -> None:
+        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
+        self.settings = settings
+        self.library = library or ScenarioLibrary()
+        self.tree = ParleyTree(self)
+        self.store: Store | None = None
+        self._tables: Tables | None = None
+        self.publisher = Publisher(self)
+        self.clock = Clock(self)
+        self._seen: OrderedDict[int, float] = OrderedDict()
+
+    @property
+    def tables(self) -> Tables:
+        """The service over the log (available once the bot has set up)."""
+        if self._tables is None:
+            raise RuntimeError("the bot has not been set up yet")
+        return self._tables
+
+    async def setup_hook(self) -> None:
+        from bot.discord_app import commands as slash_commands
+        from bot.discord_app import components
+
+        for error in self.library.errors:
+            log.error("scenario not loaded:\n%s", error.render())
+        self.store = await Store.open(self.settings.db)
+        self._tables = Tables(self.store, self.library)
+        components.register(self)
+        slash_commands.register(self)
+        guilds = [discord.Object(id=g) for g in self.settings.guild_ids]
+        for guild in guilds:
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        if not guilds:
+            await self.tree.sync()
+        log.info(
+            "commands synced to %s", ", ".join(map(str, self.settings.guild_ids)) or "all servers"
+        )
+        self.clock.start()
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        await self.clock.stop()
+        await super().close()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    # -- helpers for commands and buttons ---------------------------------------------
+
+    def first_delivery(self, interaction: discord.Interaction[Any]) -> bool:
+        """False if this interaction was seen before in this process."""
+        if interaction.id in self._seen:
+            return False
+        self._seen[interaction.id] = time.monotonic()
+        while len(self._seen) > _SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        return True
+
+    def is_facilitator(self, interaction: discord.Interaction[Any]) -> bool:
+        """Manage Server (or Administrator), or the configured facilitator role."""
+        permissions = interaction.permissions
+        if permissions.manage_guild or permissions.administrator:
+            return True
+        wanted = self.settings.facilitator_role
+        member = interaction.user
+        if wanted and isinstance(member, discord.Member):
+            return any(role.name == wanted or str(role.id) == wanted for role in member.roles)
+        return False
+
+    def who(self, interaction: discord.Interaction[Any]) -> c.Who:
+        """The person behind an interaction, as the rules know them."""
+        user = interaction.user
+        return c.Who(
+            user_id=str(user.id),
+            name=user.display_name,
+            facilitator=self.is_facilitator(interaction),
+        )
+
+    async def table_here(self, interaction: discord.Interaction[Any]) -> int:
+        """The open table of the interaction's channel (or of the caucus room it is in)."""
+        assert self.store is not None
+        guild = str(interaction.guild_id) if interaction.guild_id else None
+        channel = str(interaction.channel_id)
+        row = await self.store.open_table_in(guild, channel)
+        if row is not None:
+            return row.id
+        table_id = await self.store.table_of_place(channel)
+        if table_id is not None:
+            return table_id
+        raise Refusal(
+            RefusalCode.UNKNOWN_TABLE,
+            "There is no open table in this channel. A facilitator opens one with /session open.",
+        )
+
+    async def act(
+        self, interaction: discord.Interaction[Any], command: c.Command, table_id: int | None = None
+    ) -> Outcome:
+        """Apply a command for an interaction (once per interaction id) and publish it.
+
+        A refusal is raised (after it is logged) so the one error path answers it.
+        """
+        if table_id is None:
+            table_id = await self.table_here(interaction)
+        outcome = await self.tables.act(table_id, command, key=str(interaction.id))
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        if not outcome.repeated:
+            self.spawn(self.publisher.publish(table_id, outcome))
+            self.clock.poke()
+        return outcome
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a follow-up (announcements) in the background, logging its failure."""
+        task = asyncio.create_task(coro)
+        task.add_done_callback(_log_failure)
+        return task
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a background task failed", exc_info=task.exception())

@@ -1,0 +1,559 @@
+"""The slash commands. Each docstring is the help text Discord shows.
+
+Every command that touches the log defers first (ephemerally, so a refusal stays
+private), applies its command once per interaction, and answers ephemerally; public
+announcements go to the channel as messages of their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+
+from bot.discord_app import present
+from bot.discord_app.components import draft_summary, draft_view, walkaway_view
+from bot.discord_app.replies import reply
+from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
+from bot.domain import commands as c
+from bot.domain import engine
+from bot.domain.errors import Refusal, RefusalCode
+from bot.domain.state import TableState
+from bot.store import utc_now
+
+if TYPE_CHECKING:
+    from bot.discord_app.app import ParleyBot
+
+Interaction = discord.Interaction[Any]
+Choice = app_commands.Choice[str]
+
+
+def _bot(interaction: Interaction) -> ParleyBot:
+    return cast("ParleyBot", interaction.client)
+
+
+async def _defer(interaction: Interaction) -> None:
+    """Acknowledge at once, privately: the log may take longer than Discord's 3 seconds."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def _act(interaction: Interaction, command: c.Command, done: str) -> None:
+    await _defer(interaction)
+    await _bot(interaction).act(interaction, command)
+    await reply(interaction, done)
+
+
+def _items(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+async def _state_here(interaction: Interaction) -> tuple[int, TableState] | None:
+    """The table of this channel and its state, or None (for autocomplete)."""
+    bot = _bot(interaction)
+    try:
+        table_id = await bot.table_here(interaction)
+    except Refusal:
+        return None
+    return table_id, await bot.tables.state(table_id)
+
+
+def _choices(pairs: list[tuple[str, str]], current: str) -> list[Choice]:
+    """Up to 25 choices whose name or value contains what was typed."""
+    needle = current.lower().strip()
+    found = [
+        app_commands.Choice(name=clip(name, CHOICE_NAME_LIMIT), value=value[:100])
+        for name, value in pairs
+        if needle in name.lower() or needle in value.lower()
+    ]
+    return found[:AUTOCOMPLETE_LIMIT]
+
+
+# -- autocomplete --------------------------------------------------------------------------
+
+
+async def scenario_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Scenarios in rules/."""
+    return _choices(
+        [(f"{s.title} ({s.id})", s.id) for s in _bot(interaction).library.all()], current
+    )
+
+
+async def variant_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Sequencing variants of the chosen scenario (or of every scenario)."""
+    library = _bot(interaction).library
+    chosen = getattr(interaction.namespace, "scenario", None)
+    scenarios = [s for s in library.all() if s.id == chosen] or library.all()
+    pairs = []
+    for scenario in scenarios:
+        for name in scenario.variant_names():
+            variant = scenario.variants.get(name)
+            title = variant.title if variant and variant.title else name
+            pairs.append((f"{title} ({name})", name))
+    return _choices(list(dict.fromkeys(pairs)), current)
+
+
+async def delegation_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Delegations of this channel's table."""
+    found = await _state_here(interaction)
+    if found is None:
+        return []
+    return _choices([(d.name, d.id) for d in found[1].scenario.delegations], current)
+
+
+async def role_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Roles of the chosen delegation."""
+    found = await _state_here(interaction)
+    if found is None:
+        return []
+    scenario = found[1].scenario
+    chosen = scenario.delegation(getattr(interaction.namespace, "delegation", "") or "")
+    roles = (
+        list(chosen.roles) if chosen else sorted({r for d in scenario.delegations for r in d.roles})
+    )
+    return _choices([(r, r) for r in roles], current)
+
+
+async def inject_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """The scenario's events."""
+    found = await _state_here(interaction)
+    if found is None:
+        return []
+    return _choices([(e.title, e.id) for e in found[1].scenario.events], current)
+
+
+async def _item_choices(interaction: Interaction, current: str, side: str) -> list[Choice]:
+    """Open items for a comma-separated list: mine to give, the others' to ask."""
+    found = await _state_here(interaction)
+    if found is None:
+        return []
+    state = found[1]
+    member = state.member(str(interaction.user.id))
+    mine = member.delegation if member else None
+    head, _, last = current.rpartition(",")
+    taken = set(_items(head))
+    prefix = f"{head}," if head else ""
+    pairs = []
+    for item in state.open_items():
+        if item.id in taken or (side == "give") != (item.giver == mine):
+            continue
+        pairs.append(
+            (f"{prefix}{item.title} [{item.basket}, w{item.weight}]", f"{prefix}{item.id}")
+        )
+    return _choices(pairs, last)[:AUTOCOMPLETE_LIMIT]
+
+
+async def give_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Items my delegation can give."""
+    return await _item_choices(interaction, current, "give")
+
+
+async def ask_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Items the other side can give."""
+    return await _item_choices(interaction, current, "ask")
+
+
+async def closed_table_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Closed tables of this server."""
+    bot = _bot(interaction)
+    assert bot.store is not None
+    rows = await bot.store.tables(str(interaction.guild_id) if interaction.guild_id else None)
+    head, _, last = current.rpartition(",")
+    prefix = f"{head}," if head else ""
+    pairs = [
+        (f"{prefix}#{r.id} {r.title} ({r.variant}, {r.opened_at:%Y-%m-%d})", f"{prefix}{r.id}")
+        for r in rows
+        if r.closed_at is not None
+    ]
+    return _choices(pairs, last)
+
+
+# -- the facilitator's /session group -----------------------------------------------------
+
+
+def facilitator_only(interaction: Interaction) -> bool:
+    """Checked at run time too: Discord's default permission can be changed by admins."""
+    if _bot(interaction).is_facilitator(interaction):
+        return True
+    raise Refusal(
+        RefusalCode.NOT_FACILITATOR,
+        "Only a facilitator (Manage Server, or the facilitator role) may use /session.",
+    )
+
+
+class SessionGroup(app_commands.Group):
+    """The /session group, gated for facilitators at run time as well."""
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        return facilitator_only(interaction)
+
+
+session = SessionGroup(
+    name="session",
+    description="Facilitator commands: open, run and review negotiation tables.",
+    default_permissions=discord.Permissions(manage_guild=True),
+    guild_only=True,
+)
+
+
+@session.command(name="open")
+@app_commands.describe(
+    scenario="The scenario to play (from rules/)",
+    sequencing="Which rules: the scenario's sequencing variants (default: its own)",
+    title="A title for this table, e.g. the section's name",
+)
+@app_commands.autocomplete(scenario=scenario_choices, sequencing=variant_choices)
+async def session_open(
+    interaction: Interaction,
+    scenario: str,
+    sequencing: str | None = None,
+    title: app_commands.Range[str, 1, 100] | None = None,
+) -> None:
+    """Open a negotiation table in this channel and post the background with Join buttons."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    outcome = await bot.tables.open(
+        bot.who(interaction),
+        scenario,
+        sequencing,
+        title,
+        guild_id=str(interaction.guild_id) if interaction.guild_id else None,
+        channel_id=str(interaction.channel_id),
+        key=str(interaction.id),
+    )
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    if not outcome.repeated:
+        bot.spawn(bot.publisher.publish(outcome.table_id, outcome))
+    await reply(
+        interaction,
+        f"Table #{outcome.table_id} is open. Players press **Join**; "
+        "then `/session assign` or `/session autoassign`, and `/session start`.",
+    )
+
+
+@session.command(name="assign")
+@app_commands.describe(
+    member="The member to place",
+    delegation="Their delegation",
+    role="Their role (default: member; a new head replaces the old one)",
+)
+@app_commands.autocomplete(delegation=delegation_choices, role=role_choices)
+async def session_assign(
+    interaction: Interaction, member: discord.Member, delegation: str, role: str = "member"
+) -> None:
+    """Put a member in a delegation (moves them if they are in another)."""
+    target = c.Who(user_id=str(member.id), name=member.display_name)
+    await _act(
+        interaction,
+        c.Assign(
+            who=_bot(interaction).who(interaction), member=target, delegation=delegation, role=role
+        ),
+        f"{member.display_name} is now {role} of {delegation}.",
+    )
+
+
+@session.command(name="autoassign")
+async def session_autoassign(interaction: Interaction) -> None:
+    """Share everyone who joined without a delegation out evenly, one head per delegation."""
+    await _act(
+        interaction,
+        c.AutoAssign(who=_bot(interaction).who(interaction), seed=interaction.id),
+        "Everyone waiting has a delegation now; see the status message.",
+    )
+
+
+@session.command(name="start")
+@app_commands.describe(first="The delegation that moves first (default: the scenario's)")
+@app_commands.autocomplete(first=delegation_choices)
+async def session_start(interaction: Interaction, first: str | None = None) -> None:
+    """Check every delegation has a head, open the caucus rooms with briefs, start turn 1."""
+    await _act(
+        interaction,
+        c.Start(who=_bot(interaction).who(interaction), first=first),
+        "The negotiation has started; caucus rooms are being opened.",
+    )
+
+
+@session.command(name="pause")
+async def session_pause(interaction: Interaction) -> None:
+    """Pause the table: the clock stops and no turn action is taken."""
+    await _act(interaction, c.Pause(who=_bot(interaction).who(interaction)), "Paused.")
+
+
+@session.command(name="resume")
+async def session_resume(interaction: Interaction) -> None:
+    """Resume the table with the time that was left on the clock."""
+    await _act(interaction, c.Resume(who=_bot(interaction).who(interaction)), "Resumed.")
+
+
+@session.command(name="extend")
+@app_commands.describe(minutes="Minutes to add to the current turn's clock")
+async def session_extend(
+    interaction: Interaction, minutes: app_commands.Range[int, 1, 1440]
+) -> None:
+    """Give the delegation on move more time."""
+    await _act(
+        interaction,
+        c.Extend(who=_bot(interaction).who(interaction), minutes=minutes),
+        f"Extended by {minutes} minutes.",
+    )
+
+
+@session.command(name="inject")
+@app_commands.describe(event="The scenario event to post")
+@app_commands.autocomplete(event=inject_choices)
+async def session_inject(interaction: Interaction, event: str) -> None:
+    """Post a scenario event (news, a message from the control team) to the table."""
+    await _act(
+        interaction, c.Inject(who=_bot(interaction).who(interaction), event=event), "Posted."
+    )
+
+
+@session.command(name="undo")
+async def session_undo(interaction: Interaction) -> None:
+    """Revert the last turn action (nothing is deleted: the undo is logged too)."""
+    await _act(interaction, c.Undo(who=_bot(interaction).who(interaction)), "Undone.")
+
+
+@session.command(name="end")
+async def session_end(interaction: Interaction) -> None:
+    """Close the table and post the joint statement; scores go to each caucus room."""
+    await _act(interaction, c.End(who=_bot(interaction).who(interaction)), "The table is closed.")
+
+
+@session.command(name="list")
+async def session_list(interaction: Interaction) -> None:
+    """Tables in this server with their status and outcome."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    assert bot.store is not None
+    rows = await bot.store.tables(str(interaction.guild_id) if interaction.guild_id else None)
+    if not rows:
+        await reply(interaction, "No tables yet in this server. Open one with /session open.")
+        return
+    lines = []
+    for row in rows[:40]:
+        state = await bot.tables.state(row.id)
+        outcome = f"{len(state.agreed)} items agreed" + (
+            f", {state.close_reason}" if state.close_reason else ""
+        )
+        lines.append(
+            f"**#{row.id}** {row.title} · <#{row.channel_id}> · {row.variant} · "
+            f"{state.phase.value} · {outcome}"
+        )
+    await reply(interaction, "\n".join(lines))
+
+
+@session.command(name="status")
+async def session_status(interaction: Interaction) -> None:
+    """The table in full: what /status shows, plus members, rooms and refusals so far."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    table_id = await bot.table_here(interaction)
+    state = await bot.tables.state(table_id)
+    assert bot.store is not None
+    places = await bot.store.places(table_id)
+    events = await bot.store.events(table_id)
+    refusals: dict[str, int] = {}
+    for event in events:
+        if event.kind.value == "action_refused":
+            refusals[event.data["code"]] = refusals.get(event.data["code"], 0) + 1
+    rooms = (
+        ", ".join(
+            f"{name.removeprefix('room:')}: <#{i}>"
+            for name, i in places.items()
+            if name.startswith("room:")
+        )
+        or "not opened yet"
+    )
+    lines = [
+        f"**Rooms**: {rooms}",
+        f"**Events logged**: {len(events)}",
+        "**Refusals**: " + (", ".join(f"`{k}` {v}" for k, v in sorted(refusals.items())) or "none"),
+    ]
+    await reply(interaction, "\n".join(lines), embed=present.status_embed(state, table_id))
+
+
+# -- players ------------------------------------------------------------------------------
+
+
+@app_commands.command(name="join")
+@app_commands.describe(
+    delegation="The delegation to join, where the scenario lets players "
+    "choose (otherwise you join as an observer)"
+)
+@app_commands.autocomplete(delegation=delegation_choices)
+@app_commands.guild_only()
+async def join(interaction: Interaction, delegation: str | None = None) -> None:
+    """Join this channel's table."""
+    await _act(
+        interaction,
+        c.Join(who=_bot(interaction).who(interaction), delegation=delegation),
+        "You joined the table."
+        if delegation is None
+        else f"You joined the {delegation} delegation.",
+    )
+
+
+@app_commands.command(name="leave")
+@app_commands.guild_only()
+async def leave(interaction: Interaction) -> None:
+    """Leave this channel's table."""
+    await _act(interaction, c.Leave(who=_bot(interaction).who(interaction)), "You left the table.")
+
+
+@app_commands.command(name="status")
+@app_commands.guild_only()
+async def status(interaction: Interaction) -> None:
+    """The table: phase, round, whose turn, deadline, standing offer, agreed items, baskets."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    table_id = await bot.table_here(interaction)
+    await reply(interaction, embed=present.status_embed(await bot.tables.state(table_id), table_id))
+
+
+@app_commands.command(name="brief")
+@app_commands.guild_only()
+async def brief(interaction: Interaction) -> None:
+    """Your delegation's confidential brief, shown only to you."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    table_id = await bot.table_here(interaction)
+    state = await bot.tables.state(table_id)
+    member = state.member(str(interaction.user.id))
+    if member is None or member.delegation is None:
+        raise Refusal(
+            RefusalCode.NOT_A_MEMBER,
+            "Briefs are for delegation members; you are not in a delegation at this table.",
+        )
+    delegation = state.scenario.delegation(member.delegation)
+    assert delegation is not None
+    prose = bot.library.prompt(delegation.brief)
+    await reply(interaction, present.brief_text(state.scenario, delegation.id, prose))
+
+
+@app_commands.command(name="items")
+@app_commands.guild_only()
+async def items(interaction: Interaction) -> None:
+    """The item catalogue: basket, giver, weight, agreed or open, and your own values."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    table_id = await bot.table_here(interaction)
+    state = await bot.tables.state(table_id)
+    member = state.member(str(interaction.user.id))
+    await reply(interaction, present.items_text(state, member.delegation if member else None))
+
+
+@app_commands.command(name="offer")
+@app_commands.describe(
+    give="Items your delegation concedes, comma-separated (autocomplete helps)",
+    ask="Items you ask of the other side, comma-separated",
+    note="A note to go with the offer",
+)
+@app_commands.autocomplete(give=give_choices, ask=ask_choices)
+@app_commands.guild_only()
+async def offer(
+    interaction: Interaction,
+    give: str | None = None,
+    ask: str | None = None,
+    note: app_commands.Range[str, 0, 1000] | None = None,
+) -> None:
+    """Table an offer; with no items, a drafting form opens."""
+    bot = _bot(interaction)
+    await _defer(interaction)
+    if not give and not ask:
+        table_id = await bot.table_here(interaction)
+        state = await bot.tables.state(table_id)
+        view = draft_view(state, table_id, str(interaction.user.id), [], [])
+        await reply(interaction, draft_summary(state, [], []), view=view)
+        return
+    outcome = await bot.act(
+        interaction,
+        c.Offer(who=bot.who(interaction), give=_items(give), ask=_items(ask), note=note or ""),
+    )
+    warning = outcome.events[0].data.get("imbalance")
+    extra = " It is marked as imbalanced (public weights differ)." if warning else ""
+    await reply(interaction, f"Offer #{outcome.events[0].seq} is on the table.{extra}")
+
+
+@app_commands.command(name="accept")
+@app_commands.guild_only()
+async def accept(interaction: Interaction) -> None:
+    """Accept the standing offer of the other side, exactly as tabled (head only)."""
+    await _act(interaction, c.Accept(who=_bot(interaction).who(interaction)), "Accepted.")
+
+
+@app_commands.command(name="reject")
+@app_commands.describe(reason="Why (goes on the record)")
+@app_commands.guild_only()
+async def reject(
+    interaction: Interaction, reason: app_commands.Range[str, 0, 1000] | None = None
+) -> None:
+    """Reject the standing offer; it leaves the table."""
+    await _act(
+        interaction,
+        c.Reject(who=_bot(interaction).who(interaction), reason=reason or ""),
+        "Rejected.",
+    )
+
+
+@app_commands.command(name="pass")
+@app_commands.guild_only()
+async def pass_(interaction: Interaction) -> None:
+    """Pass your turn; the standing offer stays."""
+    await _act(interaction, c.Pass(who=_bot(interaction).who(interaction)), "Passed.")
+
+
+@app_commands.command(name="walkaway")
+@app_commands.guild_only()
+async def walkaway(interaction: Interaction) -> None:
+    """Walk away from the table (asks you to confirm; head only)."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    table_id = await bot.table_here(interaction)
+    state = await bot.tables.state(table_id)
+    command = c.WalkAway(who=bot.who(interaction))
+    try:
+        engine.decide(state, command, utc_now())
+    except Refusal:
+        # Not allowed now: apply it so the refusal is logged and answered as usual.
+        await bot.act(interaction, command, table_id)
+    await reply(
+        interaction,
+        "Walking away ends the negotiation for everyone; what is agreed stands. Are you sure?",
+        view=walkaway_view(table_id),
+    )
+
+
+@app_commands.command(name="say")
+@app_commands.describe(text="Your statement (on the record, visible to the table)")
+@app_commands.guild_only()
+async def say(interaction: Interaction, text: app_commands.Range[str, 1, 4000]) -> None:
+    """Put a statement on the record; it is not a turn action."""
+    await _act(
+        interaction,
+        c.Say(who=_bot(interaction).who(interaction), text=text),
+        "Your statement is on the record.",
+    )
+
+
+def register(bot: ParleyBot) -> None:
+    """Add every command to the bot's tree."""
+    bot.tree.add_command(session)
+    players: list[app_commands.Command[Any, Any, Any]] = [
+        join,
+        leave,
+        status,
+        brief,
+        items,
+        offer,
+        accept,
+        reject,
+        pass_,
+        walkaway,
+        say,
+    ]
+    for command in players:
+        bot.tree.add_command(command)

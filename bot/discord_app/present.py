@@ -1,0 +1,295 @@
+"""What the bot shows: the status embed, offers, announcements, briefs, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.discord_app.text import (
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_FIELD_LIMIT,
+    clip,
+    defang,
+    mention,
+    timestamp,
+)
+from bot.domain.events import Event, EventKind
+from bot.domain.scenario import Scenario
+from bot.domain.state import Phase, StandingOffer, TableState
+from bot.review.narrate import delegation_name, item_titles
+
+COLOUR = discord.Colour(0x2F6690)
+COLOUR_AGREED = discord.Colour(0x2E7D32)
+COLOUR_CLOSED = discord.Colour(0x6D6D6D)
+
+
+@dataclass
+class Post:
+    """A message to send: text, an optional embed, who it may ping."""
+
+    content: str = ""
+    embed: discord.Embed | None = None
+    ping: list[str] = field(default_factory=list)
+
+
+def who_line(state: TableState, delegation: str) -> str:
+    """The members of a delegation as mentions (for pinging the delegation on move)."""
+    return " ".join(mention(m.user_id) for m in state.delegation_members(delegation))
+
+
+def offer_text(scenario: Scenario, offer: StandingOffer) -> str:
+    """An offer in words: what it gives and what it asks."""
+    lines = [
+        f"**{delegation_name(scenario, offer.by)} gives:** {item_titles(scenario, offer.give)}",
+        f"**and asks:** {item_titles(scenario, offer.ask)}",
+    ]
+    if offer.note:
+        lines.append(f"> {defang(clip(offer.note, 900))}")
+    return "\n".join(lines)
+
+
+def status_embed(state: TableState, table_id: int) -> discord.Embed:
+    """The table at a glance: the one status message kept up to date in the channel."""
+    scenario = state.scenario
+    colour = COLOUR_CLOSED if state.phase is Phase.CLOSED else COLOUR
+    embed = discord.Embed(
+        title=clip(f"{state.title} — {state.phase.value}", 256),
+        description=f"{scenario.title} · rules: **{state.variant}** · table #{table_id}",
+        colour=colour,
+    )
+    if state.phase in (Phase.NEGOTIATING, Phase.PAUSED):
+        turn = delegation_name(scenario, state.turn)
+        clock = (
+            f"deadline {timestamp(state.deadline)}"
+            if state.deadline
+            else f"paused, {int((state.remaining_seconds or 0) // 60)} min left"
+        )
+        embed.add_field(
+            name="Turn",
+            value=f"Round {state.round} of {state.rules.max_rounds}: **{turn}** · {clock}",
+            inline=False,
+        )
+    if state.standing is not None:
+        embed.add_field(
+            name=f"Standing offer #{state.standing.seq}",
+            value=clip(offer_text(scenario, state.standing), EMBED_FIELD_LIMIT),
+            inline=False,
+        )
+    agreed = state.agreed
+    embed.add_field(
+        name=f"Agreed ({len(agreed)})",
+        value=clip(
+            item_titles(scenario, list(agreed)) if agreed else "nothing yet", EMBED_FIELD_LIMIT
+        ),
+        inline=False,
+    )
+    if state.phase is not Phase.CLOSED:
+        embed.add_field(
+            name="Open baskets",
+            value=", ".join(b.title for b in state.open_baskets()) or "none",
+            inline=False,
+        )
+    for delegation in scenario.delegations:
+        members = state.delegation_members(delegation.id)
+        names = ", ".join(f"{m.name}{' (head)' if m.role == 'head' else ''}" for m in members)
+        embed.add_field(name=delegation.name, value=clip(names or "—", EMBED_FIELD_LIMIT))
+    observers = [m.name for m in state.members.values() if m.delegation is None]
+    if observers:
+        embed.add_field(name="Observers", value=clip(", ".join(observers), EMBED_FIELD_LIMIT))
+    embed.set_footer(text="/status · /items · /brief · /offer · /say")
+    return embed
+
+
+def turn_post(state: TableState) -> Post:
+    """Whose turn it is, pinging only that delegation."""
+    if state.turn is None or state.phase is not Phase.NEGOTIATING:
+        return Post()
+    name = delegation_name(state.scenario, state.turn)
+    deadline = f" Time runs out {timestamp(state.deadline)}." if state.deadline else ""
+    members = state.delegation_members(state.turn)
+    return Post(
+        content=f"{who_line(state, state.turn)} Round {state.round}: the **{name}** delegation "
+        f"is on move.{deadline}".strip(),
+        ping=[m.user_id for m in members],
+    )
+
+
+def event_post(state: TableState, event: Event) -> Post | None:
+    """The public announcement for one event, if it deserves one."""
+    scenario = state.scenario
+    data = event.data
+    actor = event.actor.name if event.actor else "Parley"
+    kind = event.kind
+    if kind is EventKind.STATEMENT:
+        where = delegation_name(scenario, event.actor.delegation if event.actor else None)
+        return Post(content=f"🗣️ **{actor}** ({where}): {defang(data['text'])}")
+    if kind is EventKind.OFFER_ACCEPTED:
+        return Post(
+            content=f"✅ {delegation_name(scenario, data['delegation'])} accepts "
+            f"offer #{data['offer']}."
+        )
+    if kind is EventKind.AGREEMENT_REACHED:
+        return Post(
+            content=f"🤝 **Agreement** on offer #{data['offer']}: "
+            f"{item_titles(scenario, data['items'])}."
+        )
+    if kind is EventKind.OFFER_REJECTED:
+        reason = f" — “{defang(clip(data['reason'], 1500))}”" if data.get("reason") else ""
+        return Post(content=f"❌ {actor} rejects offer #{data['offer']}{reason}")
+    if kind is EventKind.TURN_PASSED:
+        side = event.actor.delegation if event.actor else None
+        return Post(content=f"⏭️ {delegation_name(scenario, side)} passes.")
+    if kind is EventKind.TURN_EXPIRED:
+        return Post(
+            content=f"⌛ Time is up for {delegation_name(scenario, data['delegation'])}; "
+            "the turn passes."
+        )
+    if kind is EventKind.WALKED_AWAY:
+        return Post(
+            content=f"🚪 {actor} walks away: the {delegation_name(scenario, data['delegation'])} "
+            "delegation leaves the table. What was agreed stands."
+        )
+    if kind is EventKind.TABLE_PAUSED:
+        return Post(content="⏸️ The table is paused; the clock is stopped.")
+    if kind is EventKind.TABLE_RESUMED:
+        return Post(content="▶️ The table resumes.")
+    if kind is EventKind.DEADLINE_EXTENDED:
+        return Post(content=f"⏱️ The clock is extended by {data['minutes']:g} minutes.")
+    if kind is EventKind.ACTION_REVERTED:
+        return Post(
+            content=f"↩️ The facilitator undid the last action "
+            f"({', '.join(f'#{n}' for n in data['reverts'])})."
+        )
+    if kind is EventKind.REMINDER_SENT and state.turn:
+        members = state.delegation_members(state.turn)
+        return Post(
+            content=f"{who_line(state, state.turn)} ⏰ Your turn ends "
+            f"{timestamp(state.deadline) if state.deadline else 'soon'}.",
+            ping=[m.user_id for m in members],
+        )
+    return None
+
+
+def offer_embed(
+    scenario: Scenario, offer: StandingOffer, imbalance: int | None, status: str | None = None
+) -> discord.Embed:
+    """The message of one offer (its Accept and Reject buttons go with it)."""
+    title = f"Offer #{offer.seq} from {delegation_name(scenario, offer.by)}"
+    if offer.answers:
+        title += f" (answers #{offer.answers})"
+    colour = COLOUR_AGREED if status == "agreed" else COLOUR_CLOSED if status else COLOUR
+    embed = discord.Embed(
+        title=clip(title, 256), description=offer_text(scenario, offer), colour=colour
+    )
+    if imbalance:
+        embed.add_field(
+            name="⚖️ Imbalanced",
+            value=f"Gives {'more' if imbalance > 0 else 'less'} public weight than "
+            f"it asks (difference {abs(imbalance)}).",
+        )
+    if status:
+        embed.set_footer(
+            text={
+                "agreed": "Agreed",
+                "rejected": "Rejected",
+                "replaced": "Replaced by a newer offer",
+                "withdrawn": "No longer on the table",
+            }.get(status, status)
+        )
+    return embed
+
+
+def values_table(scenario: Scenario, delegation_id: str) -> str:
+    """A delegation's private values of every item and its BATNA (for its brief only)."""
+    delegation = scenario.delegation(delegation_id)
+    assert delegation is not None
+    lines = [
+        "**Your private values** (never shown to the other side)",
+        "```",
+        f"{'item':<32} {'basket':<17} {'value':>5}",
+    ]
+    for basket in scenario.baskets_in_order():
+        for item in scenario.items:
+            if item.basket == basket.id:
+                lines.append(
+                    f"{clip(item.id, 32):<32} {clip(basket.id, 17):<17} "
+                    f"{item.values.get(delegation_id, 0):>5}"
+                )
+    lines.append("```")
+    lines.append(f"**Your BATNA** (the value of no agreement): **{delegation.batna}**")
+    return "\n".join(lines)
+
+
+def brief_text(scenario: Scenario, delegation_id: str, prose: str) -> str:
+    """The delegation's confidential brief: the prose, then its values and BATNA."""
+    return f"{prose.rstrip()}\n\n{values_table(scenario, delegation_id)}"
+
+
+def items_text(state: TableState, delegation: str | None) -> str:
+    """The item catalogue; the reader's own private values only if they have a delegation."""
+    scenario = state.scenario
+    agreed = state.agreed
+    open_baskets = {b.id for b in state.open_baskets()}
+    lines = []
+    for basket in scenario.baskets_in_order():
+        status = "open" if basket.id in open_baskets else "closed"
+        gate = "" if basket.gated else ", any time"
+        lines.append(f"**{basket.title}** ({status}{gate})")
+        for item in scenario.items:
+            if item.basket != basket.id:
+                continue
+            mark = "✅" if item.id in agreed else "•"
+            mine = f" · your value {item.values.get(delegation, 0):+d}" if delegation else ""
+            lines.append(
+                f"{mark} `{item.id}` {item.title} — from "
+                f"{delegation_name(scenario, item.giver)}, weight {item.weight}{mine}"
+            )
+        lines.append("")
+    return "\n".join(lines).strip()
+
+
+def summary_text(state: TableState) -> str:
+    """The close: why it ended and the joint statement in basket order."""
+    reasons = {
+        "walked_away": "a delegation walked away",
+        "max_rounds": "the last round is over",
+        "package_agreed": "the package is agreed",
+        "all_agreed": "every item is agreed",
+        "facilitator": "the facilitator ended it",
+    }
+    scenario = state.scenario
+    lines = [
+        f"🏁 **The table is closed**: {reasons.get(state.close_reason or '', 'closed')}.",
+        "",
+        "**Joint statement**",
+    ]
+    agreed = state.agreed
+    if not agreed:
+        lines.append("Nothing was agreed.")
+    for basket in scenario.baskets_in_order():
+        clauses = [state.item(i) for i in agreed if state.item(i).basket == basket.id]
+        if clauses:
+            lines.append(f"__{basket.title}__")
+            lines += [f"- {c.text or c.title}" for c in clauses]
+    lines += ["", "Each delegation finds its score in its caucus room."]
+    return "\n".join(lines)
+
+
+def score_text(state: TableState, delegation_id: str) -> str:
+    """A delegation's score against its BATNA (posted only in its own room)."""
+    score = state.score(delegation_id)
+    delegation = state.scenario.delegation(delegation_id)
+    assert delegation is not None
+    verdict = (
+        "above" if score > delegation.batna else "at" if score == delegation.batna else "below"
+    )
+    return (
+        f"📊 **{delegation.name}**: your score is **{score}** against a BATNA of "
+        f"**{delegation.batna}**: {verdict} your best alternative."
+    )
+
+
+def clip_description(text: str) -> str:
+    """Text cut to fit an embed description."""
+    return clip(text, EMBED_DESCRIPTION_LIMIT)

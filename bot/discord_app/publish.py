@@ -1,0 +1,336 @@
+"""After the log: tell the server what happened.
+
+Everything here runs after the events are committed. A Discord failure (a dropped
+connection, a missing permission) is logged and loses nothing: the log has the events,
+and the status message is brought up to date again with the next action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.discord_app import present
+from bot.discord_app.components import join_view, offer_view
+from bot.discord_app.present import Post
+from bot.discord_app.text import MESSAGE_LIMIT, clip, split_message
+from bot.domain.events import Event, EventKind
+from bot.domain.state import StandingOffer, TableState
+from bot.service import Outcome
+from bot.store import TableRow
+
+if TYPE_CHECKING:
+    from bot.discord_app.app import ParleyBot
+
+log = logging.getLogger("parley.discord")
+
+RECORDED_NOTICE = (
+    "🔒 **This is your delegation's private caucus room.** Only your delegation, the "
+    "facilitators and Parley can read it. Everything you do with Parley's commands "
+    "(offers, answers, statements, refused attempts) is recorded in the table's log for "
+    "the debrief. {caucus}"
+)
+CAUCUS_RECORDED = "Messages written in this room **are recorded** too."
+CAUCUS_NOT_RECORDED = "Messages written in this room are **not** recorded."
+
+
+_FACILITATOR_KINDS = {EventKind.TABLE_OPENED, EventKind.TABLE_STARTED, EventKind.MEMBER_ASSIGNED}
+
+
+def _allowed(post: Post) -> discord.AllowedMentions:
+    return discord.AllowedMentions(
+        everyone=False, roles=False, users=[discord.Object(id=int(u)) for u in post.ping]
+    )
+
+
+class Publisher:
+    """Posts each outcome to the table's channel and rooms, one table at a time."""
+
+    def __init__(self, bot: ParleyBot) -> None:
+        self.bot = bot
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def publish(self, table_id: int, outcome: Outcome) -> None:
+        """Announce an outcome's events and bring the status message up to date."""
+        async with self._locks.setdefault(table_id, asyncio.Lock()):
+            store = self.bot.store
+            assert store is not None
+            row = await store.table(table_id)
+            if row is None or row.channel_id is None:
+                return
+            channel = await self.channel(row.channel_id)
+            if channel is None:
+                log.warning("table %s: its channel %s is gone", table_id, row.channel_id)
+                return
+            state = await self.bot.tables.state(table_id)
+            turn_moved = False
+            for event in outcome.events:
+                await self._safely(self._announce(row, state, channel, event))
+                turn_moved = turn_moved or bool(event.data.get("turn"))
+            if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
+                post = present.turn_post(state)
+                if post.content:
+                    await self._safely(self.send(channel, post))
+            await self._safely(self.refresh_status(table_id, state, channel))
+
+    # -- Discord plumbing -------------------------------------------------------------
+
+    async def channel(self, channel_id: str) -> Any:
+        """A channel by id, from the cache or fetched (None if it is gone)."""
+        found = self.bot.get_channel(int(channel_id))
+        if found is not None:
+            return found
+        try:
+            return await self.bot.fetch_channel(int(channel_id))
+        except (discord.NotFound, discord.Forbidden):
+            return None
+
+    async def send(
+        self,
+        channel: Any,
+        post: Post,
+        *,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+    ) -> discord.Message | None:
+        """Send a post, split to fit; the embed and view ride on the last part."""
+        chunks = split_message(post.content, MESSAGE_LIMIT) if post.content else [""]
+        message = None
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            kwargs: dict[str, Any] = {"allowed_mentions": _allowed(post)}
+            if chunk:
+                kwargs["content"] = chunk
+            if last and (embed or post.embed):
+                kwargs["embed"] = embed or post.embed
+            if last and view is not None:
+                kwargs["view"] = view
+            message = await channel.send(**kwargs)
+        return message
+
+    @staticmethod
+    async def _safely(work: Awaitable[Any]) -> None:
+        try:
+            await work
+        except discord.HTTPException:
+            log.warning("Discord refused a message; the log is unaffected", exc_info=True)
+
+    async def _edit(self, channel: Any, message_id: str | None, **changes: Any) -> None:
+        if message_id is None:
+            return
+        try:
+            await channel.get_partial_message(int(message_id)).edit(**changes)
+        except discord.NotFound:
+            log.info("message %s is gone; not edited", message_id)
+
+    # -- what each event shows ----------------------------------------------------------
+
+    async def _announce(self, row: TableRow, state: TableState, channel: Any, event: Event) -> None:
+        store = self.bot.store
+        assert store is not None
+        places = await store.places(row.id)
+        kind = event.kind
+        if kind is EventKind.TABLE_OPENED:
+            await self._opened(row, state, channel)
+        elif kind is EventKind.TABLE_STARTED:
+            await self._open_rooms(row, state, channel)
+        elif kind in (EventKind.MEMBER_ASSIGNED, EventKind.MEMBER_LEFT, EventKind.MEMBER_JOINED):
+            if any(name.startswith("room:") for name in places):
+                await self._sync_room_access(row, state, places, event.data["user_id"])
+        elif kind is EventKind.OFFER_TABLED:
+            earlier = event.data.get("answers") or event.data.get("revises")
+            await self._mark_offer(row, channel, places, earlier, state, "replaced")
+            if state.standing is not None and state.standing.seq == event.seq:
+                message = await self.send(
+                    channel,
+                    Post(),
+                    embed=present.offer_embed(
+                        state.scenario, state.standing, event.data.get("imbalance")
+                    ),
+                    view=offer_view(row.id, event.seq),
+                )
+                if message is not None:
+                    await store.set_place(row.id, f"offer:{event.seq}", str(message.id))
+        elif kind is EventKind.AGREEMENT_REACHED:
+            await self._mark_offer(row, channel, places, event.data["offer"], state, "agreed")
+        elif kind is EventKind.OFFER_REJECTED:
+            await self._mark_offer(row, channel, places, event.data["offer"], state, "rejected")
+        elif kind is EventKind.ACTION_REVERTED:
+            for seq in event.data["reverts"]:
+                await self._mark_offer(row, channel, places, seq, state, "withdrawn")
+            if state.standing is not None:
+                await self._edit(
+                    channel,
+                    places.get(f"offer:{state.standing.seq}"),
+                    embed=present.offer_embed(state.scenario, state.standing, None),
+                    view=offer_view(row.id, state.standing.seq),
+                )
+        elif kind is EventKind.EVENT_INJECTED:
+            text = self.bot.library.prompt(event.data["prompt"])
+            await self.send(channel, Post(content=f"📰 **{event.data['title']}**\n\n{text}"))
+        elif kind is EventKind.TABLE_CLOSED:
+            await self._closed(row, state, channel, places)
+        if kind is not EventKind.TABLE_CLOSED:
+            post = present.event_post(state, event)
+            if post is not None:
+                await self.send(channel, post)
+
+    async def _mark_offer(
+        self,
+        row: TableRow,
+        channel: Any,
+        places: dict[str, str],
+        seq: int | None,
+        state: TableState,
+        status: str,
+    ) -> None:
+        """Show on an offer's message what became of it, and take its buttons away."""
+        message_id = places.get(f"offer:{seq}") if seq else None
+        store = self.bot.store
+        assert store is not None
+        tabled = await store.event(row.id, seq) if seq and message_id else None
+        if tabled is None or tabled.kind is not EventKind.OFFER_TABLED:
+            return
+        offer = StandingOffer(
+            seq=tabled.seq,
+            by=tabled.data["delegation"],
+            give=tuple(tabled.data["give"]),
+            ask=tuple(tabled.data["ask"]),
+            note=tabled.data.get("note", ""),
+            answers=tabled.data.get("answers"),
+        )
+        await self._edit(
+            channel,
+            message_id,
+            embed=present.offer_embed(state.scenario, offer, None, status),
+            view=None,
+        )
+
+    async def _opened(self, row: TableRow, state: TableState, channel: Any) -> None:
+        background = self.bot.library.prompt(state.scenario.prompts.background)
+        intro = (
+            f"## {state.title}\n*{state.scenario.title}* — rules: **{state.variant}**\n\n"
+            f"{background}\n\nPress **Join** (or use `/join`) to take part; the "
+            "facilitator assigns delegations."
+        )
+        await self.send(channel, Post(content=intro), view=join_view(row.id))
+
+    async def _open_rooms(self, row: TableRow, state: TableState, channel: Any) -> None:
+        store = self.bot.store
+        assert store is not None
+        guild = channel.guild
+        facilitators = await self._facilitator_ids(row.id)
+        role = self._facilitator_role(guild)
+        for delegation in state.scenario.delegations:
+            overwrites: dict[Any, discord.PermissionOverwrite] = {
+                guild.default_role: discord.PermissionOverwrite(view_channel=False),
+                guild.me: discord.PermissionOverwrite(
+                    view_channel=True,
+                    send_messages=True,
+                    read_message_history=True,
+                    embed_links=True,
+                    manage_channels=True,
+                ),
+            }
+            readers = {m.user_id for m in state.delegation_members(delegation.id)}
+            readers |= facilitators
+            for user_id in readers:
+                overwrites[discord.Object(id=int(user_id), type=discord.Member)] = (
+                    discord.PermissionOverwrite(
+                        view_channel=True, send_messages=True, read_message_history=True
+                    )
+                )
+            if role is not None:
+                overwrites[role] = discord.PermissionOverwrite(
+                    view_channel=True, read_message_history=True
+                )
+            name = clip(f"{getattr(channel, 'name', 'table')}-{delegation.id}", 100)
+            room = await guild.create_text_channel(
+                name,
+                category=getattr(channel, "category", None),
+                overwrites=overwrites,
+                topic=clip(
+                    f"Caucus room of the {delegation.name} delegation — "
+                    f"{state.title} (table #{row.id})",
+                    1024,
+                ),
+                reason=f"Parley table #{row.id}: caucus room",
+            )
+            await store.set_place(row.id, f"room:{delegation.id}", str(room.id))
+            caucus = CAUCUS_RECORDED if state.rules.record_caucus else CAUCUS_NOT_RECORDED
+            await self.send(room, Post(content=RECORDED_NOTICE.format(caucus=caucus)))
+            prose = self.bot.library.prompt(delegation.brief)
+            brief = present.brief_text(state.scenario, delegation.id, prose)
+            await self.send(
+                room, Post(content=f"# Confidential brief: {delegation.name}\n\n{brief}")
+            )
+
+    async def _sync_room_access(
+        self, row: TableRow, state: TableState, places: dict[str, str], user_id: str
+    ) -> None:
+        member = state.member(user_id)
+        target = discord.Object(id=int(user_id), type=discord.Member)
+        for name, room_id in places.items():
+            if not name.startswith("room:"):
+                continue
+            room = await self.channel(room_id)
+            if room is None:
+                continue
+            if member is not None and member.delegation == name.removeprefix("room:"):
+                await room.set_permissions(
+                    target, view_channel=True, send_messages=True, read_message_history=True
+                )
+            elif member is None or member.delegation is not None:
+                await room.set_permissions(target, overwrite=None)
+
+    async def _closed(
+        self, row: TableRow, state: TableState, channel: Any, places: dict[str, str]
+    ) -> None:
+        await self.send(channel, Post(content=present.summary_text(state)))
+        for delegation in state.scenario.delegations:
+            room_id = places.get(f"room:{delegation.id}")
+            room = await self.channel(room_id) if room_id else None
+            if room is not None:
+                await self._safely(
+                    self.send(room, Post(content=present.score_text(state, delegation.id)))
+                )
+
+    async def refresh_status(self, table_id: int, state: TableState, channel: Any) -> None:
+        """Edit the one status message (posting and pinning it the first time)."""
+        store = self.bot.store
+        assert store is not None
+        places = await store.places(table_id)
+        embed = present.status_embed(state, table_id)
+        message_id = places.get("status")
+        if message_id is not None:
+            try:
+                await channel.get_partial_message(int(message_id)).edit(embed=embed)
+                return
+            except discord.NotFound:
+                pass
+        message = await channel.send(embed=embed)
+        await store.set_place(table_id, "status", str(message.id))
+        try:
+            await message.pin(reason="Parley: the table's status")
+        except discord.HTTPException:
+            log.info("could not pin the status message (Manage Messages missing?)")
+
+    async def _facilitator_ids(self, table_id: int) -> set[str]:
+        """Facilitators who have run this table (they may read every caucus room)."""
+        store = self.bot.store
+        assert store is not None
+        return {
+            event.actor.user_id
+            for event in await store.events(table_id)
+            if event.kind in _FACILITATOR_KINDS and event.actor is not None
+        }
+
+    def _facilitator_role(self, guild: discord.Guild) -> discord.Role | None:
+        wanted = self.bot.settings.facilitator_role
+        if not wanted:
+            return None
+        return next((r for r in guild.roles if r.name == wanted or str(r.id) == wanted), None)

@@ -1,0 +1,95 @@
+"""One way to answer an interaction, and one error path for every command and button."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.discord_app.text import MESSAGE_LIMIT, split_message
+from bot.domain.errors import Refusal
+
+log = logging.getLogger("parley.discord")
+
+
+async def reply(
+    interaction: discord.Interaction[Any],
+    content: str = "",
+    *,
+    ephemeral: bool = True,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+    file: discord.File | None = None,
+) -> None:
+    """Answer an interaction: the response if not yet given, follow-ups after that.
+
+    Long text is split into several messages (nothing is cut); the embed, view and file
+    go with the last one.
+    """
+    chunks = split_message(content, MESSAGE_LIMIT) if content else [""]
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        kwargs: dict[str, Any] = {"content": chunk or None, "ephemeral": ephemeral}
+        if last and embed is not None:
+            kwargs["embed"] = embed
+        if last and view is not None:
+            kwargs["view"] = view
+        if last and file is not None:
+            kwargs["file"] = file
+        if not interaction.response.is_done():
+            await interaction.response.send_message(**kwargs)
+        else:
+            await interaction.followup.send(**kwargs)
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """A refusal as the player sees it: the rule, what is allowed, and its code."""
+    return f"⛔ {refusal.message}\n-# refused: `{refusal.code.value}`"
+
+
+async def handle_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """Turn any error from a command or component into one short, ephemeral answer."""
+    original = error
+    while isinstance(original, app_commands.CommandInvokeError | app_commands.TransformerError):
+        original = original.__cause__ or original.original  # type: ignore[union-attr]
+    if isinstance(original, DuplicateInteraction):
+        log.info("ignored a second delivery of interaction %s", interaction.id)
+        return
+    if isinstance(original, Refusal):
+        text = refusal_text(original)
+    elif isinstance(original, app_commands.CheckFailure):
+        text = f"⛔ {original}" if str(original) else "⛔ You may not use this command here."
+    elif isinstance(original, app_commands.CommandNotFound):
+        text = "This command is out of date; Discord will refresh it shortly."
+    else:
+        log.error(
+            "unexpected error in %s",
+            interaction.command.qualified_name if interaction.command else "a component",
+            exc_info=original,
+        )
+        text = "Something went wrong on Parley's side; nothing was changed. Please try again."
+    try:
+        await reply(interaction, text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the user about an error", exc_info=True)
+
+
+class DuplicateInteraction(app_commands.CheckFailure):
+    """The same interaction delivered again: it was handled once and is not answered."""
+
+
+class ParleyTree(app_commands.CommandTree[Any]):
+    """The command tree: one error path, and each interaction handled at most once."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await handle_error(interaction, error)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        first_delivery = getattr(self.client, "first_delivery", None)
+        if first_delivery is not None and not first_delivery(interaction):
+            raise DuplicateInteraction()
+        return True

@@ -166,6 +166,35 @@ class Tables:
                     await tx.remember(key, table_id, outcome.events, outcome.to_json())
             return outcome
 
+    async def refuse(
+        self,
+        table_id: int,
+        who: c.Who,
+        command_name: str,
+        args: dict[str, Any],
+        refusal: Refusal,
+        key: str | None = None,
+    ) -> Outcome:
+        """Log an attempt an adapter refused before the rules saw it (e.g. a permission)."""
+        async with self._lock(table_id):
+            replay = await self._replay(table_id)
+            async with self.store.writing() as tx:
+                if key is not None and (seen := await tx.recall(key)) is not None:
+                    return await self._repeat(tx, seen, table_id)
+                for event in await tx.events_after(table_id, replay.state.last_seq):
+                    replay.apply(event)
+                return await self._refuse(
+                    tx,
+                    table_id,
+                    command_name=command_name,
+                    args=args,
+                    who=who,
+                    refusal=refusal,
+                    now=self.clock(),
+                    key=key,
+                    state=replay.state,
+                )
+
     async def tick(self, table_id: int) -> Outcome:
         """Let the clock act on a table: reminders and expired turns due by now."""
         async with self._lock(table_id):

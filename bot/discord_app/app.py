@@ -57,6 +57,7 @@ class ParleyBot(discord.Client):
         self.publisher = Publisher(self)
         self.clock = Clock(self)
         self._seen: OrderedDict[int, float] = OrderedDict()
+        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def tables(self) -> Tables:
@@ -90,7 +91,10 @@ class ParleyBot(discord.Client):
         log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
 
     async def close(self) -> None:
+        """Stop the clock, let announcements in flight finish, then disconnect."""
         await self.clock.stop()
+        if self._background:
+            await asyncio.wait(self._background, timeout=10)
         await super().close()
         if self.store is not None:
             await self.store.close()
@@ -163,6 +167,8 @@ class ParleyBot(discord.Client):
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run a follow-up (announcements) in the background, logging its failure."""
         task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_failure)
         return task
 

@@ -14,7 +14,7 @@ from discord import app_commands
 
 from bot.discord_app import present
 from bot.discord_app.components import draft_summary, draft_view, walkaway_view
-from bot.discord_app.replies import reply
+from bot.discord_app.replies import RefusedCheck, reply
 from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain import engine
@@ -172,21 +172,32 @@ async def closed_table_choices(interaction: Interaction, current: str) -> list[C
 # -- the facilitator's /session group -----------------------------------------------------
 
 
-def facilitator_only(interaction: Interaction) -> bool:
-    """Checked at run time too: Discord's default permission can be changed by admins."""
-    if _bot(interaction).is_facilitator(interaction):
-        return True
-    raise Refusal(
-        RefusalCode.NOT_FACILITATOR,
-        "Only a facilitator (Manage Server, or the facilitator role) may use /session.",
-    )
-
-
 class SessionGroup(app_commands.Group):
-    """The /session group, gated for facilitators at run time as well."""
+    """The /session group. Discord hides it from members without Manage Server, but
+    server admins can change that, so it is checked again here; a refused attempt at a
+    table is logged like any other."""
 
     async def interaction_check(self, interaction: Interaction) -> bool:
-        return facilitator_only(interaction)
+        bot = _bot(interaction)
+        if bot.is_facilitator(interaction):
+            return True
+        refusal = Refusal(
+            RefusalCode.NOT_FACILITATOR,
+            "Only a facilitator (Manage Server, or the facilitator role) may use /session. "
+            "Players can use /status, /items, /brief, /say and the turn commands.",
+        )
+        found = await _state_here(interaction)
+        if found is not None and interaction.command is not None:
+            args = {k: str(v) for k, v in vars(interaction.namespace).items()}
+            await bot.tables.refuse(
+                found[0],
+                bot.who(interaction),
+                interaction.command.qualified_name,
+                args,
+                refusal,
+                key=str(interaction.id),
+            )
+        raise RefusedCheck(refusal)
 
 
 session = SessionGroup(

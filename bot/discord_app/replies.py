@@ -54,6 +54,8 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
     original = error
     while isinstance(original, app_commands.CommandInvokeError | app_commands.TransformerError):
         original = original.__cause__ or original.original  # type: ignore[union-attr]
+    if isinstance(original, RefusedCheck):
+        original = original.refusal
     if isinstance(original, DuplicateInteraction):
         log.info("ignored a second delivery of interaction %s", interaction.id)
         return
@@ -74,6 +76,14 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
         await reply(interaction, text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not tell the user about an error", exc_info=True)
+
+
+class RefusedCheck(app_commands.CheckFailure):
+    """A refusal raised by a check (discord.py only routes AppCommandErrors to on_error)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 class DuplicateInteraction(app_commands.CheckFailure):

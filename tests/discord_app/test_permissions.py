@@ -1,0 +1,164 @@
+"""Who may do what: every refusal is private, names its rule, and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.discord_app.app import ParleyBot
+from bot.review.export import build_export
+from tests.discord_app.conftest import Seminar, answer
+from tests.discord_app.test_table_flow import open_and_seat
+
+
+async def started(s: Seminar) -> None:
+    await open_and_seat(s)
+    await s.slash(s.prof, "session start")
+    await s.message_with("delegation is on move")
+
+
+async def table_facts(bot: ParleyBot) -> list[dict[str, Any]]:
+    """Every event except refused attempts (which are logged by design)."""
+    assert bot.store is not None
+    export = await build_export(bot.store, 1)
+    return [e for e in export["events"] if e["kind"] != "action_refused"]
+
+
+async def refused_count(bot: ParleyBot) -> int:
+    assert bot.store is not None
+    return sum(1 for e in await bot.store.events(1) if e.kind.value == "action_refused")
+
+
+FACILITATOR_COMMANDS: list[tuple[str, dict[str, Any]]] = [
+    ("session open", {"scenario": "hanoi-2019"}),
+    ("session autoassign", {}),
+    ("session start", {}),
+    ("session pause", {}),
+    ("session resume", {}),
+    ("session extend", {"minutes": 5}),
+    ("session inject", {"event": "april-calendar"}),
+    ("session undo", {}),
+    ("session end", {}),
+    ("session list", {}),
+    ("session status", {}),
+]
+
+
+async def test_every_facilitator_command_is_refused_to_a_player(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """A player trying each /session command gets a private not_facilitator refusal."""
+    s = seminar
+    await started(s)
+    before = await table_facts(parley)
+    refused = await refused_count(parley)
+    commands = [
+        *FACILITATOR_COMMANDS,
+        ("session assign", {"member": s.bob, "delegation": "dprk", "role": "head"}),
+    ]
+    for name, options in commands:
+        record = await s.slash(s.alice, name, options)
+        text = answer(s.fake, record)
+        assert record.ephemeral, name
+        assert "not_facilitator" in text, (name, text)
+    assert await table_facts(parley) == before
+    assert await refused_count(parley) == refused + len(commands)
+
+
+@pytest.mark.parametrize(
+    ("who", "command", "options", "code"),
+    [
+        ("carol", "offer", {"give": "dprk-remains"}, "not_your_turn"),
+        ("carol", "accept", {}, "not_your_turn"),
+        ("dave", "reject", {}, "not_your_turn"),
+        ("dave", "pass", {}, "not_your_turn"),
+        ("carol", "walkaway", {}, "not_your_turn"),
+        ("bob", "accept", {}, "role_not_allowed"),
+        ("bob", "walkaway", {}, "role_not_allowed"),
+        ("erin", "offer", {"give": "us-liaison-office"}, "not_a_member"),
+        ("erin", "pass", {}, "not_a_member"),
+        ("erin", "say", {"text": "hello"}, "not_a_member"),
+        ("frank", "pass", {}, "not_a_member"),
+        ("frank", "brief", {}, "not_a_member"),
+        ("alice", "offer", {"give": "us-exercises", "ask": "dprk-dmz-pullback"}, "basket_closed"),
+        ("alice", "offer", {"give": "dprk-remains"}, "wrong_giver"),
+        ("alice", "offer", {"give": "no-such-item"}, "unknown_item"),
+        ("alice", "accept", {}, "no_standing_offer"),
+    ],
+)
+async def test_turn_actions_out_of_turn_by_wrong_role_or_non_member(
+    seminar: Seminar,
+    parley: ParleyBot,
+    who: str,
+    command: str,
+    options: dict[str, Any],
+    code: str,
+) -> None:
+    """Out of turn, by the wrong role, by a non-member, against the rules: refused privately."""
+    s = seminar
+    await started(s)
+    user = getattr(s, who, None) or s.fake.add_player(who)
+    before = await table_facts(parley)
+    record = await s.slash(user, command, options)
+    text = answer(s.fake, record)
+    assert record.ephemeral
+    assert code in text, text
+    assert await table_facts(parley) == before
+
+
+async def test_no_refusal_is_public(seminar: Seminar, parley: ParleyBot) -> None:
+    """After a round of refusals nothing about them appears in the public channel."""
+    s = seminar
+    await started(s)
+    await s.slash(s.carol, "offer", {"give": "dprk-remains"})
+    await s.slash(s.erin, "say", {"text": "hi"})
+    await s.slash(s.bob, "session end")
+    public = "\n".join(m.content for m in s.public())
+    assert "refused: `" not in public and "⛔" not in public
+
+
+async def test_commands_outside_a_table_channel(seminar: Seminar, parley: ParleyBot) -> None:
+    """A turn command in a channel with no table says so (unknown_table), privately."""
+    s = seminar
+    elsewhere = s.fake.add_channel("elsewhere")
+    record = await s.slash(s.alice, "pass", channel=elsewhere)
+    assert record.ephemeral and "unknown_table" in answer(s.fake, record)
+
+
+async def test_briefs_reach_only_their_room(seminar: Seminar, parley: ParleyBot) -> None:
+    """Each brief is in its own room only; rooms are readable by that delegation alone."""
+    s = seminar
+    await started(s)
+    await s.fake.wait_for_message(None, lambda m: "Confidential brief: DPRK" in m.content)
+    us_room = s.fake.channel_named("general-us")
+    dprk_room = s.fake.channel_named("general-dprk")
+    where = {
+        "Confidential brief: United States": us_room.id,
+        "Confidential brief: DPRK": dprk_room.id,
+    }
+    for message in s.fake.all_messages():
+        for heading, room in where.items():
+            if heading in message.content:
+                assert message.channel_id == room, heading
+    general = "\n".join(m.content for m in s.fake.channel_messages(s.channel))
+    assert "Your private values" not in general and "BATNA" not in general
+    view = 1 << 10
+    for user, may_read in (
+        (s.alice, us_room),
+        (s.bob, us_room),
+        (s.carol, dprk_room),
+        (s.dave, dprk_room),
+    ):
+        for room in (us_room, dprk_room):
+            sees = bool(s.fake.permissions_for(user, room) & view)
+            assert sees == (room is may_read), (user.name, room.name)
+    assert not s.fake.permissions_for(s.erin, us_room) & view
+    assert s.fake.permissions_for(s.prof, us_room) & view
+    # /brief answers only the asker, and only with their own delegation's brief
+    record = await s.slash(s.carol, "brief")
+    assert record.ephemeral and "BATNA" in answer(s.fake, record)
+    assert (
+        "Confidential" not in answer(s.fake, record)
+        or "United States" not in answer(s.fake, record).split("BATNA")[0][:0]
+    )

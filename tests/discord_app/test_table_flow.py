@@ -1,0 +1,109 @@
+"""A whole table in a (fake) Discord server, driven through the real discord.py client."""
+
+from __future__ import annotations
+
+from bot.discord_app.app import ParleyBot
+from bot.domain.events import EventKind
+from bot.review.export import build_export
+from tests.discord_app.conftest import Seminar, answer
+
+
+async def open_and_seat(s: Seminar) -> None:
+    """Open a Hanoi table, everyone joins by button, the facilitator seats four players."""
+    record = await s.slash(
+        s.prof,
+        "session open",
+        {"scenario": "hanoi-2019", "sequencing": "singapore", "title": "Section A"},
+    )
+    assert record.ephemeral and "Table #" in answer(s.fake, record)
+    opening = await s.message_with("Press **Join**")
+    join_id = next(
+        c["custom_id"]
+        for c in opening.iter_components()
+        if c.get("custom_id", "").startswith("parley:join:")
+    )
+    for player in (s.alice, s.bob, s.carol, s.dave, s.erin):
+        joined = await s.click(player, opening, join_id)
+        assert "You joined" in answer(s.fake, joined)
+    for player, delegation, role in (
+        (s.alice, "us", "head"),
+        (s.bob, "us", "member"),
+        (s.carol, "dprk", "head"),
+        (s.dave, "dprk", "member"),
+    ):
+        record = await s.slash(
+            s.prof, "session assign", {"member": player, "delegation": delegation, "role": role}
+        )
+        assert f"now {role}" in answer(s.fake, record), answer(s.fake, record)
+
+
+async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot) -> None:
+    """Open, join by button, assign, start, offer, accept by button, reject, end: all logged."""
+    s = seminar
+    await open_and_seat(s)
+    started = await s.slash(s.prof, "session start")
+    assert "started" in answer(s.fake, started)
+    brief = await s.fake.wait_for_message(
+        None, lambda m: "Confidential brief: United States" in m.content
+    )
+    us_room = s.fake.channel(brief.channel_id)
+    assert us_room.name == "general-us"
+    await s.message_with("Your BATNA", us_room)
+    room_text = "\n".join(m.content for m in s.fake.channel_messages(us_room))
+    assert "private caucus room" in room_text
+    await s.message_with("the **United States** delegation is on move")
+
+    offer = await s.slash(
+        s.alice,
+        "offer",
+        {
+            "give": "us-liaison-office",
+            "ask": "dprk-liaison-access,dprk-family-reunions",
+            "note": "A channel first.",
+        },
+    )
+    assert "is on the table" in answer(s.fake, offer), answer(s.fake, offer)
+    offer_message = await s.message_with("Offer #")
+    accept_id = next(
+        c["custom_id"]
+        for c in offer_message.iter_components()
+        if c.get("custom_id", "").startswith("parley:accept:")
+    )
+    accepted = await s.click(s.carol, offer_message, accept_id)
+    assert "accepted" in answer(s.fake, accepted), answer(s.fake, accepted)
+    await s.message_with("**Agreement**")
+
+    counter = await s.slash(
+        s.alice, "offer", {"give": "us-security-assurance", "ask": "dprk-dmz-pullback"}
+    )
+    assert "is on the table" in answer(s.fake, counter), answer(s.fake, counter)
+    rejected = await s.slash(s.dave, "reject", {"reason": "Not yet."})
+    assert "Rejected" in answer(s.fake, rejected)
+    said = await s.slash(s.bob, "say", {"text": "We will be back."})
+    assert "on the record" in answer(s.fake, said)
+    ended = await s.slash(s.prof, "session end")
+    assert "closed" in answer(s.fake, ended)
+    await s.message_with("The table is closed")
+
+    assert parley.store is not None
+    export = await build_export(parley.store, 1)
+    kinds = [e["kind"] for e in export["events"]]
+    assert kinds[0] == EventKind.TABLE_OPENED
+    assert kinds.count("member_joined") == 5 and kinds.count("member_assigned") == 4
+    for kind in (
+        "table_started",
+        "offer_tabled",
+        "offer_accepted",
+        "agreement_reached",
+        "offer_rejected",
+        "statement",
+        "table_closed",
+    ):
+        assert kind in kinds, kind
+    assert [e["seq"] for e in export["events"]] == list(range(1, len(kinds) + 1))
+    assert [a["item"] for a in export["outcome"]["agreed"]] == [
+        "us-liaison-office",
+        "dprk-liaison-access",
+        "dprk-family-reunions",
+    ]
+    assert export["events"][kinds.index("offer_accepted")]["actor"]["name"] == "carol"

@@ -81,8 +81,9 @@ def due(state: TableState, now: datetime) -> list[NewEvent]:
                 },
             )
         )
-        if closes:
-            events.append(_close(state, "max_rounds"))
+        if closes:  # in the round of the last expiry, not the round ``state`` was in
+            close = _close(state, "max_rounds")
+            events.append(close.model_copy(update={"data": {**close.data, "round": expired_round}}))
             return events
     reminded = state.reminded and not events
     lead = timedelta(minutes=state.rules.reminder_minutes)
@@ -436,11 +437,8 @@ def _resume(state: TableState, command: c.Resume, now: datetime) -> list[NewEven
     _require_facilitator(command)
     _require_phase(state, [Phase.PAUSED], "resume the table")
     deadline = now + timedelta(seconds=state.remaining_seconds or 0)
-    return [
-        _event(
-            state, command, EventKind.TABLE_RESUMED, **_turn_data(state.turn, state.round, deadline)
-        )
-    ]
+    # Only the clock restarts; whose turn it is stays as the log already says.
+    return [_event(state, command, EventKind.TABLE_RESUMED, deadline=deadline.isoformat())]
 
 
 def _extend(state: TableState, command: c.Extend, now: datetime) -> list[NewEvent]:
@@ -448,7 +446,9 @@ def _extend(state: TableState, command: c.Extend, now: datetime) -> list[NewEven
     _require_phase(state, [Phase.NEGOTIATING, Phase.PAUSED], "extend the clock")
     if not 0 < command.minutes <= MAX_EXTEND_MINUTES:
         raise Refusal(
-            R.BAD_ARGUMENT, f"Extend by 1 to {MAX_EXTEND_MINUTES} minutes, not {command.minutes:g}."
+            R.BAD_ARGUMENT,
+            f"Extend by more than 0 and at most {MAX_EXTEND_MINUTES} minutes, "
+            f"not {command.minutes:g}.",
         )
     if state.phase is Phase.PAUSED:
         remaining = (state.remaining_seconds or 0) + command.minutes * 60

@@ -1,0 +1,98 @@
+"""Races, repeated deliveries, and user text that tries to ping or overflow."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.discord_app.app import ParleyBot
+from tests.discord_app.conftest import Seminar, answer, settle
+from tests.discord_app.test_permissions import started
+
+
+async def kinds(bot: ParleyBot) -> list[str]:
+    assert bot.store is not None
+    return [e.kind.value for e in await bot.store.events(1)]
+
+
+async def test_racing_accept_clicks_give_one_agreement(seminar: Seminar, parley: ParleyBot) -> None:
+    """Three Accept presses at the same moment: one agreement, the others refused privately."""
+    s = seminar
+    await started(s)
+    await s.slash(s.alice, "offer", {"give": "us-liaison-office", "ask": "dprk-liaison-access"})
+    message = await s.message_with("Offer #")
+    accept_id = next(
+        c["custom_id"]
+        for c in message.iter_components()
+        if c.get("custom_id", "").startswith("parley:accept:")
+    )
+    clicks = await asyncio.gather(
+        *(s.fake.click(user, message, accept_id, wait=False) for user in (s.carol, s.carol, s.dave))
+    )
+    answers = [answer(s.fake, await settle(s.fake, c)) for c in clicks]
+    assert sum("accepted" in a for a in answers) == 1, answers
+    assert sum("⛔" in a for a in answers) == 2, answers
+    assert all(c.ephemeral for c in clicks)
+    logged = await kinds(parley)
+    assert logged.count("agreement_reached") == 1 and logged.count("offer_accepted") == 1
+
+
+async def test_a_repeated_delivery_is_applied_and_answered_once(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """The same INTERACTION_CREATE delivered twice logs one statement and gets one answer."""
+    s = seminar
+    await started(s)
+    first = await s.slash(s.bob, "say", {"text": "Only once, please."})
+    before = await kinds(parley)
+    again = await s.fake.interaction(first.payload, wait=False)
+    await asyncio.sleep(0.5)
+    assert again is first and first.deliveries == 2
+    assert len(first.attempts) == 1, first.attempts  # no second callback (no 40060)
+    assert await kinds(parley) == before
+    assert before.count("statement") == 1
+
+
+async def test_user_text_never_pings_and_long_text_is_split_not_cut(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """@everyone, role and user mentions ping nobody; 4,000 characters arrive whole, split."""
+    s = seminar
+    await started(s)
+    role = s.fake.facilitator_role
+    head = f"@everyone @here <@&{role.id}> <@{s.carol.id}> **bold** _it_ `code` "
+    text = head + " ".join(f"word{i:04d}" for i in range(400))
+    text = text[:4000]
+    record = await s.slash(s.bob, "say", {"text": text})
+    assert "on the record" in answer(s.fake, record)
+    await s.message_with("word0")
+    await asyncio.sleep(0.3)
+    parts = [m for m in s.public() if "word" in m.content]
+    assert len(parts) >= 2
+    for part in parts:
+        assert len(part.content) <= 2000
+        assert not part.mention_everyone
+        allowed = part.allowed_mentions or {}
+        assert (
+            allowed.get("parse") == [] and not allowed.get("users") and not allowed.get("roles")
+        ), allowed  # nobody may be pinged by this message
+        assert "@everyone" not in part.content and "@here" not in part.content
+    joined = " ".join(p.content for p in parts)
+    for i in range(0, 390, 37):
+        assert f"word{i:04d}" in joined
+    assert "**bold**" in joined
+    assert parley.store is not None
+    logged = [e for e in await parley.store.events(1) if e.kind.value == "statement"]
+    assert logged[-1].data["text"] == text.strip()
+
+
+async def test_turn_announcement_pings_only_the_delegation_on_move(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """The turn announcement may ping the members of the delegation on move and nobody else."""
+    s = seminar
+    await started(s)
+    await s.slash(s.alice, "pass")
+    announcement = await s.message_with("the **DPRK** delegation is on move")
+    allowed = announcement.allowed_mentions or {}
+    assert sorted(map(str, allowed.get("users", []))) == sorted([str(s.carol.id), str(s.dave.id)])
+    assert not allowed.get("roles") and "everyone" not in allowed.get("parse", [])

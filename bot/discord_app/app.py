@@ -33,14 +33,27 @@ def point_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-def intents() -> discord.Intents:
-    """The gateway intents Parley needs: guilds (channels, threads, roles) only.
+def records_caucus(library: ScenarioLibrary) -> bool:
+    """Whether any scenario (or variant) records the messages written in caucus rooms."""
+    return any(
+        scenario.rules_for(variant).record_caucus
+        for scenario in library.all()
+        for variant in scenario.variant_names()
+    )
+
+
+def intents(library: ScenarioLibrary) -> discord.Intents:
+    """The gateway intents Parley needs: guilds (channels, threads, roles).
 
     Commands and buttons arrive as interactions, which carry the member and their
-    permissions, so neither the privileged members intent nor message content is needed.
+    permissions, so the privileged members intent is never needed. Message content (also
+    privileged) is asked for only when a scenario records caucus messages.
     """
     wanted = discord.Intents.none()
     wanted.guilds = True
+    if records_caucus(library):
+        wanted.guild_messages = True
+        wanted.message_content = True
     return wanted
 
 
@@ -48,9 +61,10 @@ class ParleyBot(discord.Client):
     """Parley on Discord."""
 
     def __init__(self, settings: Settings, library: ScenarioLibrary | None = None) -> None:
-        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
+        library = library or ScenarioLibrary()
+        super().__init__(intents=intents(library), allowed_mentions=discord.AllowedMentions.none())
         self.settings = settings
-        self.library = library or ScenarioLibrary()
+        self.library = library
         self.tree = ParleyTree(self)
         self.store: Store | None = None
         self._tables: Tables | None = None
@@ -89,6 +103,26 @@ class ParleyBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Record a member's message in their own caucus room, where the scenario says so."""
+        if message.author.bot or self.store is None or not message.content:
+            return
+        table_id = await self.store.table_of_place(str(message.channel.id))
+        if table_id is None:
+            return
+        state = await self.tables.state(table_id)
+        member = state.member(str(message.author.id))
+        places = await self.store.places(table_id)
+        own_room = member is not None and places.get(f"room:{member.delegation}") == str(
+            message.channel.id
+        )
+        if not state.rules.record_caucus or not own_room:
+            return
+        who = c.Who(user_id=str(message.author.id), name=message.author.display_name)
+        await self.tables.act(
+            table_id, c.CaucusMessage(who=who, text=message.content), key=f"message:{message.id}"
+        )
 
     async def close(self) -> None:
         """Stop the clock, let announcements in flight finish, then disconnect."""

@@ -272,19 +272,26 @@ class Publisher:
     async def _sync_room_access(
         self, row: TableRow, state: TableState, places: dict[str, str], user_id: str
     ) -> None:
+        """Let a member read their delegation's room and no other (after a move or leave)."""
         member = state.member(user_id)
-        target = discord.Object(id=int(user_id), type=discord.Member)
+        target: discord.Member | None = None
         for name, room_id in places.items():
             if not name.startswith("room:"):
                 continue
             room = await self.channel(room_id)
             if room is None:
                 continue
+            if target is None:
+                try:
+                    target = await room.guild.fetch_member(int(user_id))
+                except discord.NotFound:
+                    return  # they left the server: nothing to grant or take back
+            assert target is not None
             if member is not None and member.delegation == name.removeprefix("room:"):
                 await room.set_permissions(
                     target, view_channel=True, send_messages=True, read_message_history=True
                 )
-            elif member is None or member.delegation is not None:
+            elif any(other.id == target.id for other in room.overwrites):
                 await room.set_permissions(target, overwrite=None)
 
     async def _closed(

@@ -139,6 +139,17 @@ def answer(fake: FakeDiscord, record: InteractionRecord) -> str:
     return "\n".join(t for t in texts if t)
 
 
+async def answer_containing(
+    fake: FakeDiscord, record: InteractionRecord, text: str, timeout: float = 5.0
+) -> str:
+    """Wait until a (possibly multi-part) answer contains ``text``; return all of it."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while text not in answer(fake, record) and loop.time() < end:
+        await asyncio.sleep(0.01)
+    return answer(fake, record)
+
+
 def answered(fake: FakeDiscord, record: InteractionRecord) -> bool:
     """Whether the bot's answer is complete (a deferral has had its follow-up)."""
     if record.callback_type in (4, 7, 8, 9):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot import paths
@@ -182,3 +183,63 @@ async def test_clock_reminds_expires_pauses_and_extends(fake: FakeDiscord, tmp_p
     finally:
         await stop_bot(bot, task)
     assert bot.store is None
+
+
+async def test_caucus_messages_are_recorded_only_where_the_scenario_says(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """With record_caucus on, members' room messages are logged; elsewhere nothing is."""
+    rules = quick_rules(tmp_path, turn_minutes=10)
+    text = (
+        (rules / "hanoi-2019.toml")
+        .read_text()
+        .replace("record_caucus = false", "record_caucus = true")
+    )
+    (rules / "hanoi-2019.toml").write_text(text)
+    library = ScenarioLibrary(rules, paths.PROMPTS_DIR)
+    bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake, library)
+    try:
+        assert bot.intents.message_content
+        s = Seminar(
+            fake,
+            prof=fake.add_facilitator("prof"),
+            alice=fake.add_player("alice"),
+            bob=fake.add_player("bob"),
+            carol=fake.add_player("carol"),
+            dave=fake.add_player("dave"),
+            erin=fake.add_player("erin"),
+        )
+        await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
+        for player, delegation in ((s.alice, "us"), (s.carol, "dprk")):
+            await s.slash(
+                s.prof,
+                "session assign",
+                {"member": player, "delegation": delegation, "role": "head"},
+            )
+        await s.slash(s.prof, "session start")
+        # The rooms are opened after /session start answers: wait for the notice first.
+        await fake.wait_for_message(
+            None, lambda m: "are recorded" in m.content and m.channel_id != s.channel.id
+        )
+        room = fake.channel_named("general-us")
+        await fake.wait_for_message(room, lambda m: "are recorded" in m.content)
+        await fake.post_user_message(s.alice, room, "Let us open with the liaison office.")
+        await fake.post_user_message(s.alice, s.channel, "Public chatter is not recorded.")
+        await fake.post_user_message(s.prof, room, "Facilitator note, not a member.")
+        assert bot.store is not None
+        for _ in range(100):
+            caucus = [e for e in await bot.store.events(1) if e.kind.value == "caucus_message"]
+            if caucus:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        caucus = [e for e in await bot.store.events(1) if e.kind.value == "caucus_message"]
+        assert [e.data["text"] for e in caucus] == ["Let us open with the liaison office."]
+        assert caucus[0].data["delegation"] == "us"
+    finally:
+        await stop_bot(bot, task)
+
+
+async def test_hanoi_asks_for_no_privileged_intent(seminar: Seminar, parley: ParleyBot) -> None:
+    """The shipped scenario records no caucus messages, so no message-content intent."""
+    assert not parley.intents.message_content and not parley.intents.members

@@ -8,7 +8,7 @@ import pytest
 
 from bot.discord_app.app import ParleyBot
 from bot.review.export import build_export
-from tests.discord_app.conftest import Seminar, answer
+from tests.discord_app.conftest import Seminar, answer, answer_containing
 from tests.discord_app.test_table_flow import open_and_seat
 
 
@@ -157,8 +157,35 @@ async def test_briefs_reach_only_their_room(seminar: Seminar, parley: ParleyBot)
     assert s.fake.permissions_for(s.prof, us_room) & view
     # /brief answers only the asker, and only with their own delegation's brief
     record = await s.slash(s.carol, "brief")
-    assert record.ephemeral and "BATNA" in answer(s.fake, record)
-    assert (
-        "Confidential" not in answer(s.fake, record)
-        or "United States" not in answer(s.fake, record).split("BATNA")[0][:0]
+    text = await answer_containing(s.fake, record, "Your BATNA")
+    assert record.ephemeral and all(m.ephemeral for m in record.followups)
+    assert "Confidential brief: the DPRK delegation" in text
+    assert "Confidential brief: the United States delegation" not in text
+
+
+async def test_moving_a_member_after_start_moves_their_room_access(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Reassigned mid-table, a player loses the old room and gains the new one."""
+    s = seminar
+    await started(s)
+    await s.fake.wait_for_message(None, lambda m: "Confidential brief: DPRK" in m.content)
+    us_room, dprk_room = s.fake.channel_named("general-us"), s.fake.channel_named("general-dprk")
+    view = 1 << 10
+    assert s.fake.permissions_for(s.bob, us_room) & view
+    await s.slash(s.prof, "session assign", {"member": s.bob, "delegation": "dprk"})
+    await s.fake.wait_for(
+        lambda r: (
+            getattr(r, "method", "") == "PUT"
+            and f"/channels/{dprk_room.id}/permissions/{s.bob.id}" in r.path
+            and r.status == 204
+        )
     )
+    await s.fake.wait_for(
+        lambda r: (
+            getattr(r, "method", "") == "DELETE"
+            and f"/channels/{us_room.id}/permissions/{s.bob.id}" in r.path
+        )
+    )
+    assert s.fake.permissions_for(s.bob, dprk_room) & view
+    assert not s.fake.permissions_for(s.bob, us_room) & view

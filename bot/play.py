@@ -83,7 +83,7 @@ def parse_line(number: int, text: str) -> Line | ClockLine | None:
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
-    if stripped.startswith("clock"):
+    if stripped == "clock" or stripped.startswith(("clock ", "clock+")):
         rest = stripped.removeprefix("clock").strip()
         try:
             if not rest.startswith("+"):
@@ -91,8 +91,10 @@ def parse_line(number: int, text: str) -> Line | ClockLine | None:
             minutes = float(rest[1:])
         except ValueError:
             raise PlayError(number, f"expected 'clock +MINUTES', got {stripped!r}") from None
-        if minutes <= 0:
-            raise PlayError(number, "the clock only moves forward: 'clock +MINUTES'")
+        if not 0 < minutes <= 525_600:  # also refuses nan and inf
+            raise PlayError(
+                number, "the clock only moves forward, by at most a year: 'clock +MINUTES'"
+            )
         return ClockLine(number, minutes)
     name, colon, rest = stripped.partition(":")
     if not colon or not name.strip() or " " in name.strip():
@@ -166,8 +168,11 @@ class Player:
             return None
         if isinstance(parsed, ClockLine):
             self.clock.offset += timedelta(minutes=parsed.minutes)
-            if self.table_id is None:
-                return "ok clock"
+            if self.table_id is None:  # a table left open in this channel by an earlier run
+                row = await self.tables.store.open_table_in(self.guild, self.channel)
+                if row is None:
+                    return "ok clock"
+                self.table_id = row.id
             outcome = await self.tables.tick(self.table_id)
             return " ".join(["ok clock", *outcome.kinds])
         try:
@@ -193,9 +198,9 @@ class Player:
             if outcome.ok:
                 self.table_id = outcome.table_id
             return outcome
+        command = self._command(line, who)  # a malformed value fails even with no table
         if self.table_id is None:
             self.table_id = await self.tables.table_in(self.guild, self.channel)
-        command = self._command(line, who)
         return await self.tables.act(self.table_id, command)
 
     def _command(self, line: Line, who: c.Who) -> c.Command:

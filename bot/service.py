@@ -32,6 +32,8 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     refusal: Refusal | None = None
     repeated: bool = False
+    #: The table right after these events (for announcing them, even if more followed).
+    state: TableState | None = None
 
     @property
     def ok(self) -> bool:
@@ -131,10 +133,11 @@ class Tables:
                 scenario, opened.data["variant"], opened.data["title"], guild_id, channel_id, now
             )
             events = await tx.append(table_id, [opened], now)
-            outcome = Outcome(table_id, events)
+            replay = Replay(scenario, events)
+            outcome = Outcome(table_id, events, state=replay.state.snapshot())
             if key is not None:
                 await tx.remember(key, table_id, events, outcome.to_json())
-        self._replays[table_id] = Replay(scenario, events)
+        self._replays[table_id] = replay
         return outcome
 
     async def act(self, table_id: int, command: c.Command, key: str | None = None) -> Outcome:
@@ -239,7 +242,7 @@ class Tables:
         closed = replay.state.close_reason is not None
         if closed != was_closed:
             await tx.set_closed(table_id, now if closed else None)
-        return Outcome(table_id, events)
+        return Outcome(table_id, events, state=replay.state.snapshot())
 
     async def _refuse(
         self,

@@ -66,7 +66,8 @@ class Publisher:
             if channel is None:
                 log.warning("table %s: its channel %s is gone", table_id, row.channel_id)
                 return
-            state = await self.bot.tables.state(table_id)
+            # Announce the table as these events left it, even if more have happened since.
+            state = outcome.state or await self.bot.tables.state(table_id)
             turn_moved = False
             for event in outcome.events:
                 await self._safely(self._announce(row, state, channel, event))
@@ -173,6 +174,8 @@ class Publisher:
             text = self.bot.library.prompt(event.data["prompt"])
             await self.send(channel, Post(content=f"📰 **{event.data['title']}**\n\n{text}"))
         elif kind is EventKind.TABLE_CLOSED:
+            withdrawn = event.data.get("withdrawn")
+            await self._mark_offer(row, channel, places, withdrawn, state, "withdrawn")
             await self._closed(row, state, channel, places)
         if kind is not EventKind.TABLE_CLOSED:
             post = present.event_post(state, event)

@@ -227,7 +227,16 @@ def _close(state: TableState, reason: str, extra_agreed: Sequence[str] = ()) -> 
     }
     return NewEvent(
         kind=EventKind.TABLE_CLOSED,
-        data={"reason": reason, "round": state.round, "agreed": agreed, "scores": scores},
+        data={
+            "reason": reason,
+            "round": state.round,
+            "agreed": agreed,
+            "scores": scores,
+            # the offer still on the table when it closed (none once it was agreed)
+            "withdrawn": state.standing.seq
+            if state.standing is not None and not extra_agreed
+            else None,
+        },
     )
 
 

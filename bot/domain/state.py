@@ -7,7 +7,7 @@ applying one never consults a clock or a random source: replay is deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -84,6 +84,16 @@ class TableState:
     close_reason: str | None = None
     undoable: list[tuple[int, ...]] = field(default_factory=list)
     last_seq: int = 0
+
+    def snapshot(self) -> TableState:
+        """A copy that later events will not change (the scenario is shared: it is frozen)."""
+        return replace(
+            self,
+            members={k: replace(m) for k, m in self.members.items()},
+            standing=replace(self.standing) if self.standing else None,
+            agreements=list(self.agreements),
+            undoable=list(self.undoable),
+        )
 
     # -- questions the rules and the adapters ask ------------------------------------
 

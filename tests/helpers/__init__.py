@@ -1,0 +1,1 @@
+"""Helpers the tests run as real processes (each also importable)."""

@@ -236,7 +236,7 @@ class Tables:
         now: datetime,
     ) -> Outcome:
         was_closed = replay.state.close_reason is not None
-        events = await tx.append(table_id, decided, now)
+        events = await tx.append(table_id, decided, now, after=replay.state.last_seq)
         for event in events:
             replay.apply(event)
         closed = replay.state.close_reason is not None
@@ -272,9 +272,11 @@ class Tables:
                 "message": refusal.message,
                 "command": command_name,
                 "args": args,
+                **({"round": state.round} if state is not None and state.round else {}),
             },
         )
-        events = await tx.append(table_id, [attempt], now)
+        after = state.last_seq if state is not None else None
+        events = await tx.append(table_id, [attempt], now, after=after)
         replay = self._replays.get(table_id)
         if replay is not None and replay.state.last_seq == events[0].seq - 1:
             replay.apply(events[0])

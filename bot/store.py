@@ -380,9 +380,15 @@ class Transaction:
         ) as cursor:
             return [_row_to_event(row) for row in await cursor.fetchall()]
 
-    async def append(self, table_id: int, new: Sequence[NewEvent], at: datetime) -> list[Event]:
-        """Log events with the next sequence numbers; closing events close the table row."""
-        start = await self.last_seq(table_id) + 1
+    async def append(
+        self, table_id: int, new: Sequence[NewEvent], at: datetime, after: int | None = None
+    ) -> list[Event]:
+        """Log events with the next sequence numbers.
+
+        ``after`` is the table's last sequence number when the caller already read it in
+        this transaction (the primary key refuses a wrong one); otherwise it is looked up.
+        """
+        start = (after if after is not None else await self.last_seq(table_id)) + 1
         events = [Event.stamp(e, start + i, at) for i, e in enumerate(new)]
         await self._db.executemany(
             "INSERT INTO events (table_id, seq, at, kind, actor, data) VALUES (?, ?, ?, ?, ?, ?)",

@@ -10,12 +10,12 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot import paths
 from bot.domain.scenario import ScenarioError, load_scenario
 from bot.play import PlayClock, Player, PlayError
-from bot.review.export import FORMATS, build_export, render, to_markdown
+from bot.review.export import FORMATS, build_export, format_for, render, to_markdown
 from bot.scenarios import ScenarioLibrary
 from bot.service import Tables
 from bot.settings import Settings
@@ -119,7 +119,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     export = asyncio.run(_export(db, table_id))
     print()
     print(to_markdown(export))
+    report = Path(db).with_name(f"{Path(db).stem}-table-{table_id}.html")
+    report.write_text(render(export, "html"), encoding="utf-8")
     print(f"Table {table_id} is in {db}: `parley export {table_id} --db {db} --format json`.")
+    print(f"HTML report: {report.resolve()}")
     return EXIT_OK
 
 
@@ -165,7 +168,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return None
-            return render(await build_export(store, args.table), args.format)
+            fmt = args.format or format_for(args.output) or "html"
+            return render(await build_export(store, args.table), fmt)
 
     text = asyncio.run(run())
     if text is None:
@@ -175,6 +179,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"Wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bot.review.compare import render_comparison
+
+    async def exports() -> list[dict[str, Any]] | None:
+        async with await _open_store(args.db or _default_db()) as store:
+            missing = [t for t in args.tables if await store.table(t) is None]
+            if missing:
+                print(
+                    f"parley compare: no table {', '.join(map(str, missing))} in "
+                    f"{store.path} (see `parley tables`)",
+                    file=sys.stderr,
+                )
+                return None
+            return [await build_export(store, t) for t in args.tables]
+
+    found = asyncio.run(exports())
+    if found is None:
+        return EXIT_FAILURE
+    try:
+        page = render_comparison(found)
+    except ValueError as exc:
+        print(f"parley compare: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    output = args.output or f"parley-compare-{'-'.join(map(str, args.tables))}.html"
+    Path(output).write_text(page, encoding="utf-8")
+    print(f"Wrote {output}")
     return EXIT_OK
 
 
@@ -302,10 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a table's log")
     p.add_argument("table", type=int, help="the table's id (see `parley tables`)")
-    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="html, markdown, json or csv (default: from -o's suffix, else html)",
+    )
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     db_option(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("compare", help="one HTML page comparing tables of the same scenario")
+    p.add_argument("tables", type=int, nargs="+", metavar="TABLE", help="table ids (2 or more)")
+    p.add_argument("-o", "--output", help="the page's file (default: parley-compare-IDS.html)")
+    db_option(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("check", help="validate scenario files")
     p.add_argument("files", nargs="+", metavar="FILE")

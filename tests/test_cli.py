@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -320,3 +321,45 @@ def test_help_lists_the_commands() -> None:
     assert run.returncode == 0
     for command in ("demo", "play", "tables", "export", "check"):
         assert command in run.stdout
+
+
+def test_demo_writes_the_html_report(demo: dict[str, Any]) -> None:
+    """`parley demo` ends by writing the self-contained HTML report and printing its path."""
+    line = next(x for x in demo["run"].stdout.splitlines() if x.startswith("HTML report: "))
+    report = Path(line.removeprefix("HTML report: "))
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "<svg" in page
+    assert "Seminar A" in page
+
+
+def test_export_format_follows_the_file_name(demo: dict[str, Any], tmp_path: Path) -> None:
+    """Without --format, `-o report.html` gives HTML, `-o log.csv` CSV; stdout defaults to HTML."""
+    for name, start in (("report.html", "<!doctype html>"), ("log.csv", "table_id,seq,")):
+        out = tmp_path / name
+        assert parley("export", demo["table"], "--db", demo["db"], "-o", out).returncode == 0
+        assert out.read_text(encoding="utf-8").startswith(start)
+    run = parley("export", demo["table"], "--db", demo["db"])
+    assert run.returncode == 0 and run.stdout.startswith("<!doctype html>")
+
+
+def test_compare_writes_one_page_and_refuses_mixed_input(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    """`parley compare` writes the comparison page; one table or an unknown id is refused."""
+    db = tmp_path / "two.db"  # a copy: the module's demo log stays as it was
+    shutil.copy(demo["db"], db)
+    script = (ROOT / "prompts" / "hanoi-2019" / "demo.play").read_text(encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "play", "--db", str(db), "--channel", "b"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    out = tmp_path / "compare.html"
+    run = parley("compare", demo["table"], "2", "--db", db, "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert "<svg" in out.read_text(encoding="utf-8")
+    assert parley("compare", demo["table"], "--db", db).returncode == 2
+    assert parley("compare", demo["table"], "99", "--db", db).returncode == 1

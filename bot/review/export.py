@@ -19,7 +19,7 @@ from bot.review.narrate import delegation_name, describe
 from bot.store import Store, TableRow
 
 FORMAT = "parley-log/1"
-FORMATS = ("json", "csv", "markdown")
+FORMATS = ("html", "markdown", "json", "csv")
 SUFFIX = {"json": "json", "csv": "csv", "markdown": "md", "html": "html"}
 MEDIA_TYPE = {
     "json": "application/json",
@@ -292,8 +292,20 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def format_for(filename: str | None) -> str | None:
+    """The format a file name's suffix asks for (``report.html`` -> ``html``), if any."""
+    if not filename or "." not in filename:
+        return None
+    suffix = filename.rsplit(".", 1)[1].lower()
+    return next((fmt for fmt, ext in SUFFIX.items() if ext == suffix), None)
+
+
 def render(export: dict[str, Any], fmt: str) -> str:
     """An export in one of :data:`FORMATS`."""
+    if fmt == "html":
+        from bot.review.report import read_debrief, render_report
+
+        return render_report(export, read_debrief(export))
     if fmt == "json":
         return to_json(export)
     if fmt == "csv":

@@ -1,0 +1,281 @@
+"""The comparison page: several tables of the same scenario, side by side.
+
+The tables may be sections of one class or the same class under different rules
+(``singapore``, ``package``, ``parallel``). The page shows, per table, the outcome, the
+rounds used, the agreed items per basket, each delegation's score and the joint gain, and
+the refused attempts by code, with one chart per measure. Like the report, it is one
+self-contained HTML file (:func:`bot.review.report.html_page`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bot.domain.scenario import Scenario
+from bot.review import charts
+from bot.review.export import FORMAT
+from bot.review.report import (
+    agreements_count,
+    esc,
+    html_page,
+    outcome_text,
+    variant_title,
+    when,
+)
+
+
+def _check(exports: list[dict[str, Any]]) -> None:
+    if len(exports) < 2:
+        raise ValueError(
+            f"a comparison needs at least 2 tables; got {len(exports)}. "
+            "Name two or more closed tables of the same scenario."
+        )
+    for export in exports:
+        if export.get("format") != FORMAT:
+            raise ValueError(
+                f"table {export.get('table', {}).get('id', '?')} is not a {FORMAT} export "
+                f"(format {export.get('format')!r})"
+            )
+    scenarios = {e["table"]["scenario"] for e in exports}
+    if len(scenarios) > 1:
+        listing = ", ".join(f"table {e['table']['id']}: {e['table']['scenario']}" for e in exports)
+        raise ValueError(
+            "only tables of the same scenario can be compared; these are of "
+            f"{len(scenarios)} scenarios ({listing})"
+        )
+    seen = Counter(
+        (e["table"]["id"], e["table"].get("channel_id"), e["table"].get("opened_at"))
+        for e in exports
+    )
+    twice = sorted(str(key[0]) for key, n in seen.items() if n > 1)
+    if twice:
+        raise ValueError(f"table {', '.join(twice)} is listed more than once")
+
+
+def _label(export: dict[str, Any]) -> str:
+    table = export["table"]
+    return f"#{table['id']} {table['title']}".strip()
+
+
+def _agreed_by_basket(export: dict[str, Any], scenario: Scenario) -> dict[str, list[str]]:
+    by_basket: dict[str, list[str]] = {b.id: [] for b in scenario.baskets_in_order()}
+    for agreed in export["outcome"]["agreed"]:
+        by_basket.setdefault(agreed["basket"], []).append(agreed["title"])
+    return by_basket
+
+
+def render_comparison(exports: list[dict[str, Any]]) -> str:
+    """One self-contained HTML page comparing ``exports`` (tables of one scenario).
+
+    Raises :class:`ValueError` for fewer than two tables, tables of different scenarios,
+    a table listed twice, or an export in another format.
+    """
+    _check(exports)
+    scenario = Scenario.model_validate(exports[0]["scenario"])
+    baskets = scenario.baskets_in_order()
+    delegations = [d for d in scenario.delegations if d.offers] or scenario.delegations
+    labels = [_label(e) for e in exports]
+    codes = sorted({code for e in exports for code in e["outcome"]["refusals"]})
+    agreed = [_agreed_by_basket(e, scenario) for e in exports]
+
+    def row(header: str, cells: list[str], measure: str, values: list[Any] | None = None) -> str:
+        tds = "".join(
+            f'<td data-table="{esc(e["table"]["id"])}"'
+            + (f' data-value="{esc(values[i])}"' if values is not None else "")
+            + f">{cell}</td>"
+            for i, (e, cell) in enumerate(zip(exports, cells, strict=True))
+        )
+        return f'<tr data-measure="{esc(measure)}"><th scope="row">{esc(header)}</th>{tds}</tr>'
+
+    rows: list[str] = [
+        row(
+            "Rules",
+            [esc(variant_title(scenario, e["table"]["variant"])) for e in exports],
+            "variant",
+            [e["table"]["variant"] for e in exports],
+        ),
+        row("Opened", [esc(when(e["table"]["opened_at"])) for e in exports], "opened"),
+        row(
+            "Outcome",
+            [esc(outcome_text(e)) for e in exports],
+            "outcome",
+            [e["outcome"]["reason"] or e["outcome"]["phase"] for e in exports],
+        ),
+        row(
+            "Rounds used",
+            [str(e["outcome"]["rounds"]) for e in exports],
+            "rounds",
+            [e["outcome"]["rounds"] for e in exports],
+        ),
+        row(
+            "Agreements",
+            [str(agreements_count(e)) for e in exports],
+            "agreements",
+            [agreements_count(e) for e in exports],
+        ),
+    ]
+    for basket in baskets:
+        cells = []
+        for by_basket in agreed:
+            titles = by_basket.get(basket.id, [])
+            cells.append(str(len(titles)))
+        rows.append(
+            row(
+                f"Agreed: {basket.title}",
+                cells,
+                f"basket:{basket.id}",
+                [len(b.get(basket.id, [])) for b in agreed],
+            )
+        )
+    for d in delegations:
+        cells, values = [], []
+        for e in exports:
+            s = e["outcome"]["scores"].get(d.id)
+            if s is None:
+                cells.append("—")
+                values.append("")
+                continue
+            beats = s["score"] > s["batna"]
+            cells.append(
+                f'{s["score"]} <span class="muted">/ BATNA {s["batna"]}</span> '
+                f'<span class="{"yes" if beats else "no"}">{s["score"] - s["batna"]:+d}</span>'
+            )
+            values.append(s["score"])
+        rows.append(row(f"Score: {d.name}", cells, f"score:{d.id}", values))
+    rows.append(
+        row(
+            "Joint gain",
+            [f"<strong>{e['outcome']['joint_gain']:+d}</strong>" for e in exports],
+            "joint_gain",
+            [e["outcome"]["joint_gain"] for e in exports],
+        )
+    )
+    rows.append(
+        row(
+            "Refused attempts",
+            [str(sum(e["outcome"]["refusals"].values())) for e in exports],
+            "refusals",
+            [sum(e["outcome"]["refusals"].values()) for e in exports],
+        )
+    )
+    for code in codes:
+        counts = [e["outcome"]["refusals"].get(code, 0) for e in exports]
+        rows.append(row(f"refused: {code}", [str(n) for n in counts], f"refusal:{code}", counts))
+
+    head = "".join(
+        f'<th scope="col" data-table="{esc(e["table"]["id"])}">{esc(label)}</th>'
+        for e, label in zip(exports, labels, strict=True)
+    )
+    table_html = (
+        '<section class="card" id="side-by-side"><h2>Side by side</h2>'
+        '<div class="table-wrap"><table class="compare"><thead><tr><th>Measure</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+    score_series = {
+        d.name: [e["outcome"]["scores"].get(d.id, {}).get("score", 0) for e in exports]
+        for d in delegations
+    }
+    batnas = {
+        d.name: [e["outcome"]["scores"].get(d.id, {}).get("batna", d.batna) for e in exports]
+        for d in delegations
+    }
+    figures = [
+        charts.bars_svg(
+            "cmp-rounds",
+            "Rounds used",
+            labels,
+            {"rounds": [e["outcome"]["rounds"] for e in exports]},
+            ylabel="rounds",
+        ),
+        charts.bars_svg(
+            "cmp-baskets",
+            "Agreed items per basket",
+            labels,
+            {b.title: [len(a.get(b.id, [])) for a in agreed] for b in baskets},
+            ylabel="items",
+        ),
+        charts.bars_svg(
+            "cmp-scores",
+            "Scores against BATNA",
+            labels,
+            score_series,
+            ylabel="score",
+            references=batnas,
+        ),
+        charts.bars_svg(
+            "cmp-gain",
+            "Joint gain (sum of scores above BATNA)",
+            labels,
+            {"joint gain": [e["outcome"]["joint_gain"] for e in exports]},
+            ylabel="points",
+            colours={"joint gain": charts.AGREEMENT},
+        ),
+        charts.bars_svg(
+            "cmp-refusals",
+            "Refused attempts by code",
+            labels,
+            {c: [e["outcome"]["refusals"].get(c, 0) for e in exports] for c in codes}
+            or {"refused": [0 for _ in exports]},
+            ylabel="attempts",
+            stacked=True,
+            colours=charts.refusal_colours(codes),
+        ),
+    ]
+    charts_html = (
+        '<section class="card" id="charts"><h2>Charts</h2><div class="charts">'
+        + "".join(f"<figure>{svg}</figure>" for svg in figures)
+        + "</div></section>"
+    )
+
+    statements = []
+    for e, by_basket in zip(exports, agreed, strict=True):
+        parts = "".join(
+            f"<h4>{esc(b.title)}</h4><ul>"
+            + "".join(f"<li>{esc(t)}</li>" for t in by_basket.get(b.id, []))
+            + "</ul>"
+            for b in baskets
+            if by_basket.get(b.id)
+        )
+        statements.append(
+            f'<div class="delegation"><h3>{esc(_label(e))}</h3>'
+            f'<div class="muted">{esc(variant_title(scenario, e["table"]["variant"]))}</div>'
+            + (parts or '<p class="muted">Nothing was agreed.</p>')
+            + "</div>"
+        )
+    statements_html = (
+        '<section class="card" id="statements"><h2>What each table agreed</h2>'
+        f'<div class="delegations">{"".join(statements)}</div></section>'
+    )
+
+    variants = sorted({e["table"]["variant"] for e in exports})
+    header = (
+        '<header class="page"><div><p class="kicker">Parley · comparison</p>'
+        f"<h1>{esc(scenario.title)}</h1>"
+        f'<p class="subtitle">{len(exports)} tables · rules: {esc(", ".join(variants))}</p>'
+        "<dl>"
+        + "".join(
+            f"<div><dt>{esc(_label(e))}</dt><dd>{esc(e['table']['variant'])} · "
+            f"{esc(outcome_text(e))}</dd></div>"
+            for e in exports
+        )
+        + "</dl></div></header>"
+    )
+    toc = (
+        '<nav class="toc" aria-label="Sections"><a href="#side-by-side">Side by side</a>'
+        '<a href="#charts">Charts</a><a href="#statements">Agreements</a></nav>'
+    )
+    footer = (
+        '<footer class="page">Made by Parley from the '
+        f"{FORMAT} exports of tables "
+        + ", ".join(f"#{esc(e['table']['id'])}" for e in exports)
+        + ". Scores use each delegation's private values; the joint gain is the sum of "
+        "the delegations' scores above their BATNA.</footer>"
+    )
+    return html_page(
+        f"{scenario.title} — Parley comparison",
+        header,
+        toc + table_html + charts_html + statements_html,
+        footer,
+    )

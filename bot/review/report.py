@@ -1,0 +1,629 @@
+"""The HTML report of one table: a single self-contained page built from the export.
+
+The page needs nothing but itself: the stylesheet is inlined from ``templates/``, the
+charts are inline SVG drawn by matplotlib (:mod:`bot.review.charts`), there is no script,
+and a Content-Security-Policy forbids any request, so it opens offline and prints as it is.
+Everything that users wrote (names, titles, notes, statements) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from bot import paths
+from bot.domain.scenario import Scenario
+from bot.review import charts
+from bot.review.export import joint_statement
+from bot.review.narrate import delegation_name, describe
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+#: No request may leave the page: styles inline, images only as data: URLs, no scripts.
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+CLOSE_REASONS = {
+    "walked_away": "a delegation walked away",
+    "max_rounds": "the last round ended",
+    "package_agreed": "the package was agreed",
+    "all_agreed": "every item was agreed",
+    "facilitator": "ended by the facilitator",
+}
+
+#: Turn actions a player takes (counted as "actions" in participation).
+ACTION_KINDS = frozenset(
+    {"offer_tabled", "offer_accepted", "offer_rejected", "turn_passed", "walked_away"}
+)
+STATEMENT_KINDS = frozenset({"statement", "caucus_message"})
+ADMIN_KINDS = frozenset(
+    {
+        "table_opened",
+        "member_joined",
+        "member_left",
+        "member_assigned",
+        "table_started",
+        "table_paused",
+        "table_resumed",
+        "deadline_extended",
+        "reminder_sent",
+        "turn_expired",
+    }
+)
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value's text (quotes too, so it is safe in attributes)."""
+    return escape(str(value), quote=True)
+
+
+@cache
+def stylesheet() -> str:
+    """The review pages' CSS (``templates/report.css``)."""
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+def html_page(title: str, header: str, body: str, footer: str, extra_css: str = "") -> str:
+    """A whole self-contained HTML document."""
+    return (
+        "<!doctype html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="Parley">\n'
+        '<link rel="icon" href="data:,">\n'
+        f"<title>{esc(title)}</title>\n"
+        f"<style>\n{stylesheet()}{extra_css}</style>\n</head>\n<body>\n"
+        f"{header}\n<main>\n{body}\n</main>\n{footer}\n</body>\n</html>\n"
+    )
+
+
+def delegation_css(scenario: Scenario) -> str:
+    """One colour per delegation, as ``.d-ID { --dc: colour }`` rules."""
+    return "".join(
+        f".d-{d.id}{{--dc:{charts.SERIES[i % len(charts.SERIES)]}}}\n"
+        for i, d in enumerate(scenario.delegations)
+    )
+
+
+def when(iso: str | None) -> str:
+    """An ISO 8601 UTC time as ``YYYY-MM-DD HH:MM UTC`` (or a dash)."""
+    if not iso:
+        return "—"
+    return f"{iso[:10]} {iso[11:16]} UTC"
+
+
+def variant_title(scenario: Scenario, variant: str) -> str:
+    """The variant's title from the scenario, or its name."""
+    found = scenario.variants.get(variant)
+    return found.title if found and found.title else variant
+
+
+def outcome_text(export: dict[str, Any]) -> str:
+    """How the table ended, in words."""
+    outcome = export["outcome"]
+    if outcome["phase"] != "closed":
+        return f"not closed ({outcome['phase']})"
+    reason = outcome.get("reason") or ""
+    return CLOSE_REASONS.get(reason, reason or "closed")
+
+
+def agreements_count(export: dict[str, Any]) -> int:
+    """How many agreements the table reached (undone ones excluded)."""
+    return len({a["agreement_seq"] for a in export["outcome"]["agreed"]})
+
+
+# -- a tiny, safe Markdown renderer ---------------------------------------------------------
+
+_LIST_ITEM = re.compile(r"^\s{0,3}([-*+]|\d{1,9}[.)])\s+(.*)$")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def _inline(text: str) -> str:
+    """Escape, then code spans, strong and emphasis; links keep their text and address."""
+    parts = re.split(r"(`[^`]+`)", text)
+    out = []
+    for part in parts:
+        if len(part) > 2 and part.startswith("`") and part.endswith("`"):
+            out.append(f"<code>{esc(part[1:-1])}</code>")
+            continue
+        html = esc(part)
+        html = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"\1 (\2)", html)
+        html = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", html)
+        html = re.sub(r"__(?=\S)(.+?)(?<=\S)__", r"<strong>\1</strong>", html)
+        html = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"<em>\1</em>", html)
+        html = re.sub(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])", r"<em>\1</em>", html)
+        out.append(html)
+    return "".join(out)
+
+
+def markdown_to_html(text: str, heading_offset: int = 2) -> str:
+    """Render a small, safe subset of Markdown: headings, lists, paragraphs, quotes, code.
+
+    Every character of the source is escaped; the only tags in the output are the ones
+    this function writes. Headings move down by ``heading_offset`` levels (a ``#`` in a
+    prompt file sits under the page's own ``<h2>``).
+    """
+    blocks: list[str] = []
+    paragraph: list[str] = []
+    quote: list[str] = []
+    items: list[list[str]] = []
+    list_tag = ""
+    list_start = 1
+    lines = text.replace("\r\n", "\n").split("\n")
+
+    def flush() -> None:
+        nonlocal items, list_tag
+        if paragraph:
+            blocks.append(f"<p>{_inline(' '.join(paragraph))}</p>")
+            paragraph.clear()
+        if quote:
+            blocks.append(f"<blockquote><p>{_inline(' '.join(quote))}</p></blockquote>")
+            quote.clear()
+        if items:
+            start = f' start="{list_start}"' if list_tag == "ol" and list_start != 1 else ""
+            lis = "".join(f"<li>{_inline(' '.join(item))}</li>" for item in items)
+            blocks.append(f"<{list_tag}{start}>{lis}</{list_tag}>")
+            items, list_tag = [], ""
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if _FENCE.match(line):
+            flush()
+            fence = stripped[:3]
+            code: list[str] = []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith(fence):
+                code.append(lines[i])
+                i += 1
+            blocks.append(f"<pre><code>{esc(chr(10).join(code))}</code></pre>")
+            i += 1
+            continue
+        if not stripped:
+            flush()
+        elif heading := _HEADING.match(line):
+            flush()
+            level = min(6, len(heading.group(1)) + heading_offset)
+            blocks.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif item := _LIST_ITEM.match(line):
+            marker, rest = item.groups()
+            tag = "ul" if marker in "-*+" else "ol"
+            if paragraph or quote or (items and tag != list_tag):
+                flush()
+            if not items:
+                list_tag = tag
+                list_start = int(marker[:-1]) if tag == "ol" else 1
+            items.append([rest])
+        elif stripped.startswith(">"):
+            if paragraph or items:
+                flush()
+            quote.append(stripped.lstrip(">").strip())
+        elif items:
+            items[-1].append(stripped)
+        elif quote:
+            quote.append(stripped)
+        else:
+            paragraph.append(stripped)
+        i += 1
+    flush()
+    return "\n".join(blocks)
+
+
+def read_debrief(export: dict[str, Any], prompts_dir: Path | None = None) -> str | None:
+    """The debrief questions the export's scenario names, if the prompt file is there."""
+    name = export["scenario"].get("prompts", {}).get("debrief")
+    if not name:
+        return None
+    path = (prompts_dir or paths.PROMPTS_DIR) / str(name)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+def _header(export: dict[str, Any], scenario: Scenario, kicker: str) -> str:
+    table = export["table"]
+    facilitators = ", ".join(f["name"] for f in table["facilitators"]) or "—"
+    variant = table["variant"]
+    rules = variant_title(scenario, variant)
+    if rules != variant:
+        rules = f"{rules} ({variant})"
+    fields = [
+        ("Rules", rules),
+        ("Opened", when(table["opened_at"])),
+        ("Closed", when(table["closed_at"])),
+        ("Facilitators", facilitators),
+        ("Table", f"#{table['id']}"),
+    ]
+    items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in fields)
+    return (
+        '<header class="page"><div>'
+        f'<p class="kicker">{esc(kicker)}</p>'
+        f"<h1>{esc(table['title'] or scenario.title)}</h1>"
+        f'<p class="subtitle">{esc(scenario.title)}</p>'
+        f"<dl>{items}</dl></div></header>"
+    )
+
+
+def _figures(export: dict[str, Any]) -> str:
+    outcome = export["outcome"]
+    refused = sum(outcome["refusals"].values())
+    cards = [
+        ("Outcome", outcome_text(export), ""),
+        ("Rounds", str(outcome["rounds"]), ""),
+        ("Agreements", str(agreements_count(export)), f"{len(outcome['agreed'])} items"),
+        ("Joint gain", f"{outcome['joint_gain']:+d}", "sum of scores above BATNA"),
+        ("Refused attempts", str(refused), f"{len(outcome['refusals'])} codes"),
+        ("Events", str(len(export["events"])), "in the log"),
+    ]
+    return (
+        '<div class="figures">'
+        + "".join(
+            f'<div class="figure"><div class="label">{esc(label)}</div>'
+            f'<div class="value{"" if value[-1:].isdigit() else " text"}">{esc(value)}</div>'
+            + (f'<div class="note">{esc(note)}</div>' if note else "")
+            + "</div>"
+            for label, value, note in cards
+        )
+        + "</div>"
+    )
+
+
+def _participants(export: dict[str, Any], scenario: Scenario) -> str:
+    cards = []
+    for d in scenario.delegations:
+        people = [m for m in export["members"] if m["delegation"] == d.id]
+        rows = (
+            "".join(
+                f'<li><span class="{"left" if m.get("left") else ""}">{esc(m["name"])}</span>'
+                f'<span class="role">{esc(m["role"] or "member")}'
+                f"{' · left' if m.get('left') else ''}</span></li>"
+                for m in people
+            )
+            or '<li class="muted">nobody</li>'
+        )
+        cards.append(
+            f'<div class="delegation d-{d.id}" data-delegation="{esc(d.id)}">'
+            f"<h3>{esc(d.name)}</h3>"
+            f'<div class="muted">BATNA {d.batna}'
+            f"{'' if d.offers else ' · does not make offers'}</div><ul>{rows}</ul></div>"
+        )
+    observers = [m for m in export["members"] if m["delegation"] is None]
+    if observers:
+        rows = "".join(
+            f'<li><span class="{"left" if m.get("left") else ""}">{esc(m["name"])}</span>'
+            f'<span class="role">observer{" · left" if m.get("left") else ""}</span></li>'
+            for m in observers
+        )
+        cards.append(
+            '<div class="delegation"><h3>Observers</h3>'
+            '<div class="muted">public channel only</div>'
+            f"<ul>{rows}</ul></div>"
+        )
+    return (
+        '<section class="card" id="participants"><h2>Participants</h2>'
+        f'<div class="delegations">{"".join(cards)}</div></section>'
+    )
+
+
+def _timeline(export: dict[str, Any], scenario: Scenario) -> str:
+    return (
+        '<section class="card" id="timeline"><h2>Timeline</h2>'
+        f'<figure class="chart-box">{charts.timeline_svg(export, scenario)}'
+        '<figcaption class="caption">Each row is a basket, in the order of the scenario; '
+        "an offer is marked on every basket it touches, a refused attempt on the baskets of "
+        "the items it named. A number beside a mark counts several in the same round. "
+        "Undone actions are left out. Dashed lines: injects.</figcaption></figure></section>"
+    )
+
+
+def _statement(export: dict[str, Any]) -> str:
+    parts = []
+    for title, clauses in joint_statement(export):
+        lis = "".join(f"<li>{esc(c)}</li>" for c in clauses)
+        parts.append(f"<h3>{esc(title)}</h3><ol>{lis}</ol>")
+    body = "".join(parts) or '<p class="muted">Nothing was agreed.</p>'
+    return (
+        '<section class="card" id="statement"><h2>Joint statement</h2>'
+        f'<div class="statement">{body}</div></section>'
+    )
+
+
+def _scores(export: dict[str, Any], scenario: Scenario) -> str:
+    outcome = export["outcome"]
+    rows = []
+    for delegation_id, s in outcome["scores"].items():
+        margin = s["score"] - s["batna"]
+        beats = s.get("beats_batna", margin > 0)
+        rows.append(
+            f'<tr class="d-{esc(delegation_id)}" data-delegation="{esc(delegation_id)}" '
+            f'data-score="{s["score"]}" data-batna="{s["batna"]}">'
+            f"<th scope=row>{esc(delegation_name(scenario, delegation_id))}</th>"
+            f'<td class="num">{s["score"]}</td><td class="num">{s["batna"]}</td>'
+            f'<td class="num">{margin:+d}</td>'
+            f'<td class="{"yes" if beats else "no"}">{"yes" if beats else "no"}</td></tr>'
+        )
+    return (
+        '<section class="card" id="scores"><h2>Scores against BATNA</h2>'
+        '<div class="table-wrap"><table class="scores"><thead><tr><th>Delegation</th>'
+        '<th class="num">Score</th><th class="num">BATNA</th><th class="num">Margin</th>'
+        "<th>Beats BATNA</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody>"
+        f'<tfoot><tr><td colspan="3">Joint gain (sum of margins)</td>'
+        f'<td class="num" data-joint-gain="{outcome["joint_gain"]}">'
+        f"{outcome['joint_gain']:+d}</td><td></td></tr></tfoot></table></div>"
+        '<p class="caption">A score is the sum of the delegation\'s private values of the '
+        "agreed items; the BATNA is the value of no agreement.</p></section>"
+    )
+
+
+def participation(export: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per player: name, delegation, role, and counts of actions, statements, refusals."""
+    people: dict[str, dict[str, Any]] = {}
+    for m in export["members"]:
+        people[m["user_id"]] = {
+            "user_id": m["user_id"],
+            "name": m["name"],
+            "delegation": m["delegation"],
+            "role": m["role"] if m["delegation"] else "observer",
+            "actions": 0,
+            "statements": 0,
+            "refusals": 0,
+        }
+    facilitators = {f["user_id"] for f in export["table"]["facilitators"]}
+    for e in export["events"]:
+        actor = e["actor"]
+        kind = e["kind"]
+        column = (
+            "actions"
+            if kind in ACTION_KINDS
+            else "statements"
+            if kind in STATEMENT_KINDS
+            else "refusals"
+            if kind == "action_refused"
+            else None
+        )
+        if actor is None or column is None:
+            continue
+        person = people.get(actor["user_id"])
+        if person is None:
+            person = people[actor["user_id"]] = {
+                "user_id": actor["user_id"],
+                "name": actor["name"],
+                "delegation": actor.get("delegation"),
+                "role": "facilitator" if actor["user_id"] in facilitators else actor.get("role"),
+                "actions": 0,
+                "statements": 0,
+                "refusals": 0,
+            }
+        person[column] += 1
+    return list(people.values())
+
+
+def _participation(export: dict[str, Any], scenario: Scenario) -> str:
+    people = participation(export)
+    rows = "".join(
+        f'<tr data-user="{esc(p["user_id"])}" data-actions="{p["actions"]}" '
+        f'data-statements="{p["statements"]}" data-refusals="{p["refusals"]}">'
+        f"<th scope=row>{esc(p['name'])}</th>"
+        f"<td>{esc(delegation_name(scenario, p['delegation']) if p['delegation'] else '—')}</td>"
+        f"<td>{esc(p['role'] or '')}</td>"
+        f'<td class="num">{p["actions"]}</td><td class="num">{p["statements"]}</td>'
+        f'<td class="num">{p["refusals"]}</td></tr>'
+        for p in people
+    )
+    chart_rows = [
+        (
+            f"{p['name']} ({delegation_name(scenario, p['delegation'])})"
+            if p["delegation"]
+            else f"{p['name']} ({p['role'] or 'observer'})",
+            p["actions"],
+            p["statements"],
+            p["refusals"],
+        )
+        for p in people
+    ]
+    chart = charts.participation_svg(chart_rows) if people else ""
+    return (
+        '<section class="card" id="participation"><h2>Participation</h2>'
+        '<div class="table-wrap"><table><thead><tr><th>Player</th><th>Delegation</th>'
+        '<th>Role</th><th class="num">Turn actions</th><th class="num">Statements</th>'
+        f'<th class="num">Refused</th></tr></thead><tbody>{rows}</tbody></table></div>'
+        f'<figure class="chart-box">{chart}</figure>'
+        '<p class="caption">Turn actions: offers, acceptances, rejections, passes and '
+        "walk-outs (undone ones included). Statements include recorded caucus messages.</p>"
+        "</section>"
+    )
+
+
+def _refusals(export: dict[str, Any]) -> str:
+    refusals = export["outcome"]["refusals"]
+    if not refusals:
+        body = '<p class="muted">No attempt was refused.</p>'
+    else:
+        first_seen: dict[str, int] = {}
+        for e in export["events"]:
+            if e["kind"] == "action_refused":
+                first_seen.setdefault(e["data"].get("code", ""), e["seq"])
+        rows = "".join(
+            f'<tr data-code="{esc(code)}" data-count="{n}"><td><code>{esc(code)}</code></td>'
+            f'<td class="num">{n}</td><td>'
+            + (
+                f'<a href="#e{first_seen[code]}">#{first_seen[code]}</a>'
+                if code in first_seen
+                else ""
+            )
+            + "</td></tr>"
+            for code, n in sorted(refusals.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        body = (
+            '<div class="table-wrap"><table class="refusals"><thead><tr><th>Code</th>'
+            f'<th class="num">Count</th><th>First</th></tr></thead><tbody>{rows}</tbody>'
+            f'<tfoot><tr><td>Total</td><td class="num">{sum(refusals.values())}</td>'
+            "<td></td></tr></tfoot></table></div>"
+        )
+    return f'<section class="card" id="refusals"><h2>Refused attempts</h2>{body}</section>'
+
+
+def _injects(export: dict[str, Any], rounds: list[int]) -> str:
+    rows = []
+    for e, round_ in zip(export["events"], rounds, strict=True):
+        if e["kind"] != "event_injected":
+            continue
+        actor = e["actor"]["name"] if e["actor"] else "Parley"
+        rows.append(
+            f'<tr><td class="num">{round_ or "—"}</td>'
+            f"<td>{esc(e['data'].get('title', e['data'].get('event', '')))}</td>"
+            f"<td>{esc(actor)}</td>"
+            f'<td><a href="#e{e["seq"]}">#{e["seq"]}</a></td></tr>'
+        )
+    if not rows:
+        body = '<p class="muted">No event was injected at this table.</p>'
+    else:
+        body = (
+            '<div class="table-wrap"><table><thead><tr><th class="num">Round</th>'
+            "<th>Inject</th><th>Posted by</th><th>In the transcript</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    return f'<section class="card" id="injects"><h2>Injects</h2>{body}</section>'
+
+
+def _link(seq: object) -> str:
+    return f'<a href="#e{esc(seq)}">#{esc(seq)}</a>'
+
+
+def _transcript(export: dict[str, Any], scenario: Scenario, rounds: list[int]) -> str:
+    events = export["events"]
+    answered_by: dict[int, list[int]] = {}
+    for e in events:
+        if e["kind"] == "offer_tabled" and e["data"].get("answers"):
+            answered_by.setdefault(e["data"]["answers"], []).append(e["seq"])
+    several_days = len({e["at"][:10] for e in events}) > 1
+    rows: list[str] = []
+    for e, round_ in zip(events, rounds, strict=True):
+        kind, data, seq = e["kind"], e["data"], e["seq"]
+        classes = [f"k-{kind}"]
+        badges: list[str] = []
+        links: list[str] = []
+        code_attr = ""
+        if kind == "offer_tabled":
+            if data.get("answers"):
+                classes.append("counter")
+                badges.append('<span class="badge counter">counter-offer</span>')
+                links.append(f"answers {_link(data['answers'])}")
+            else:
+                classes.append("offer")
+                badges.append('<span class="badge offer">offer</span>')
+            if data.get("revises"):
+                links.append(f"revises {_link(data['revises'])}")
+            if seq in answered_by:
+                links.append("countered by " + ", ".join(_link(s) for s in answered_by[seq]))
+        elif kind == "action_refused":
+            code = str(data.get("code", ""))
+            classes.append("refused")
+            code_attr = f' data-code="{esc(code)}"'
+            badges.append(f'<span class="badge refused">✗ refused · {esc(code)}</span>')
+        elif kind == "agreement_reached":
+            classes.append("agreement")
+            badges.append('<span class="badge agreement">agreement</span>')
+            links.append(f"offer {_link(data.get('offer'))}")
+        elif kind in ("offer_accepted", "offer_rejected"):
+            if kind == "offer_rejected":
+                badges.append('<span class="badge rejected">rejected</span>')
+            links.append(f"offer {_link(data.get('offer'))}")
+        elif kind == "event_injected":
+            classes.append("inject")
+            badges.append('<span class="badge inject">inject</span>')
+        elif kind == "action_reverted":
+            links.append("undoes " + ", ".join(_link(s) for s in data.get("reverts", [])))
+        elif kind in ADMIN_KINDS:
+            classes.append("admin")
+        if e.get("reverted_by"):
+            classes.append("reverted")
+            badges.append('<span class="badge undone">undone</span>')
+            links.append(f"undone by {_link(e['reverted_by'])}")
+        actor = e["actor"]
+        if actor and actor.get("delegation"):
+            classes.append(f"d-{actor['delegation']}")
+        at = e["at"]
+        time = f"{at[:10]} {at[11:19]}" if several_days else at[11:19]
+        rows.append(
+            f'<tr id="e{seq}" class="{esc(" ".join(classes))}" data-seq="{seq}" '
+            f'data-kind="{esc(kind)}"{code_attr}>'
+            f'<td class="seq"><a href="#e{seq}">{seq}</a></td>'
+            f'<td class="round">{round_ or "–"}</td>'
+            f'<td class="time"><time datetime="{esc(at)}">{esc(time)}</time></td>'
+            f'<td class="what">{"".join(badges)}<span class="text">'
+            f"{esc(describe(e, scenario))}</span>"
+            + (f'<span class="links">({"; ".join(links)})</span>' if links else "")
+            + "</td></tr>"
+        )
+    return (
+        f'<section class="card" id="transcript"><h2>Transcript '
+        f'<span class="count">{len(events)} events</span></h2>'
+        '<div class="table-wrap"><table><thead><tr><th>#</th><th>Round</th>'
+        "<th>Time (UTC)</th><th>What happened</th></tr></thead><tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></div></section>"
+    )
+
+
+def _debrief(debrief_markdown: str | None) -> str:
+    if not debrief_markdown:
+        return ""
+    return (
+        '<section class="card debrief" id="debrief"><h2>Debrief questions</h2>'
+        f"{markdown_to_html(debrief_markdown)}</section>"
+    )
+
+
+def render_report(export: dict[str, Any], debrief_markdown: str | None = None) -> str:
+    """The HTML report of one table, as a whole self-contained document.
+
+    ``export`` is the ``parley-log/1`` export dictionary; ``debrief_markdown`` the text
+    of the scenario's debrief prompt (see :func:`read_debrief`), rendered at the end.
+    """
+    scenario = Scenario.model_validate(export["scenario"])
+    table = export["table"]
+    rounds = charts.event_rounds(export["events"])
+    sections = [
+        ("participants", "Participants", _participants(export, scenario)),
+        ("timeline", "Timeline", _timeline(export, scenario)),
+        ("statement", "Joint statement", _statement(export)),
+        ("scores", "Scores", _scores(export, scenario)),
+        ("participation", "Participation", _participation(export, scenario)),
+        ("refusals", "Refusals", _refusals(export)),
+        ("injects", "Injects", _injects(export, rounds)),
+        ("transcript", "Transcript", _transcript(export, scenario, rounds)),
+        ("debrief", "Debrief", _debrief(debrief_markdown)),
+    ]
+    toc = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label, html in sections if html)
+    body = (
+        f'<nav class="toc" aria-label="Sections">{toc}</nav>'
+        + _figures(export)
+        + "\n".join(html for _, _, html in sections if html)
+    )
+    footer = (
+        '<footer class="page">Made by Parley from the '
+        f"{esc(export.get('format', 'parley-log/1'))} export of table #{esc(table['id'])} "
+        f"({len(export['events'])} events). Times are UTC.</footer>"
+    )
+    title = f"{table['title'] or scenario.title} — Parley report"
+    return html_page(
+        title,
+        _header(export, scenario, "Parley · table report"),
+        body,
+        footer,
+        delegation_css(scenario),
+    )

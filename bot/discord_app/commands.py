@@ -7,6 +7,9 @@ announcements go to the channel as messages of their own.
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import io
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -20,6 +23,8 @@ from bot.domain import commands as c
 from bot.domain import engine
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.state import TableState
+from bot.review.compare import render_comparison
+from bot.review.export import SUFFIX, build_export, render
 from bot.store import utc_now
 
 if TYPE_CHECKING:
@@ -385,6 +390,141 @@ async def session_status(interaction: Interaction) -> None:
         "**Refusals**: " + (", ".join(f"`{k}` {v}" for k, v in sorted(refusals.items())) or "none"),
     ]
     await reply(interaction, "\n".join(lines), embed=present.status_embed(state, table_id))
+
+
+async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
+    """Table ids from ``1,2,#3`` that are tables of this server (refusing any other)."""
+    bot = _bot(interaction)
+    assert bot.store is not None
+    ids: list[int] = []
+    for part in text.replace(" ", ",").split(","):
+        part = part.strip().lstrip("#")
+        if not part:
+            continue
+        if not part.isdigit():
+            raise Refusal(
+                RefusalCode.BAD_ARGUMENT,
+                f"{part!r} is not a table number; /session list shows them.",
+            )
+        ids.append(int(part))
+    guild = str(interaction.guild_id) if interaction.guild_id else None
+    for table_id in ids:
+        row = await bot.store.table(table_id)
+        if row is None or row.guild_id != guild:
+            raise Refusal(
+                RefusalCode.UNKNOWN_TABLE,
+                f"This server has no table #{table_id}; /session list shows its tables.",
+            )
+    return list(dict.fromkeys(ids))
+
+
+async def _table_for_export(interaction: Interaction, table: str | None) -> int:
+    """The named table, or this channel's open table, or its latest closed one."""
+    bot = _bot(interaction)
+    assert bot.store is not None
+    if table:
+        ids = await _closed_tables(interaction, table)
+        if len(ids) != 1:
+            raise Refusal(RefusalCode.BAD_ARGUMENT, "Name one table to export; "
+                          "/session compare takes several.")
+        table_id = ids[0]
+        row = await bot.store.table(table_id)
+        assert row is not None
+        if row.closed_at is None and row.channel_id != str(interaction.channel_id):
+            raise Refusal(
+                RefusalCode.WRONG_PHASE,
+                f"Table #{table_id} is still open; export "
+                "it from its channel, or once it is closed.",
+            )
+        return table_id
+    try:
+        return await bot.table_here(interaction)
+    except Refusal:
+        rows = [
+            r
+            for r in await bot.store.tables(str(interaction.guild_id))
+            if r.channel_id == str(interaction.channel_id)
+        ]
+        if not rows:
+            raise
+        return rows[0].id
+
+
+def _attachment(interaction: Interaction, data: bytes, filename: str) -> discord.File:
+    """The file as Discord will take it: gzipped if too large, refused if still too large."""
+    limit = interaction.filesize_limit
+    if len(data) > limit:
+        data, filename = gzip.compress(data, mtime=0), filename + ".gz"
+    if len(data) > limit:
+        raise Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            f"The file is {len(data) // 1024:,} KiB even compressed, over this server's "
+            f"upload limit of {limit // 1024:,} KiB. On the bot's machine, "
+            f"`parley export` writes it without a limit.",
+        )
+    return discord.File(io.BytesIO(data), filename=filename)
+
+
+@session.command(name="export")
+@app_commands.describe(
+    format="html (the report, default), markdown (the transcript), json or csv (the data)",
+    table="A table of this server (default: this channel's)",
+)
+@app_commands.choices(
+    format=[
+        app_commands.Choice(name="HTML report", value="html"),
+        app_commands.Choice(name="Markdown transcript", value="markdown"),
+        app_commands.Choice(name="JSON (parley-log/1)", value="json"),
+        app_commands.Choice(name="CSV, one row per event", value="csv"),
+    ]
+)
+@app_commands.autocomplete(table=closed_table_choices)
+async def session_export(
+    interaction: Interaction, format: str = "html", table: str | None = None
+) -> None:
+    """Attach a table's log: the HTML report, the transcript, or the data (facilitators)."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    assert bot.store is not None
+    table_id = await _table_for_export(interaction, table)
+    exported = await build_export(bot.store, table_id)
+    text = await asyncio.to_thread(render, exported, format)
+    filename = f"parley-table-{table_id}.{SUFFIX[format]}"
+    file = _attachment(interaction, text.encode("utf-8"), filename)
+    await reply(
+        interaction,
+        f"Table #{table_id}, {exported['table']['title']}: {len(exported['events'])} events.",
+        file=file,
+    )
+
+
+@session.command(name="compare")
+@app_commands.describe(tables="Two or more tables of the same scenario, e.g. 3,4,5")
+@app_commands.autocomplete(tables=closed_table_choices)
+async def session_compare(interaction: Interaction, tables: str) -> None:
+    """Attach one HTML page comparing tables of the same scenario side by side."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    assert bot.store is not None
+    ids = await _closed_tables(interaction, tables)
+    rows = [await bot.store.table(t) for t in ids]
+    still_open = [f"#{r.id}" for r in rows if r is not None and r.closed_at is None]
+    if still_open:
+        raise Refusal(
+            RefusalCode.WRONG_PHASE,
+            f"Compare closed tables only; still open: {', '.join(still_open)}.",
+        )
+    exports = [await build_export(bot.store, t) for t in ids]
+    try:
+        page = await asyncio.to_thread(render_comparison, exports)
+    except ValueError as exc:
+        raise Refusal(RefusalCode.BAD_ARGUMENT, str(exc)) from None
+    name = f"parley-compare-{'-'.join(map(str, ids))}.html"
+    await reply(
+        interaction,
+        f"Tables {', '.join(f'#{t}' for t in ids)} side by side.",
+        file=_attachment(interaction, page.encode("utf-8"), name),
+    )
 
 
 # -- players ------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""/session export and /session compare: files attached in Discord, for facilitators."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from bot.discord_app.app import ParleyBot
+from tests.discord_app.conftest import Seminar, answer, answer_containing
+from tests.discord_app.test_permissions import started
+from tests.fakediscord import server as fake_server
+from tests.fakediscord.server import InteractionRecord, UploadedFile
+
+
+def uploaded(record: InteractionRecord) -> list[UploadedFile]:
+    return [f for m in record.followups for f in m.files] + record.callback_files
+
+
+async def play_and_end(s: Seminar) -> None:
+    await started(s)
+    await s.slash(s.alice, "offer", {"give": "us-liaison-office", "ask": "dprk-liaison-access"})
+    await s.slash(s.carol, "accept")
+    await s.slash(s.prof, "session end")
+    await s.message_with("The table is closed")
+
+
+async def test_export_attaches_the_report_and_the_data(seminar: Seminar, parley: ParleyBot) -> None:
+    """The HTML report by default, JSON on request: multipart uploads with the right names."""
+    s = seminar
+    await play_and_end(s)
+    record = await s.slash(s.prof, "session export")
+    await answer_containing(s.fake, record, "events")
+    (report,) = uploaded(record)
+    assert report.filename == "parley-table-1.html"
+    assert report.guessed_content_type == "text/html"
+    assert report.data.startswith(b"<!doctype html>") and b"<svg" in report.data
+    assert record.ephemeral
+    request = next(r for r in s.fake.requests if r.files and r.files[0] is report)
+    assert request.method in ("POST", "PATCH") and request.path.startswith("/webhooks/")
+    record = await s.slash(s.prof, "session export", {"format": "json", "table": "1"})
+    await answer_containing(s.fake, record, "events")
+    (data,) = uploaded(record)
+    assert data.filename == "parley-table-1.json"
+    exported = json.loads(data.data)
+    assert parley.store is not None
+    assert len(exported["events"]) == len(await parley.store.events(1))
+    assert exported["format"] == "parley-log/1"
+
+
+async def test_export_is_for_facilitators_only(seminar: Seminar, parley: ParleyBot) -> None:
+    """A player asking for an export is refused and receives no file."""
+    s = seminar
+    await play_and_end(s)
+    record = await s.slash(s.alice, "session export", {"format": "json"})
+    assert "not_facilitator" in answer(s.fake, record) and not uploaded(record)
+
+
+async def test_large_files_are_compressed_or_refused(
+    seminar: Seminar, parley: ParleyBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the upload limit the file goes gzipped; if that is still too big, it says how."""
+    s = seminar
+    await play_and_end(s)
+    full = await s.slash(s.prof, "session export")
+    await answer_containing(s.fake, full, "events")
+    size = len(uploaded(full)[0].data)
+    monkeypatch.setattr(fake_server, "ATTACHMENT_SIZE_LIMIT", size // 2)
+    record = await s.slash(s.prof, "session export")
+    await answer_containing(s.fake, record, "events")
+    (packed,) = uploaded(record)
+    assert packed.filename == "parley-table-1.html.gz"
+    assert gzip.decompress(packed.data).startswith(b"<!doctype html>")
+    monkeypatch.setattr(fake_server, "ATTACHMENT_SIZE_LIMIT", 2_000)
+    record = await s.slash(s.prof, "session export")
+    text = await answer_containing(s.fake, record, "upload limit")
+    assert "parley export" in text and not uploaded(record)
+
+
+async def test_compare_attaches_one_page_for_closed_tables(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Two closed tables of one scenario give one comparison page; an open one is refused."""
+    s = seminar
+    await play_and_end(s)
+    second = s.fake.add_channel("section-b")
+    await s.slash(
+        s.prof, "session open", {"scenario": "hanoi-2019", "sequencing": "package"}, channel=second
+    )
+    refused = await s.slash(s.prof, "session compare", {"tables": "1,2"})
+    assert "still open" in answer(s.fake, refused) and not uploaded(refused)
+    await s.slash(s.prof, "session end", channel=second)
+    record = await s.slash(s.prof, "session compare", {"tables": "1, 2"})
+    await answer_containing(s.fake, record, "side by side")
+    (page,) = uploaded(record)
+    assert page.filename == "parley-compare-1-2.html"
+    assert page.guessed_content_type == "text/html" and b"<svg" in page.data
+    unknown = await s.slash(s.prof, "session compare", {"tables": "1,99"})
+    assert "unknown_table" in answer(s.fake, unknown)

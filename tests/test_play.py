@@ -460,7 +460,7 @@ def test_a_table_continues_in_a_second_run_on_the_same_db(tmp_path: Path) -> Non
 
     # the export's timestamps never go back, though the second run began on the wall clock
     export = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "export", "1", "--db", str(db)],
+        [sys.executable, "-m", "bot.cli", "export", "1", "--db", str(db), "--format", "json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -69,6 +69,8 @@ class Clock:
 
     async def _run(self) -> None:
         while True:
+            # Clear before looking, so a poke that arrives during the tick is not lost.
+            self._wake.clear()
             try:
                 soonest = await self.tick()
             except asyncio.CancelledError:
@@ -79,6 +81,5 @@ class Clock:
             delay = MAX_SLEEP_SECONDS
             if soonest is not None:
                 delay = min(max((soonest - utc_now()).total_seconds(), 0.05), delay)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

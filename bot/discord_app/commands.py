@@ -425,8 +425,10 @@ async def _table_for_export(interaction: Interaction, table: str | None) -> int:
     if table:
         ids = await _closed_tables(interaction, table)
         if len(ids) != 1:
-            raise Refusal(RefusalCode.BAD_ARGUMENT, "Name one table to export; "
-                          "/session compare takes several.")
+            raise Refusal(
+                RefusalCode.BAD_ARGUMENT,
+                "Name one table to export; /session compare takes several.",
+            )
         table_id = ids[0]
         row = await bot.store.table(table_id)
         assert row is not None

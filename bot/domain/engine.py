@@ -276,18 +276,17 @@ def _join(state: TableState, command: c.Join, now: datetime) -> list[NewEvent]:
     if delegation is not None:
         role = "member" if state.head(delegation) else "head"
     if member is not None:
-        return [
-            _event(
-                state,
-                command,
-                EventKind.MEMBER_ASSIGNED,
-                user_id=member.user_id,
-                name=member.name,
-                delegation=delegation,
-                role=role,
-                previous=member.delegation,
-            )
-        ]
+        moved = _event(
+            state,
+            command,
+            EventKind.MEMBER_ASSIGNED,
+            user_id=member.user_id,
+            name=member.name,
+            delegation=delegation,
+            role=role,
+            previous=member.delegation,
+        )
+        return [moved, *_succession(state, member)]
     return [
         _event(
             state,
@@ -306,7 +305,32 @@ def _leave(state: TableState, command: c.Leave, now: datetime) -> list[NewEvent]
     if member is None:
         raise Refusal(R.NOT_A_MEMBER, "You are not at this table, so there is nothing to leave.")
     _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "leave")
-    return [_event(state, command, EventKind.MEMBER_LEFT, user_id=member.user_id)]
+    left = _event(state, command, EventKind.MEMBER_LEFT, user_id=member.user_id)
+    return [left, *_succession(state, member)]
+
+
+def _succession(state: TableState, leaving: Member) -> list[NewEvent]:
+    """When a head leaves their delegation, its next member (by name) becomes head."""
+    if leaving.role != "head" or leaving.delegation is None:
+        return []
+    rest = [m for m in state.delegation_members(leaving.delegation) if m.user_id != leaving.user_id]
+    if not rest:
+        return []
+    heir = rest[0]
+    return [
+        NewEvent(
+            kind=EventKind.MEMBER_ASSIGNED,
+            data={
+                "round": state.round,
+                "user_id": heir.user_id,
+                "name": heir.name,
+                "delegation": leaving.delegation,
+                "role": "head",
+                "previous": leaving.delegation,
+                "reason": "succession",
+            },
+        )
+    ]
 
 
 def _assign(state: TableState, command: c.Assign, now: datetime) -> list[NewEvent]:
@@ -361,6 +385,8 @@ def _assign(state: TableState, command: c.Assign, now: datetime) -> list[NewEven
             previous=previous,
         )
     )
+    if member is not None and member.delegation != delegation.id:
+        events += _succession(state, member)
     return events
 
 
@@ -514,8 +540,9 @@ def _undo(state: TableState, command: c.Undo, now: datetime) -> list[NewEvent]:
         )
     if not state.undoable:
         raise Refusal(R.NOTHING_TO_UNDO, "There is no turn action to undo yet.")
-    reverts = list(state.undoable[-1])
-    data: dict[str, Any] = {"reverts": reverts}
+    step = state.undoable[-1]
+    # The table goes back to the round the undone action was taken in.
+    data: dict[str, Any] = {"reverts": list(step.seqs), "round": step.round}
     # The reverted action's turn comes back with a fresh clock.
     if state.phase is Phase.PAUSED:
         data["remaining_seconds"] = state.rules.turn_minutes * 60

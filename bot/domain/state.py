@@ -63,6 +63,14 @@ class Agreement:
     round: int
 
 
+@dataclass(frozen=True)
+class UndoStep:
+    """A turn action the facilitator may undo: its events and the round before it."""
+
+    seqs: tuple[int, ...]
+    round: int
+
+
 @dataclass
 class TableState:
     """Everything the rules need to know about one table."""
@@ -82,7 +90,7 @@ class TableState:
     remaining_seconds: float | None = None
     reminded: bool = False
     close_reason: str | None = None
-    undoable: list[tuple[int, ...]] = field(default_factory=list)
+    undoable: list[UndoStep] = field(default_factory=list)
     last_seq: int = 0
 
     def snapshot(self) -> TableState:
@@ -180,20 +188,22 @@ def new_state(scenario: Scenario, opened: Event) -> TableState:
 def apply(state: TableState, event: Event) -> None:
     """Apply one event to ``state`` in place (``action_reverted`` excepted: see Replay)."""
     state.last_seq = event.seq
+    round_before = state.round
     handler = _APPLY.get(event.kind)
     if handler is not None:
         handler(state, event.data, event)
     if event.kind in UNDOABLE_KINDS:
-        state.undoable.append((event.seq,))
+        state.undoable.append(UndoStep((event.seq,), round_before))
     elif event.kind in CONSEQUENCE_KINDS and state.undoable and _continues_group(state, event):
-        state.undoable[-1] = (*state.undoable[-1], event.seq)
+        step = state.undoable[-1]
+        state.undoable[-1] = replace(step, seqs=(*step.seqs, event.seq))
 
 
 def _continues_group(state: TableState, event: Event) -> bool:
     """Whether an agreement or a close belongs to the turn action just before it."""
     if event.kind is EventKind.TABLE_CLOSED and event.data.get("reason") == "facilitator":
         return False
-    return state.undoable[-1][-1] == event.seq - 1
+    return state.undoable[-1].seqs[-1] == event.seq - 1
 
 
 def _set_turn(state: TableState, data: dict[str, Any]) -> None:
@@ -332,17 +342,34 @@ _APPLY = {
 }
 
 
+#: Events that never change the state (beyond its last sequence number): not kept.
+_INERT = frozenset(
+    {
+        EventKind.ACTION_REFUSED,
+        EventKind.STATEMENT,
+        EventKind.CAUCUS_MESSAGE,
+        EventKind.EVENT_INJECTED,
+    }
+)
+
+#: How many kept events between two checkpoints of the state.
+CHECKPOINT_EVERY = 256
+
+
 class Replay:
     """A table's events folded into its state, undo included.
 
     Undo is an event (``action_reverted``) naming the events it cancels; the state is
     then the fold of every event except the cancelled ones. Nothing is ever removed
-    from the log itself.
+    from the log itself. To undo without folding the whole table again, a copy of the
+    state is kept every :data:`CHECKPOINT_EVERY` events and the fold restarts from the
+    last one before the cancelled events.
     """
 
     def __init__(self, scenario: Scenario, events: Iterable[Event] = ()) -> None:
         self.scenario = scenario
         self._kept: list[Event] = []
+        self._checkpoints: list[tuple[int, TableState]] = []
         self._state: TableState | None = None
         for event in events:
             self.apply(event)
@@ -359,20 +386,38 @@ class Replay:
         if event.kind is EventKind.TABLE_OPENED:
             self._state = new_state(self.scenario, event)
             self._kept = [event]
+            self._checkpoints = []
             return
         if event.kind is EventKind.ACTION_REVERTED:
-            cancelled = set(event.data["reverts"])
-            self._kept = [e for e in self._kept if e.seq not in cancelled]
-            self._state = new_state(self.scenario, self._kept[0])
-            for kept in self._kept[1:]:
-                apply(self._state, kept)
-            _set_turn(self._state, event.data)
-            if "remaining_seconds" in event.data:
-                self._state.remaining_seconds = event.data["remaining_seconds"]
-            self._state.last_seq = event.seq
+            self._revert(event)
+            return
+        apply(self.state, event)
+        if event.kind in _INERT:
             return
         self._kept.append(event)
-        apply(self.state, event)
+        if len(self._kept) % CHECKPOINT_EVERY == 0:
+            self._checkpoints.append((len(self._kept), self.state.snapshot()))
+
+    def _revert(self, event: Event) -> None:
+        cancelled = set(event.data["reverts"])
+        # Kept events are in sequence order and undo cancels recent ones: walk back.
+        lowest, first = min(cancelled), len(self._kept)
+        while first > 1 and self._kept[first - 1].seq >= lowest:
+            first -= 1
+        self._kept = self._kept[:first] + [e for e in self._kept[first:] if e.seq not in cancelled]
+        self._checkpoints = [(n, s) for n, s in self._checkpoints if n <= first]
+        if self._checkpoints:
+            folded, saved = self._checkpoints[-1]
+            state = saved.snapshot()
+        else:
+            folded, state = 1, new_state(self.scenario, self._kept[0])
+        for kept in self._kept[folded:]:
+            apply(state, kept)
+        _set_turn(state, event.data)
+        if "remaining_seconds" in event.data:
+            state.remaining_seconds = event.data["remaining_seconds"]
+        state.last_seq = event.seq
+        self._state = state
 
 
 def replay(scenario: Scenario, events: Iterable[Event]) -> TableState:

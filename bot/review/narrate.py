@@ -89,7 +89,10 @@ _PHRASES: dict[str, Callable[[EventDict, Scenario], str]] = {
     ),
     EventKind.MEMBER_LEFT: lambda e, s: "left the table",
     EventKind.MEMBER_ASSIGNED: lambda e, s: (
-        f"assigned {e['data']['name']} to {delegation_name(s, e['data']['delegation'])} "
+        f"made {e['data']['name']} head of {delegation_name(s, e['data']['delegation'])}, "
+        "its head having left"
+        if e["data"].get("reason") == "succession"
+        else f"assigned {e['data']['name']} to {delegation_name(s, e['data']['delegation'])} "
         f"as {e['data']['role']}"
     ),
     EventKind.TABLE_STARTED: lambda e, s: (

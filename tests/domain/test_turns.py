@@ -217,3 +217,17 @@ def test_members_may_leave_and_join_during_the_negotiation(mini: Scenario) -> No
     t.do("a_member", c.Leave)
     assert t.state.member("u-a_member") is None and t.state.turn == "a"
     t.refuse("a_member", c.Leave, R.NOT_A_MEMBER)
+
+
+def test_when_a_head_leaves_or_moves_the_next_member_becomes_head(mini: Scenario) -> None:
+    """A head who leaves, or is moved elsewhere, hands the role on; a lone head does not."""
+    t = seated(mini)
+    events = t.do("a_head", c.Leave)
+    assert kinds(events) == ["member_left", "member_assigned"]
+    assert events[1].actor is None and events[1].data["reason"] == "succession"
+    assert t.state.head("a") is not None and t.state.head("a").name == "A Member"  # type: ignore[union-attr]
+    t.do("a_member", c.Pass)  # the new head may act: the turn goes on
+    t.do("fac", c.Assign, member=t.who("b_head"), delegation="a", role="member")
+    assert t.state.head("b") is not None and t.state.head("b").name == "B Member"  # type: ignore[union-attr]
+    t.do("b_member", c.Leave)  # the last member of b leaves: nobody to hand it to
+    assert t.state.head("b") is None

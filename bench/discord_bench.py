@@ -1,0 +1,878 @@
+"""Parley through the fake Discord: interaction latency and throughput, next to a floor.
+
+Run from the repository root (nothing is asserted; figures are printed)::
+
+    .venv/bin/python bench/discord_bench.py            # full run (1, 10 and 50 tables)
+    .venv/bin/python bench/discord_bench.py --quick    # a few seconds, as a smoke check
+
+Everything runs in one process and one event loop: the fake Discord server
+(``tests/fakediscord``), the bot under test and the simulated users. Two bots are measured
+on the same fake in the same run, one after the other (the fake sends each
+INTERACTION_CREATE to the newest connected session):
+
+* **floor**: a bare ``discord.Client`` with one ``/ping`` command that answers "pong" with
+  ``interaction.response.send_message``: the cost of discord.py and the fake alone;
+* **Parley**: the real ``ParleyBot`` with a fresh SQLite log in a temporary directory.
+
+For each concurrency level N, N "tables" play at once (``asyncio.gather``); each table
+sends its actions one after the other, each as soon as the previous one is answered, like
+a player who waits for the answer. Parley's tables each have their own channel and four
+players (a shared facilitator opens, seats and starts them, which is timed separately as
+*setup*); the measured loop is a fixed cycle of valid turn actions and statements::
+
+    US head /offer -> DPRK member /reject -> US member /say -> US member /pass ->
+    DPRK head /offer -> US head /reject -> DPRK member /say -> DPRK member /pass
+
+The Hanoi scenario ends a table after 10 rounds; to keep tables going for hundreds of
+actions the bench plays a copy of ``rules/hanoi-2019.toml`` whose only change is
+``max_rounds`` (see ``MAX_ROUNDS``).
+
+Per interaction two latencies are measured from the moment the fake delivers
+INTERACTION_CREATE (``InteractionRecord.created_monotonic``):
+
+* **first callback**: the bot's first ``POST /interactions/{id}/{token}/callback`` reaching
+  the fake (Parley's ephemeral defer; the floor's whole answer);
+* **final answer**: what the user reads, i.e. the callback itself for types 4/7/8/9 or the
+  first follow-up (or ``@original`` edit) after a type 5/6 defer.
+
+Throughput is actions answered per second over the whole measured loop of a level (from
+the start of the ``gather`` to the last answer). The fake's ``interaction_deadline`` is
+raised to 30 s so that overload shows as latency, not as failures; interactions without an
+answer (within 60 s), failed callbacks and refusals are counted.
+
+To show where Parley's time goes, a :class:`Probe` counts inside the running bot without
+changing its code: time in ``Tables.act``, SQL statements, clock ticks, how busy the
+store's lock is, and the *backlog*: how long the background publisher (offer messages,
+turn posts, status edits) still needed after the last answer. ``--profile FILE`` writes
+cProfile stats of the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import logging
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import discord  # noqa: E402
+from discord import app_commands  # noqa: E402
+
+from bot import paths  # noqa: E402
+from bot.discord_app.app import ParleyBot, point_at  # noqa: E402
+from bot.scenarios import ScenarioLibrary  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from tests.fakediscord import (  # noqa: E402
+    FakeChannel,
+    FakeDiscord,
+    FakeMessage,
+    FakeUser,
+    InteractionRecord,
+)
+
+#: Concurrency levels of the full run: (tables at once, actions per table).
+FULL_LEVELS: tuple[tuple[int, int], ...] = ((1, 400), (10, 100), (50, 40))
+#: The ``--quick`` smoke run.
+QUICK_LEVELS: tuple[tuple[int, int], ...] = ((1, 8), (3, 4))
+#: Rounds allowed at a bench table (the scenario's own limit is 10).
+MAX_ROUNDS = 1000
+#: Discord's 3 s window, raised so that overload shows up as latency.
+INTERACTION_DEADLINE = 30.0
+#: How long a simulated user waits for an answer before counting it as never answered.
+ANSWER_TIMEOUT = 60.0
+SCENARIO = "hanoi-2019"
+SEQUENCING = "singapore"
+
+# -- the fake, with timestamps ------------------------------------------------------------
+
+
+class TimedFake(FakeDiscord):
+    """The fake Discord, stamping when each interaction got its first callback and its
+    final answer (``time.monotonic()``, the clock of ``created_monotonic``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.first_callback_at: dict[int, float] = {}
+        self.first_callback_status: dict[int, int] = {}
+        self.answered_at: dict[int, float] = {}
+        self._answer_waiters: dict[int, asyncio.Future[float]] = {}
+
+    async def _callback(self, req: Any) -> Any:
+        iid = req.int_param("interaction_id")
+        try:
+            return await super()._callback(req)
+        finally:
+            now = time.monotonic()
+            if iid not in self.first_callback_at:
+                self.first_callback_at[iid] = now
+                rec = self.interaction_responses.get(iid)
+                if rec is not None and rec.attempts:
+                    self.first_callback_status[iid] = rec.attempts[0][1]
+            self._check_answered(self.interaction_responses.get(iid), now)
+
+    async def _followup(self, req: Any) -> Any:
+        result = await super()._followup(req)
+        self._check_answered(self._tokens.get(req.params["token"]), time.monotonic())
+        return result
+
+    async def _edit_webhook_message(self, req: Any) -> Any:
+        result = await super()._edit_webhook_message(req)
+        self._check_answered(self._tokens.get(req.params["token"]), time.monotonic())
+        return result
+
+    def _is_answered(self, rec: InteractionRecord) -> bool:
+        """What the user sees is complete (as ``answered`` in tests/discord_app/conftest)."""
+        if rec.callback_type in (4, 7, 8, 9):
+            return True
+        if rec.callback_type in (5, 6):
+            if rec.followups:
+                return True
+            if rec.original_message_id is not None:
+                return not self.message(rec.original_message_id).loading
+        return False
+
+    def _check_answered(self, rec: InteractionRecord | None, now: float) -> None:
+        if rec is None or rec.id in self.answered_at or not self._is_answered(rec):
+            return
+        self.answered_at[rec.id] = now
+        waiter = self._answer_waiters.pop(rec.id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(now)
+
+    async def answer_of(self, rec: InteractionRecord, within: float) -> float | None:
+        """When the interaction was answered, waiting up to ``within`` seconds (or None)."""
+        if rec.id in self.answered_at:
+            return self.answered_at[rec.id]
+        waiter = self._answer_waiters.setdefault(rec.id, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), within)
+        except TimeoutError:
+            return None
+
+    async def message_in(
+        self, channel: FakeChannel, predicate: Callable[[FakeMessage], bool], within: float
+    ) -> FakeMessage:
+        """The first live message of one channel matching ``predicate`` (only that channel's
+        messages are scanned, so many tables can wait at once)."""
+        deadline = time.monotonic() + within
+        while True:
+            changed = self._changed
+            for message in self.messages[channel.id]:
+                if not message.deleted and predicate(message):
+                    return message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching message in #{channel.name}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+
+# -- samples and figures ------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One interaction: what it was and how long its answers took (seconds, or None)."""
+
+    kind: str
+    first: float | None
+    final: float | None
+    text: str = ""
+    callback_status: int | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.text.startswith("⛔") or "Something went wrong" in self.text
+
+
+@dataclass
+class Level:
+    """The samples of one bot at one concurrency level."""
+
+    system: str
+    tables: int
+    actions_per_table: int
+    samples: list[Sample] = field(default_factory=list)
+    wall: float = 0.0
+    backlog: float | None = None
+    setup_samples: list[Sample] = field(default_factory=list)
+    setup_wall: float = 0.0
+    #: Inside Parley during the measured loop and its backlog (see :class:`Probe`).
+    act_times: list[float] = field(default_factory=list)
+    statements: int | None = None
+    ticks: int = 0
+    tick_time: float = 0.0
+    lock_held: float | None = None
+    lock_waits: list[float] = field(default_factory=list)
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for s in self.samples if s.final is not None)
+
+    @property
+    def throughput(self) -> float:
+        return self.answered / self.wall if self.wall > 0 else 0.0
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile (``p`` in 0..100) or None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def latency_cells(samples: Sequence[Sample]) -> list[str]:
+    firsts = [s.first for s in samples if s.first is not None]
+    finals = [s.final for s in samples if s.final is not None]
+    return [
+        ms(percentile(firsts, 50)),
+        ms(percentile(firsts, 99)),
+        ms(percentile(finals, 50)),
+        ms(percentile(finals, 99)),
+    ]
+
+
+def render(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            h.ljust(w) if i < 2 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+# -- driving one interaction --------------------------------------------------------------
+
+
+async def timed(
+    fake: TimedFake, kind: str, deliver: Coroutine[Any, Any, InteractionRecord]
+) -> tuple[Sample, InteractionRecord]:
+    """Deliver one interaction (``wait=False``) and wait for its final answer."""
+    rec = await deliver
+    answered = await fake.answer_of(rec, ANSWER_TIMEOUT)
+    first = fake.first_callback_at.get(rec.id)
+    text = ""
+    if rec.followups:
+        text = rec.followups[0].content or ""
+    elif rec.content:
+        text = rec.content
+    sample = Sample(
+        kind=kind,
+        first=None if first is None else first - rec.created_monotonic,
+        final=None if answered is None else answered - rec.created_monotonic,
+        text=text,
+        callback_status=fake.first_callback_status.get(rec.id),
+    )
+    return sample, rec
+
+
+# -- the floor: a bare discord.py bot -----------------------------------------------------
+
+
+class FloorBot(discord.Client):
+    """The least a discord.py bot can do: one command answered at once."""
+
+    def __init__(self, guild_id: int) -> None:
+        wanted = discord.Intents.none()
+        wanted.guilds = True  # what Parley asks for when no scenario records caucus rooms
+        super().__init__(
+            intents=wanted,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=0.05,
+        )
+        self.guild_id = guild_id
+        self.tree = app_commands.CommandTree(self)
+
+        @self.tree.command(name="ping", description="Answer pong.")
+        async def ping(interaction: discord.Interaction[Any]) -> None:
+            await interaction.response.send_message("pong")
+
+    async def setup_hook(self) -> None:
+        guild = discord.Object(id=self.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        await self.tree.sync(guild=guild)
+
+
+async def connect(fake: FakeDiscord, client: discord.Client) -> asyncio.Task[None]:
+    """Log a client in to the fake and wait until its commands are synced (as conftest)."""
+    identified = fake.identify_count
+    await client.login(fake.token)
+    task = asyncio.create_task(client.connect(reconnect=True))
+    await fake.wait_for_ready(min_identifies=identified + 1, commands=True, timeout=30)
+    return task
+
+
+async def disconnect(client: discord.Client, task: asyncio.Task[None]) -> None:
+    """Close the client (before the fake stops, so the loop can finish)."""
+    await client.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def floor_level(
+    fake: TimedFake, pingers: list[tuple[FakeUser, FakeChannel]], n: int, actions: int
+) -> Level:
+    level = Level("floor", n, actions)
+
+    async def one_channel(user: FakeUser, channel: FakeChannel) -> list[Sample]:
+        samples = []
+        for _ in range(actions):
+            sample, _rec = await timed(fake, "ping", fake.slash(user, channel, "ping", wait=False))
+            samples.append(sample)
+        return samples
+
+    started = time.monotonic()
+    results = await asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n]))
+    level.wall = time.monotonic() - started
+    level.samples = [s for samples in results for s in samples]
+    return level
+
+
+# -- Parley -------------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """One table: its channel and four players (the facilitator is shared)."""
+
+    channel: FakeChannel
+    us_head: FakeUser
+    us_member: FakeUser
+    dprk_head: FakeUser
+    dprk_member: FakeUser
+
+
+#: The measured loop: (player attribute, command, options). Every action is valid in
+#: turn: offers and rejects alternate between the delegations, a pass hands the turn
+#: over, statements are allowed at any time. Relations items are open from the start.
+CYCLE: tuple[tuple[str, str, dict[str, str]], ...] = (
+    (
+        "us_head",
+        "offer",
+        {"give": "us-liaison-office", "ask": "dprk-liaison-access", "note": "A channel first."},
+    ),
+    ("dprk_member", "reject", {"reason": "Not on these terms."}),
+    ("us_member", "say", {"text": "We remain ready to talk."}),
+    ("us_member", "pass", {}),
+    ("dprk_head", "offer", {"give": "dprk-family-reunions", "ask": "us-travel-ban"}),
+    ("us_head", "reject", {"reason": "Travel stays restricted for now."}),
+    ("dprk_member", "say", {"text": "The door is open."}),
+    ("dprk_member", "pass", {}),
+)
+
+
+def bench_library(folder: Path) -> ScenarioLibrary:
+    """The scenario library with hanoi-2019's ``max_rounds`` raised to ``MAX_ROUNDS``."""
+    source = (paths.RULES_DIR / f"{SCENARIO}.toml").read_text(encoding="utf-8")
+    changed, count = re.subn(
+        r"^max_rounds = \d+$", f"max_rounds = {MAX_ROUNDS}", source, flags=re.MULTILINE
+    )
+    if count != 1:
+        raise RuntimeError(f"expected one max_rounds line in {SCENARIO}.toml, found {count}")
+    rules = folder / "rules"
+    rules.mkdir()
+    (rules / f"{SCENARIO}.toml").write_text(changed, encoding="utf-8")
+    library = ScenarioLibrary(rules, paths.PROMPTS_DIR)
+    if library.errors or library.ids() != [SCENARIO]:
+        raise RuntimeError(f"the bench scenario did not load: {library.errors}")
+    return library
+
+
+class TimedLock(asyncio.Lock):
+    """An ``asyncio.Lock`` that adds up how long it was held and waited for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = 0.0
+        self.waits: list[float] = []
+        self._since = 0.0
+
+    async def acquire(self) -> bool:
+        asked = time.monotonic()
+        result = await super().acquire()
+        self._since = time.monotonic()
+        self.waits.append(self._since - asked)
+        return result
+
+    def release(self) -> None:
+        self.held += time.monotonic() - self._since
+        super().release()
+
+    def restart(self) -> None:
+        """Count from now on (a hold in progress counts from now)."""
+        self.held, self.waits, self._since = 0.0, [], time.monotonic()
+
+
+class Probe:
+    """Counters inside the running Parley bot. The bot's code is not changed: two bound
+    methods are shadowed on their instances and SQLite's trace callback counts statements.
+
+    * ``act_times``: seconds spent in ``Tables.act`` (waiting for the table and the write
+      lock, then the write transaction), per call;
+    * ``tick_spans``: runs of the clock's ``tick`` (it visits every open table
+      after each action's poke) and the time they took;
+    * ``statements``: SQL statements run on the log's connection;
+    * ``lock``: the store's one ``asyncio.Lock`` (every read and every write transaction
+      of the log takes it), swapped for a :class:`TimedLock` while nobody holds it.
+    """
+
+    def __init__(self) -> None:
+        self.act_times: list[float] = []
+        self.tick_spans: list[tuple[float, float]] = []
+        self.tick_started: float | None = None
+        self.statements: int | None = None
+        self.lock: TimedLock | None = None
+
+    async def attach(self, bot: ParleyBot) -> None:
+        """Start counting; called at the end of the bot's ``setup_hook``, when nothing holds
+        the store's lock yet (the lock is swapped before the first ``await``)."""
+        lock = getattr(bot.store, "_lock", None)
+        if isinstance(lock, asyncio.Lock) and not lock.locked():
+            self.lock = TimedLock()
+            bot.store._lock = self.lock  # type: ignore[union-attr]
+        tables = bot.tables
+        act = tables.act
+        tick = bot.clock.tick
+
+        async def timed_act(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            try:
+                return await act(*args, **kwargs)
+            finally:
+                self.act_times.append(time.monotonic() - started)
+
+        async def timed_tick() -> Any:
+            self.tick_started = time.monotonic()  # the clock runs one tick at a time
+            try:
+                return await tick()
+            finally:
+                self.tick_spans.append((self.tick_started, time.monotonic()))
+                self.tick_started = None
+
+        tables.act = timed_act  # type: ignore[method-assign]
+        bot.clock.tick = timed_tick  # type: ignore[method-assign]
+        db = getattr(bot.store, "_db", None)  # the aiosqlite connection, if still so named
+        if db is not None and hasattr(db, "set_trace_callback"):
+            self.statements = 0
+            await db.set_trace_callback(self._statement)
+
+    def _statement(self, _sql: str) -> None:  # runs on aiosqlite's worker thread
+        if self.statements is not None:
+            self.statements += 1
+
+    def reset(self) -> None:
+        self.act_times = []
+        if self.statements is not None:
+            self.statements = 0
+        self.tick_spans = []
+        if self.lock is not None:
+            self.lock.restart()
+
+
+class ProbedParley(ParleyBot):
+    """The real bot, with a :class:`Probe` attached once it has set up."""
+
+    def __init__(self, settings: Settings, library: ScenarioLibrary, probe: Probe) -> None:
+        super().__init__(settings, library)
+        self.probe = probe
+
+    async def setup_hook(self) -> None:
+        await super().setup_hook()
+        await self.probe.attach(self)
+
+
+async def drain(bot: ParleyBot) -> None:
+    """Wait until the bot's background announcements are all posted."""
+    while bot._background:
+        await asyncio.wait(list(bot._background))
+
+
+async def setup_table(fake: TimedFake, prof: FakeUser, table: Table, title: str) -> list[Sample]:
+    """Open, join by button (x4), assign (x4) and start one table."""
+    samples = []
+    sample, _ = await timed(
+        fake,
+        "session open",
+        fake.slash(
+            prof,
+            table.channel,
+            "session open",
+            {"scenario": SCENARIO, "sequencing": SEQUENCING, "title": title},
+            wait=False,
+        ),
+    )
+    samples.append(sample)
+    opening = await fake.message_in(
+        table.channel,
+        lambda m: any(
+            c.get("custom_id", "").startswith("parley:join:") for c in m.iter_components()
+        ),
+        ANSWER_TIMEOUT,
+    )
+    join_id = next(
+        c["custom_id"]
+        for c in opening.iter_components()
+        if c.get("custom_id", "").startswith("parley:join:")
+    )
+    seats = (
+        (table.us_head, "us", "head"),
+        (table.us_member, "us", "member"),
+        (table.dprk_head, "dprk", "head"),
+        (table.dprk_member, "dprk", "member"),
+    )
+    for player, _delegation, _role in seats:
+        sample, _ = await timed(
+            fake, "join button", fake.click(player, opening, join_id, wait=False)
+        )
+        samples.append(sample)
+    for player, delegation, role in seats:
+        sample, _ = await timed(
+            fake,
+            "session assign",
+            fake.slash(
+                prof,
+                table.channel,
+                "session assign",
+                {"member": player, "delegation": delegation, "role": role},
+                wait=False,
+            ),
+        )
+        samples.append(sample)
+    sample, _ = await timed(
+        fake, "session start", fake.slash(prof, table.channel, "session start", wait=False)
+    )
+    samples.append(sample)
+    return samples
+
+
+async def play_table(fake: TimedFake, table: Table, actions: int) -> list[Sample]:
+    samples = []
+    for index in range(actions):
+        player, command, options = CYCLE[index % len(CYCLE)]
+        sample, _ = await timed(
+            fake,
+            command,
+            fake.slash(getattr(table, player), table.channel, command, options, wait=False),
+        )
+        samples.append(sample)
+    return samples
+
+
+async def parley_level(
+    fake: TimedFake,
+    bot: ParleyBot,
+    probe: Probe,
+    prof: FakeUser,
+    tables: list[Table],
+    actions: int,
+) -> Level:
+    level = Level("Parley", len(tables), actions)
+    started = time.monotonic()
+    setups = await asyncio.gather(
+        *(setup_table(fake, prof, t, f"Bench {len(tables)}-{i}") for i, t in enumerate(tables))
+    )
+    await drain(bot)  # caucus rooms and briefs are posted before the clock starts
+    level.setup_wall = time.monotonic() - started
+    level.setup_samples = [s for samples in setups for s in samples]
+
+    probe.reset()
+    started = time.monotonic()
+    results = await asyncio.gather(*(play_table(fake, t, actions) for t in tables))
+    level.wall = time.monotonic() - started
+    level.samples = [s for samples in results for s in samples]
+    level.act_times = list(probe.act_times)
+    await drain(bot)
+    level.backlog = time.monotonic() - started - level.wall
+    level.statements = probe.statements
+    ended = time.monotonic()
+    spans = [*probe.tick_spans]
+    if probe.tick_started is not None:
+        spans.append((probe.tick_started, ended))
+    overlaps = [min(b, ended) - max(a, started) for a, b in spans if b > started]
+    level.ticks, level.tick_time = len(overlaps), sum(overlaps)
+    if probe.lock is not None:
+        level.lock_held, level.lock_waits = probe.lock.held, list(probe.lock.waits)
+    return level
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+class CountingHandler(logging.Handler):
+    """Counts warnings and errors logged by the bot, discord.py and the fake."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().splitlines()[0][:140]
+        if "voice will NOT be supported" in message:
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f" [{type(record.exc_info[1]).__name__}: {record.exc_info[1]}]"[:200]
+        self.counts[(record.levelname, record.name, message)] += 1
+
+
+async def run(levels: Sequence[tuple[int, int]]) -> tuple[list[Level], TimedFake]:
+    most = max(n for n, _ in levels)
+    results: list[Level] = []
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+        library = bench_library(Path(tmp))
+        async with TimedFake(interaction_deadline=INTERACTION_DEADLINE) as fake:
+            # Seed every channel and user before any bot connects (GUILD_CREATE lists them).
+            prof = fake.add_facilitator("prof")
+            pingers = [
+                (fake.add_player(f"pinger-{i:02d}"), fake.add_channel(f"ping-{i:02d}"))
+                for i in range(most)
+            ]
+            tables_per_level = []
+            for n, _ in levels:
+                tables = []
+                for i in range(n):
+                    tag = f"t{n}-{i:02d}"
+                    tables.append(
+                        Table(
+                            fake.add_channel(tag),
+                            fake.add_player(f"{tag}-us-head"),
+                            fake.add_player(f"{tag}-us-member"),
+                            fake.add_player(f"{tag}-dprk-head"),
+                            fake.add_player(f"{tag}-dprk-member"),
+                        )
+                    )
+                tables_per_level.append(tables)
+
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                discord_token=fake.token,
+                db=str(Path(tmp) / "parley.db"),
+                guild_ids=[fake.guild.id],
+                api_base=fake.api_base,
+                gateway_url=fake.gateway_url,
+            )
+            point_at(settings)
+
+            floor = FloorBot(fake.guild.id)
+            task = await connect(fake, floor)
+            try:
+                for n, actions in levels:
+                    results.append(await floor_level(fake, pingers, n, actions))
+                    print(f"  floor  N={n:<3} done", file=sys.stderr, flush=True)
+            finally:
+                await disconnect(floor, task)
+
+            probe = Probe()
+            parley = ProbedParley(settings, library, probe)
+            task = await connect(fake, parley)
+            try:
+                for (n, actions), tables in zip(levels, tables_per_level, strict=True):
+                    level = await parley_level(fake, parley, probe, prof, tables, actions)
+                    results.append(level)
+                    print(f"  Parley N={n:<3} done", file=sys.stderr, flush=True)
+            finally:
+                await disconnect(parley, task)  # the bot closes before the fake stops
+    return results, fake
+
+
+def report(
+    levels: Sequence[tuple[int, int]], results: list[Level], fake: TimedFake, logs: CountingHandler
+) -> None:
+    header = [
+        "system",
+        "tables",
+        "actions",
+        "1st cb p50",
+        "1st cb p99",
+        "final p50",
+        "final p99",
+        "actions/s",
+        "no answer",
+        "refused",
+    ]
+    rows = []
+    by_key = {(r.system, r.tables): r for r in results}
+    for n, _ in levels:
+        for system in ("floor", "Parley"):
+            r = by_key[(system, n)]
+            rows.append(
+                [
+                    system,
+                    str(n),
+                    str(len(r.samples)),
+                    *latency_cells(r.samples),
+                    f"{r.throughput:.1f}",
+                    str(len(r.samples) - r.answered),
+                    str(sum(1 for s in r.samples if s.refused)),
+                ]
+            )
+    print("Interaction latency (ms, from INTERACTION_CREATE delivered) and throughput")
+    print(render(rows, header))
+    print()
+
+    print("Parley by command in the measured loop (ms): first callback / final answer p50, p99")
+    kinds = sorted({s.kind for r in results if r.system == "Parley" for s in r.samples})
+    rows = []
+    for n, _ in levels:
+        r = by_key[("Parley", n)]
+        for kind in kinds:
+            picked = [s for s in r.samples if s.kind == kind]
+            if picked:
+                rows.append(["Parley", str(n), kind, str(len(picked)), *latency_cells(picked)])
+    print(
+        render(
+            rows, ["system", "tables", "command", "n", "cb p50", "cb p99", "final p50", "final p99"]
+        )
+    )
+    print()
+
+    print("Parley setup, not in the figures above (open, 4 join buttons, 4 assigns, start)")
+    rows = []
+    for n, _ in levels:
+        r = by_key[("Parley", n)]
+        rows.append(
+            [
+                "Parley",
+                str(n),
+                str(len(r.setup_samples)),
+                *latency_cells(r.setup_samples),
+                f"{r.setup_wall:.2f}",
+                str(len(r.setup_samples) - sum(1 for s in r.setup_samples if s.final is not None)),
+                str(sum(1 for s in r.setup_samples if s.refused)),
+            ]
+        )
+    header = ["system", "tables", "n", "cb p50", "cb p99", "final p50", "final p99"]
+    print(render(rows, [*header, "wall s", "no answer", "refused"]))
+    print()
+
+    print(
+        "Inside Parley during the measured loop, until its announcements were posted: "
+        "Tables.act (ms),\nSQL statements per action, clock ticks, the announcement backlog "
+        "left after the last answer,\nand the store's lock (share of the time held; waits "
+        "in ms)"
+    )
+    rows = []
+    for n, _ in levels:
+        r = by_key[("Parley", n)]
+        answered = max(r.answered, 1)
+        busy = max(r.wall + (r.backlog or 0.0), 1e-9)
+        rows.append(
+            [
+                "Parley",
+                str(n),
+                f"{r.wall:.2f}",
+                ms(percentile(r.act_times, 50)),
+                ms(percentile(r.act_times, 99)),
+                "-" if r.statements is None else f"{r.statements / answered:.1f}",
+                str(r.ticks),
+                f"{r.tick_time:.2f}",
+                "-" if r.backlog is None else f"{r.backlog:.2f}",
+                "-" if r.lock_held is None else f"{100 * r.lock_held / busy:.0f}%",
+                ms(percentile(r.lock_waits, 50)),
+                ms(percentile(r.lock_waits, 99)),
+            ]
+        )
+    header = ["system", "tables", "loop s", "act p50", "act p99", "SQL/action", "ticks"]
+    header += ["tick s", "backlog s", "DB lock held", "lock wait p50", "lock wait p99"]
+    print(render(rows, header))
+    print()
+
+    refused = [s for r in results for s in (*r.setup_samples, *r.samples) if s.refused]
+    failed_callbacks = [
+        s
+        for r in results
+        for s in (*r.setup_samples, *r.samples)
+        if s.callback_status not in (None, 200)
+    ]
+    print(
+        f"Fake: {len(fake.requests)} REST requests, {len(fake.interaction_responses)} "
+        f"interactions, failed callbacks {len(failed_callbacks)}, "
+        f"unhandled routes {len(fake.unhandled)}, fake errors {len(fake.server_errors)}"
+    )
+    for sample in refused[:5]:
+        print(f"  refused {sample.kind}: {sample.text.splitlines()[0][:160]}")
+    if logs.counts:
+        print("Warnings and errors logged:")
+        for (level, name, message), count in logs.counts.most_common(8):
+            print(f"  {count:>5} x {level} {name}: {message}")
+    else:
+        print("Warnings and errors logged: none")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a very short smoke run")
+    parser.add_argument(
+        "--levels",
+        help="comma-separated TABLESxACTIONS, e.g. 1x200,10x40 (overrides the defaults)",
+    )
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of the run")
+    args = parser.parse_args(argv)
+    if args.levels:
+        levels = tuple(
+            (int(n), int(a)) for n, a in (part.split("x") for part in args.levels.split(","))
+        )
+    else:
+        levels = QUICK_LEVELS if args.quick else FULL_LEVELS
+
+    logs = CountingHandler()
+    logging.basicConfig(level=logging.WARNING, handlers=[logs], force=True)
+
+    print(
+        f"Parley Discord bench: Python {platform.python_version()}, discord.py "
+        f"{discord.__version__}, {platform.machine()}, levels "
+        + ", ".join(f"{n} x {a}" for n, a in levels)
+        + f" (tables x actions each); {SCENARIO}/{SEQUENCING} with max_rounds={MAX_ROUNDS}; "
+        f"fake interaction deadline {INTERACTION_DEADLINE:.0f} s; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
+    profiler = cProfile.Profile() if args.profile else None
+    started = time.monotonic()
+    if profiler is not None:
+        profiler.enable()
+    results, fake = asyncio.run(run(levels))
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    print(
+        f"(whole run {time.monotonic() - started:.1f} s; load average {os.getloadavg()[0]:.2f} "
+        "at the end: other processes on the machine skew the figures)"
+    )
+    print()
+    report(levels, results, fake, logs)
+
+
+if __name__ == "__main__":
+    main()

@@ -195,7 +195,7 @@ class ParleyBot(discord.Client):
             raise outcome.refusal
         if not outcome.repeated:
             self.spawn(self.publisher.publish(table_id, outcome))
-            self.clock.poke()
+            self.clock.poke(table_id)
         return outcome
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -26,12 +27,21 @@ MAX_SLEEP_SECONDS = 30.0
 
 
 class Clock:
-    """Runs each table's due reminders and expiries."""
+    """Runs each table's due reminders and expiries.
+
+    It keeps each open table's next wake-up; an action pokes the clock with its table,
+    so only that table is read again. Every :data:`MAX_SLEEP_SECONDS` it reads them all
+    (another process may share the log).
+    """
 
     def __init__(self, bot: ParleyBot) -> None:
         self.bot = bot
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._due: dict[int, datetime] = {}
+        self._changed: set[int] = set()
+        self._read_all = True
+        self._read_all_at = 0.0
 
     def start(self) -> None:
         """Start ticking in the background."""
@@ -46,26 +56,42 @@ class Clock:
                 await self._task
             self._task = None
 
-    def poke(self) -> None:
-        """Look again now (a deadline may have changed)."""
+    def poke(self, table_id: int | None = None) -> None:
+        """Look again now at one table (or at every table) whose deadline may have moved."""
+        if table_id is None:
+            self._read_all = True
+        else:
+            self._changed.add(table_id)
         self._wake.set()
 
+    async def _refresh(self, table_id: int) -> None:
+        wakeup = next_wakeup(await self.bot.tables.state(table_id))
+        if wakeup is None:
+            self._due.pop(table_id, None)
+        else:
+            self._due[table_id] = wakeup
+
     async def tick(self) -> datetime | None:
-        """Run whatever is due on every open table; return when to look next."""
+        """Run whatever is due; return when to look next."""
         store = self.bot.store
         assert store is not None
-        soonest: datetime | None = None
-        for row in await store.open_tables():
-            state = await self.bot.tables.state(row.id)
-            wakeup = next_wakeup(state)
-            if wakeup is not None and wakeup <= utc_now():
-                outcome = await self.bot.tables.tick(row.id)
-                if outcome.events:
-                    await self.bot.publisher.publish(row.id, outcome)
-                wakeup = next_wakeup(await self.bot.tables.state(row.id))
-            if wakeup is not None and (soonest is None or wakeup < soonest):
-                soonest = wakeup
-        return soonest
+        if self._read_all or time.monotonic() - self._read_all_at >= MAX_SLEEP_SECONDS:
+            self._read_all, self._read_all_at = False, time.monotonic()
+            self._changed.clear()
+            self._due.clear()
+            changed = {row.id for row in await store.open_tables()}
+        else:
+            changed, self._changed = self._changed, set()
+        for table_id in changed:
+            await self._refresh(table_id)
+        for table_id, wakeup in sorted(self._due.items(), key=lambda item: item[1]):
+            if wakeup > utc_now():
+                break
+            outcome = await self.bot.tables.tick(table_id)
+            if outcome.events:
+                self.bot.spawn(self.bot.publisher.publish(table_id, outcome))
+            await self._refresh(table_id)
+        return min(self._due.values(), default=None)
 
     async def _run(self) -> None:
         while True:
@@ -77,7 +103,7 @@ class Clock:
                 raise
             except Exception:
                 log.exception("the clock failed a tick; trying again shortly")
-                soonest = None
+                soonest, self._read_all = None, True
             delay = MAX_SLEEP_SECONDS
             if soonest is not None:
                 delay = min(max((soonest - utc_now()).total_seconds(), 0.05), delay)

@@ -69,14 +69,15 @@ class Publisher:
             # Announce the table as these events left it, even if more have happened since.
             state = outcome.state or await self.bot.tables.state(table_id)
             turn_moved = False
+            places = await store.places(table_id)  # kept up to date as messages are posted
             for event in outcome.events:
-                await self._safely(self._announce(row, state, channel, event))
+                await self._safely(self._announce(row, state, channel, places, event))
                 turn_moved = turn_moved or bool(event.data.get("turn"))
             if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
                 post = present.turn_post(state)
                 if post.content:
                     await self._safely(self.send(channel, post))
-            await self._safely(self.refresh_status(table_id, state, channel))
+            await self._safely(self.refresh_status(table_id, state, channel, places))
 
     # -- Discord plumbing -------------------------------------------------------------
 
@@ -130,15 +131,28 @@ class Publisher:
 
     # -- what each event shows ----------------------------------------------------------
 
-    async def _announce(self, row: TableRow, state: TableState, channel: Any, event: Event) -> None:
+    async def _remember(
+        self, table_id: int, places: dict[str, str], name: str, discord_id: str
+    ) -> None:
+        """Store where something now lives in Discord, and note it in ``places``."""
         store = self.bot.store
         assert store is not None
-        places = await store.places(row.id)
+        await store.set_place(table_id, name, discord_id)
+        places[name] = discord_id
+
+    async def _announce(
+        self,
+        row: TableRow,
+        state: TableState,
+        channel: Any,
+        places: dict[str, str],
+        event: Event,
+    ) -> None:
         kind = event.kind
         if kind is EventKind.TABLE_OPENED:
             await self._opened(row, state, channel)
         elif kind is EventKind.TABLE_STARTED:
-            await self._open_rooms(row, state, channel)
+            await self._open_rooms(row, state, channel, places)
         elif kind in (EventKind.MEMBER_ASSIGNED, EventKind.MEMBER_LEFT, EventKind.MEMBER_JOINED):
             if any(name.startswith("room:") for name in places):
                 await self._sync_room_access(row, state, places, event.data["user_id"])
@@ -155,7 +169,7 @@ class Publisher:
                     view=offer_view(row.id, event.seq),
                 )
                 if message is not None:
-                    await store.set_place(row.id, f"offer:{event.seq}", str(message.id))
+                    await self._remember(row.id, places, f"offer:{event.seq}", str(message.id))
         elif kind is EventKind.AGREEMENT_REACHED:
             await self._mark_offer(row, channel, places, event.data["offer"], state, "agreed")
         elif kind is EventKind.OFFER_REJECTED:
@@ -222,9 +236,9 @@ class Publisher:
         )
         await self.send(channel, Post(content=intro), view=join_view(row.id))
 
-    async def _open_rooms(self, row: TableRow, state: TableState, channel: Any) -> None:
-        store = self.bot.store
-        assert store is not None
+    async def _open_rooms(
+        self, row: TableRow, state: TableState, channel: Any, places: dict[str, str]
+    ) -> None:
         guild = channel.guild
         facilitators = await self._facilitator_ids(row.id)
         role = self._facilitator_role(guild)
@@ -263,7 +277,7 @@ class Publisher:
                 ),
                 reason=f"Parley table #{row.id}: caucus room",
             )
-            await store.set_place(row.id, f"room:{delegation.id}", str(room.id))
+            await self._remember(row.id, places, f"room:{delegation.id}", str(room.id))
             caucus = CAUCUS_RECORDED if state.rules.record_caucus else CAUCUS_NOT_RECORDED
             await self.send(room, Post(content=RECORDED_NOTICE.format(caucus=caucus)))
             prose = self.bot.library.prompt(delegation.brief)
@@ -309,11 +323,10 @@ class Publisher:
                     self.send(room, Post(content=present.score_text(state, delegation.id)))
                 )
 
-    async def refresh_status(self, table_id: int, state: TableState, channel: Any) -> None:
+    async def refresh_status(
+        self, table_id: int, state: TableState, channel: Any, places: dict[str, str]
+    ) -> None:
         """Edit the one status message (posting and pinning it the first time)."""
-        store = self.bot.store
-        assert store is not None
-        places = await store.places(table_id)
         embed = present.status_embed(state, table_id)
         message_id = places.get("status")
         if message_id is not None:
@@ -323,7 +336,7 @@ class Publisher:
             except discord.NotFound:
                 pass
         message = await channel.send(embed=embed)
-        await store.set_place(table_id, "status", str(message.id))
+        await self._remember(table_id, places, "status", str(message.id))
         try:
             await message.pin(reason="Parley: the table's status")
         except discord.HTTPException:

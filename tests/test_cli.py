@@ -129,6 +129,10 @@ def test_demo_agrees_basket_by_basket_in_singapore_order(demo: dict[str, Any]) -
         {basket_of[i] for i in a["data"]["items"]} - {"remains"} for a in agreements[:3]
     ]
     assert first_baskets == [{b} for b in GATED_ORDER]
+    listed = demo["json"]["outcome"]["agreements"]  # the outcome lists them too, in order
+    assert [(a["seq"], a["items"]) for a in listed] == [
+        (e["seq"], e["data"]["items"]) for e in agreements
+    ]
 
 
 def test_demo_logs_refusals_an_inject_a_statement_and_an_undo(demo: dict[str, Any]) -> None:

@@ -278,11 +278,16 @@ def summary_text(state: TableState) -> str:
 
 def score_text(state: TableState, delegation_id: str) -> str:
     """A delegation's score against its BATNA (posted only in its own room)."""
-    score = state.score(delegation_id)
     delegation = state.scenario.delegation(delegation_id)
     assert delegation is not None
+    if not state.agreements:
+        return (
+            f"📊 **{delegation.name}**: nothing was agreed, so you fall back on your "
+            f"best alternative, a BATNA of **{delegation.batna}**."
+        )
+    score = state.score(delegation_id)
     verdict = (
-        "above" if score > delegation.batna else "at" if score == delegation.batna else "below"
+        "above" if score > delegation.batna else "at" if score == delegation.batna else ("below")
     )
     return (
         f"📊 **{delegation.name}**: your score is **{score}** against a BATNA of "

@@ -115,8 +115,15 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
             "reason": state.close_reason,
             "rounds": state.round,
             "agreed": agreed,
+            "agreements": [
+                {"seq": a.seq, "offer": a.offer, "round": a.round, "items": list(a.items)}
+                for a in state.agreements
+            ],
             "scores": scores,
-            "joint_gain": sum(v["score"] - v["batna"] for v in scores.values()),
+            # With nothing agreed each side keeps its BATNA: no gain, and no loss either.
+            "joint_gain": sum(v["score"] - v["batna"] for v in scores.values())
+            if state.agreements
+            else 0,
             "refusals": dict(sorted(refusals.items())),
         },
     }

@@ -252,8 +252,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _run_bot(settings: Settings) -> int:
     import discord
 
+    from bot.discord_app.announcements import AnnouncementsError, templates
     from bot.discord_app.app import ParleyBot, point_at
 
+    try:
+        templates()
+    except AnnouncementsError as exc:
+        print(f"parley run: the announcements file needs fixing:\n{exc}", file=sys.stderr)
+        return EXIT_FAILURE
     point_at(settings)
     bot = ParleyBot(settings)
     stop = asyncio.Event()

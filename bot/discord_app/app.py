@@ -11,6 +11,7 @@ from typing import Any
 import discord
 import yarl
 
+from bot.discord_app import announcements
 from bot.discord_app.clock import Clock
 from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
@@ -84,6 +85,7 @@ class ParleyBot(discord.Client):
         from bot.discord_app import commands as slash_commands
         from bot.discord_app import components
 
+        announcements.templates()  # a broken announcements file stops the start, clearly
         for error in self.library.errors:
             log.error("scenario not loaded:\n%s", error.render())
         self.store = await Store.open(self.settings.db)

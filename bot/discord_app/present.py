@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.discord_app.announcements import say
 from bot.discord_app.text import (
     EMBED_DESCRIPTION_LIMIT,
     EMBED_FIELD_LIMIT,
@@ -105,67 +106,70 @@ def turn_post(state: TableState) -> Post:
     """Whose turn it is, pinging only that delegation."""
     if state.turn is None or state.phase is not Phase.NEGOTIATING:
         return Post()
-    name = delegation_name(state.scenario, state.turn)
-    deadline = f" Time runs out {timestamp(state.deadline)}." if state.deadline else ""
     members = state.delegation_members(state.turn)
-    return Post(
-        content=f"{who_line(state, state.turn)} Round {state.round}: the **{name}** delegation "
-        f"is on move.{deadline}".strip(),
-        ping=[m.user_id for m in members],
+    content = say(
+        "turn",
+        mentions=who_line(state, state.turn),
+        round=state.round,
+        delegation=delegation_name(state.scenario, state.turn),
+        deadline=timestamp(state.deadline) if state.deadline else "soon",
     )
+    return Post(content=content.strip(), ping=[m.user_id for m in members])
 
 
 def event_post(state: TableState, event: Event) -> Post | None:
     """The public announcement for one event, if it deserves one."""
     scenario = state.scenario
     data = event.data
-    actor = event.actor.name if event.actor else "Parley"
+    name = event.actor.name if event.actor else "Parley"
+    side = delegation_name(scenario, event.actor.delegation if event.actor else None)
     kind = event.kind
     if kind is EventKind.STATEMENT:
-        where = delegation_name(scenario, event.actor.delegation if event.actor else None)
-        return Post(content=f"🗣️ **{actor}** ({where}): {defang(data['text'])}")
+        return Post(say("statement", name=name, delegation=side, text=defang(data["text"])))
     if kind is EventKind.OFFER_ACCEPTED:
         return Post(
-            content=f"✅ {delegation_name(scenario, data['delegation'])} accepts "
-            f"offer #{data['offer']}."
+            say(
+                "accepted",
+                delegation=delegation_name(scenario, data["delegation"]),
+                offer=data["offer"],
+            )
         )
     if kind is EventKind.AGREEMENT_REACHED:
         return Post(
-            content=f"🤝 **Agreement** on offer #{data['offer']}: "
-            f"{item_titles(scenario, data['items'])}."
+            say("agreement", offer=data["offer"], items=item_titles(scenario, data["items"]))
         )
     if kind is EventKind.OFFER_REJECTED:
-        reason = f" — “{defang(clip(data['reason'], 1500))}”" if data.get("reason") else ""
-        return Post(content=f"❌ {actor} rejects offer #{data['offer']}{reason}")
+        if data.get("reason"):
+            return Post(
+                say(
+                    "rejected_with_reason",
+                    name=name,
+                    offer=data["offer"],
+                    reason=defang(clip(data["reason"], 1500)),
+                )
+            )
+        return Post(say("rejected", name=name, offer=data["offer"]))
     if kind is EventKind.TURN_PASSED:
-        side = event.actor.delegation if event.actor else None
-        return Post(content=f"⏭️ {delegation_name(scenario, side)} passes.")
+        return Post(say("passed", delegation=side))
     if kind is EventKind.TURN_EXPIRED:
-        return Post(
-            content=f"⌛ Time is up for {delegation_name(scenario, data['delegation'])}; "
-            "the turn passes."
-        )
+        return Post(say("expired", delegation=delegation_name(scenario, data["delegation"])))
     if kind is EventKind.WALKED_AWAY:
         return Post(
-            content=f"🚪 {actor} walks away: the {delegation_name(scenario, data['delegation'])} "
-            "delegation leaves the table. What was agreed stands."
+            say("walked_away", name=name, delegation=delegation_name(scenario, data["delegation"]))
         )
     if kind is EventKind.TABLE_PAUSED:
-        return Post(content="⏸️ The table is paused; the clock is stopped.")
+        return Post(say("paused"))
     if kind is EventKind.TABLE_RESUMED:
-        return Post(content="▶️ The table resumes.")
+        return Post(say("resumed"))
     if kind is EventKind.DEADLINE_EXTENDED:
-        return Post(content=f"⏱️ The clock is extended by {data['minutes']:g} minutes.")
+        return Post(say("extended", minutes=f"{data['minutes']:g}"))
     if kind is EventKind.ACTION_REVERTED:
-        return Post(
-            content=f"↩️ The facilitator undid the last action "
-            f"({', '.join(f'#{n}' for n in data['reverts'])})."
-        )
+        return Post(say("undone", events=", ".join(f"#{n}" for n in data["reverts"])))
     if kind is EventKind.REMINDER_SENT and state.turn:
         members = state.delegation_members(state.turn)
+        deadline = timestamp(state.deadline) if state.deadline else "soon"
         return Post(
-            content=f"{who_line(state, state.turn)} ⏰ Your turn ends "
-            f"{timestamp(state.deadline) if state.deadline else 'soon'}.",
+            say("reminder", mentions=who_line(state, state.turn), deadline=deadline),
             ping=[m.user_id for m in members],
         )
     return None
@@ -251,28 +255,17 @@ def items_text(state: TableState, delegation: str | None) -> str:
 
 def summary_text(state: TableState) -> str:
     """The close: why it ended and the joint statement in basket order."""
-    reasons = {
-        "walked_away": "a delegation walked away",
-        "max_rounds": "the last round is over",
-        "package_agreed": "the package is agreed",
-        "all_agreed": "every item is agreed",
-        "facilitator": "the facilitator ended it",
-    }
-    scenario = state.scenario
-    lines = [
-        f"🏁 **The table is closed**: {reasons.get(state.close_reason or '', 'closed')}.",
-        "",
-        "**Joint statement**",
-    ]
+    reason = say(f"reason_{state.close_reason}") if state.close_reason else "closed"
+    lines = [say("closed", reason=reason), "", say("closed_heading")]
     agreed = state.agreed
     if not agreed:
-        lines.append("Nothing was agreed.")
-    for basket in scenario.baskets_in_order():
+        lines.append(say("nothing_agreed"))
+    for basket in state.scenario.baskets_in_order():
         clauses = [state.item(i) for i in agreed if state.item(i).basket == basket.id]
         if clauses:
             lines.append(f"__{basket.title}__")
             lines += [f"- {c.text or c.title}" for c in clauses]
-    lines += ["", "Each delegation finds its score in its caucus room."]
+    lines += ["", say("closed_footer")]
     return "\n".join(lines)
 
 
@@ -281,17 +274,17 @@ def score_text(state: TableState, delegation_id: str) -> str:
     delegation = state.scenario.delegation(delegation_id)
     assert delegation is not None
     if not state.agreements:
-        return (
-            f"📊 **{delegation.name}**: nothing was agreed, so you fall back on your "
-            f"best alternative, a BATNA of **{delegation.batna}**."
-        )
+        return say("score_no_deal", delegation=delegation.name, batna=delegation.batna)
     score = state.score(delegation_id)
     verdict = (
         "above" if score > delegation.batna else "at" if score == delegation.batna else ("below")
     )
-    return (
-        f"📊 **{delegation.name}**: your score is **{score}** against a BATNA of "
-        f"**{delegation.batna}**: {verdict} your best alternative."
+    return say(
+        "score",
+        delegation=delegation.name,
+        score=score,
+        batna=delegation.batna,
+        verdict=say(f"verdict_{verdict}"),
     )
 
 

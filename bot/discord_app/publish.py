@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.discord_app import present
+from bot.discord_app.announcements import say
 from bot.discord_app.components import join_view, offer_view
 from bot.discord_app.present import Post
 from bot.discord_app.text import MESSAGE_LIMIT, clip, split_message
@@ -27,15 +28,6 @@ if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
 
 log = logging.getLogger("parley.discord")
-
-RECORDED_NOTICE = (
-    "🔒 **This is your delegation's private caucus room.** Only your delegation, the "
-    "facilitators and Parley can read it. Everything you do with Parley's commands "
-    "(offers, answers, statements, refused attempts) is recorded in the table's log for "
-    "the debrief. {caucus}"
-)
-CAUCUS_RECORDED = "Messages written in this room **are recorded** too."
-CAUCUS_NOT_RECORDED = "Messages written in this room are **not** recorded."
 
 
 _FACILITATOR_KINDS = {EventKind.TABLE_OPENED, EventKind.TABLE_STARTED, EventKind.MEMBER_ASSIGNED}
@@ -186,7 +178,8 @@ class Publisher:
                 )
         elif kind is EventKind.EVENT_INJECTED:
             text = self.bot.library.prompt(event.data["prompt"])
-            await self.send(channel, Post(content=f"📰 **{event.data['title']}**\n\n{text}"))
+            heading = say("inject", title=event.data["title"])
+            await self.send(channel, Post(content=f"{heading}\n\n{text}"))
         elif kind is EventKind.TABLE_CLOSED:
             withdrawn = event.data.get("withdrawn")
             await self._mark_offer(row, channel, places, withdrawn, state, "withdrawn")
@@ -229,10 +222,12 @@ class Publisher:
 
     async def _opened(self, row: TableRow, state: TableState, channel: Any) -> None:
         background = self.bot.library.prompt(state.scenario.prompts.background)
-        intro = (
-            f"## {state.title}\n*{state.scenario.title}* — rules: **{state.variant}**\n\n"
-            f"{background}\n\nPress **Join** (or use `/join`) to take part; the "
-            "facilitator assigns delegations."
+        intro = say(
+            "opening",
+            title=state.title,
+            scenario=state.scenario.title,
+            variant=state.variant,
+            background=background.strip(),
         )
         await self.send(channel, Post(content=intro), view=join_view(row.id))
 
@@ -278,13 +273,12 @@ class Publisher:
                 reason=f"Parley table #{row.id}: caucus room",
             )
             await self._remember(row.id, places, f"room:{delegation.id}", str(room.id))
-            caucus = CAUCUS_RECORDED if state.rules.record_caucus else CAUCUS_NOT_RECORDED
-            await self.send(room, Post(content=RECORDED_NOTICE.format(caucus=caucus)))
+            caucus = say("caucus_recorded" if state.rules.record_caucus else "caucus_not_recorded")
+            await self.send(room, Post(content=say("room_notice", caucus=caucus)))
             prose = self.bot.library.prompt(delegation.brief)
             brief = present.brief_text(state.scenario, delegation.id, prose)
-            await self.send(
-                room, Post(content=f"# Confidential brief: {delegation.name}\n\n{brief}")
-            )
+            heading = say("brief_heading", delegation=delegation.name)
+            await self.send(room, Post(content=f"{heading}\n\n{brief}"))
 
     async def _sync_room_access(
         self, row: TableRow, state: TableState, places: dict[str, str], user_id: str

@@ -106,7 +106,7 @@ async def test_walk_away_asks_first_then_closes(seminar: Seminar, parley: Parley
     done = await s.click(s.alice, confirm, button["custom_id"])
     assert "walked away" in answer(s.fake, done)
     await s.message_with("The table is closed")
-    score = await s.message_with("your score is", s.fake.channel_named("general-us"))
+    score = await s.message_with("nothing was agreed", s.fake.channel_named("general-us"))
     assert "BATNA" in score.content
 
 

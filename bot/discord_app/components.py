@@ -5,7 +5,7 @@ none keeps state in a View, so they all keep working after a restart.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import discord
 
@@ -39,20 +39,23 @@ class _Routed:
         raise NotImplementedError
 
 
-class JoinButton(
-    _Routed,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"parley:join:(?P<table>\d+)",
-):
-    """Join the table as an observer (the facilitator assigns delegations)."""
+class _TableButton(_Routed):
+    """A button that applies one command, with no argument, to the table in its id."""
+
+    action: type[c.Command]
+    done: str
+    label: str
+    emoji: str
+    style: discord.ButtonStyle
+    prefix: str
 
     def __init__(self, table_id: int) -> None:
-        super().__init__(
+        super().__init__(  # type: ignore[call-arg]
             discord.ui.Button(
-                label="Join",
-                style=discord.ButtonStyle.primary,
-                emoji="🙋",
-                custom_id=f"parley:join:{table_id}",
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+                custom_id=f"parley:{self.prefix}:{table_id}",
             )
         )
         self.table_id = table_id
@@ -64,18 +67,41 @@ class JoinButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> JoinButton:
+    ) -> Self:
         return cls(int(match["table"]))
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await bot.act(interaction, c.Join(who=bot.who(interaction)), self.table_id)
-        await reply(
-            interaction,
-            "You joined the table. The facilitator will place you in "
-            "a delegation; `/status` shows the table.",
-        )
+        await bot.act(interaction, self.action(who=bot.who(interaction)), self.table_id)
+        await reply(interaction, self.done)
+
+
+class JoinButton(
+    _TableButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:join:(?P<table>\d+)",
+):
+    """Join the table as an observer (the facilitator assigns delegations)."""
+
+    action, prefix = c.Join, "join"
+    label, emoji, style = "Join", "🙋", discord.ButtonStyle.primary
+    done = (
+        "You joined the table. The facilitator will place you in a delegation; "
+        "`/status` shows the table."
+    )
+
+
+class WalkAwayButton(
+    _TableButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:walkaway:(?P<table>\d+)",
+):
+    """The confirmation of /walkaway."""
+
+    action, prefix = c.WalkAway, "walkaway"
+    label, emoji, style = "Yes, walk away", "🚪", discord.ButtonStyle.danger
+    done = "Your delegation has walked away; the table is closed."
 
 
 class OfferButton(
@@ -117,41 +143,6 @@ class OfferButton(
         )
         await bot.act(interaction, command, self.table_id)
         await reply(interaction, f"Offer #{self.offer} {self.verb}ed.")
-
-
-class WalkAwayButton(
-    _Routed,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"parley:walkaway:(?P<table>\d+)",
-):
-    """The confirmation of /walkaway."""
-
-    def __init__(self, table_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Yes, walk away",
-                emoji="🚪",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"parley:walkaway:{table_id}",
-            )
-        )
-        self.table_id = table_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> WalkAwayButton:
-        return cls(int(match["table"]))
-
-    async def run(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await bot.act(interaction, c.WalkAway(who=bot.who(interaction)), self.table_id)
-        await reply(interaction, "Your delegation has walked away; the table is closed.")
 
 
 # -- the offer drafting view ------------------------------------------------------------------

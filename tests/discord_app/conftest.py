@@ -173,8 +173,8 @@ async def settle(
     return record
 
 
-@pytest.fixture
-def seminar(fake: FakeDiscord, parley: ParleyBot) -> Seminar:
+def make_seminar(fake: FakeDiscord) -> Seminar:
+    """A facilitator, four players and an observer added to the fake server."""
     return Seminar(
         fake,
         prof=fake.add_facilitator("prof"),
@@ -184,3 +184,18 @@ def seminar(fake: FakeDiscord, parley: ParleyBot) -> Seminar:
         dave=fake.add_player("dave"),
         erin=fake.add_player("erin"),
     )
+
+
+async def start_with_two_heads(s: Seminar) -> None:
+    """A Hanoi table in #general with alice heading the US and carol the DPRK, started."""
+    await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
+    for player, delegation in ((s.alice, "us"), (s.carol, "dprk")):
+        await s.slash(
+            s.prof, "session assign", {"member": player, "delegation": delegation, "role": "head"}
+        )
+    await s.slash(s.prof, "session start")
+
+
+@pytest.fixture
+def seminar(fake: FakeDiscord, parley: ParleyBot) -> Seminar:
+    return make_seminar(fake)

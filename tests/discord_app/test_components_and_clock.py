@@ -8,7 +8,15 @@ from pathlib import Path
 from bot import paths
 from bot.discord_app.app import ParleyBot
 from bot.scenarios import ScenarioLibrary
-from tests.discord_app.conftest import Seminar, answer, settings_for, start_bot, stop_bot
+from tests.discord_app.conftest import (
+    Seminar,
+    answer,
+    make_seminar,
+    settings_for,
+    start_bot,
+    start_with_two_heads,
+    stop_bot,
+)
 from tests.discord_app.test_permissions import started
 from tests.discord_app.test_restart import quick_rules
 from tests.fakediscord import FakeDiscord
@@ -151,23 +159,8 @@ async def test_clock_reminds_expires_pauses_and_extends(fake: FakeDiscord, tmp_p
         settings_for(fake, tmp_path / "p.db"), fake, ScenarioLibrary(rules, paths.PROMPTS_DIR)
     )
     try:
-        s = Seminar(
-            fake,
-            prof=fake.add_facilitator("prof"),
-            alice=fake.add_player("alice"),
-            bob=fake.add_player("bob"),
-            carol=fake.add_player("carol"),
-            dave=fake.add_player("dave"),
-            erin=fake.add_player("erin"),
-        )
-        await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
-        for player, delegation in ((s.alice, "us"), (s.carol, "dprk")):
-            await s.slash(
-                s.prof,
-                "session assign",
-                {"member": player, "delegation": delegation, "role": "head"},
-            )
-        await s.slash(s.prof, "session start")
+        s = make_seminar(fake)
+        await start_with_two_heads(s)
         reminder = await s.message_with("Your turn ends", timeout=10)
         assert str(s.alice.id) in reminder.content
         await s.message_with("Time is up for United States", timeout=10)
@@ -200,23 +193,8 @@ async def test_caucus_messages_are_recorded_only_where_the_scenario_says(
     bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake, library)
     try:
         assert bot.intents.message_content
-        s = Seminar(
-            fake,
-            prof=fake.add_facilitator("prof"),
-            alice=fake.add_player("alice"),
-            bob=fake.add_player("bob"),
-            carol=fake.add_player("carol"),
-            dave=fake.add_player("dave"),
-            erin=fake.add_player("erin"),
-        )
-        await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
-        for player, delegation in ((s.alice, "us"), (s.carol, "dprk")):
-            await s.slash(
-                s.prof,
-                "session assign",
-                {"member": player, "delegation": delegation, "role": "head"},
-            )
-        await s.slash(s.prof, "session start")
+        s = make_seminar(fake)
+        await start_with_two_heads(s)
         # The rooms are opened after /session start answers: wait for the notice first.
         await fake.wait_for_message(
             None, lambda m: "are recorded" in m.content and m.channel_id != s.channel.id

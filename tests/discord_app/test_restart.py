@@ -12,7 +12,7 @@ from typing import IO
 
 from bot import paths
 from bot.store import Store
-from tests.discord_app.conftest import Seminar, answer, settle
+from tests.discord_app.conftest import answer, make_seminar, settle
 from tests.fakediscord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,15 +56,7 @@ async def test_killed_bot_carries_on_after_restart(fake: FakeDiscord, tmp_path: 
     rules = quick_rules(tmp_path, turn_minutes=0.1)  # six-second turns
     db = tmp_path / "parley.db"
     log_path = tmp_path / "parley.log"
-    s = Seminar(
-        fake,
-        prof=fake.add_facilitator("prof"),
-        alice=fake.add_player("alice"),
-        bob=fake.add_player("bob"),
-        carol=fake.add_player("carol"),
-        dave=fake.add_player("dave"),
-        erin=fake.add_player("erin"),
-    )
+    s = make_seminar(fake)
     with log_path.open("wb") as log:
         first = start_parley(fake, db, rules, log)
         try:

@@ -46,6 +46,7 @@ FIELDS: dict[str, set[str]] = {
     "caucus_recorded": set(),
     "caucus_not_recorded": set(),
     "brief_heading": {"delegation"},
+    "rooms_failed": {"problem"},
 }
 
 FILE = Path("parley") / "announcements.toml"

@@ -144,7 +144,11 @@ class Publisher:
         if kind is EventKind.TABLE_OPENED:
             await self._opened(row, state, channel)
         elif kind is EventKind.TABLE_STARTED:
-            await self._open_rooms(row, state, channel, places)
+            try:
+                await self._open_rooms(row, state, channel, places)
+            except discord.Forbidden as exc:
+                log.warning("table %s: cannot open caucus rooms: %s", row.id, exc.text)
+                await self.send(channel, Post(say("rooms_failed", problem=exc.text or "403")))
         elif kind in (EventKind.MEMBER_ASSIGNED, EventKind.MEMBER_LEFT, EventKind.MEMBER_JOINED):
             if any(name.startswith("room:") for name in places):
                 await self._sync_room_access(row, state, places, event.data["user_id"])

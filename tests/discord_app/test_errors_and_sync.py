@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
 from bot.discord_app.app import ParleyBot
-from tests.discord_app.conftest import Seminar, answer, settings_for, start_bot, stop_bot
-from tests.fakediscord import FakeDiscord
+from tests.discord_app.conftest import (
+    Seminar,
+    answer,
+    answer_containing,
+    make_seminar,
+    settings_for,
+    start_bot,
+    start_with_two_heads,
+    stop_bot,
+)
+from tests.fakediscord import FakeDiscord, Permission
 
 
 async def test_an_unexpected_error_is_logged_and_answered_briefly(
@@ -85,3 +95,44 @@ async def test_commands_sync_globally_without_server_ids(fake: FakeDiscord, tmp_
         assert fake.guild.id not in fake.synced_commands
     finally:
         await stop_bot(bot, task)
+
+
+async def test_missing_channel_permissions_are_reported_in_the_channel(tmp_path: Path) -> None:
+    """Without Manage Channels the table still starts and the channel is told how to fix it."""
+    allowed = Permission.BOT_DEFAULT & ~Permission.MANAGE_CHANNELS & ~Permission.MANAGE_ROLES
+    async with FakeDiscord(bot_permissions=allowed) as fake:
+        bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake)
+        try:
+            s = make_seminar(fake)
+            await start_with_two_heads(s)
+            warning = await s.message_with("could not open the caucus rooms")
+            assert "Manage Channels" in warning.content
+            brief = await s.slash(s.alice, "brief")
+            assert "Your BATNA" in await answer_containing(fake, brief, "Your BATNA")
+            assert not [c for c in fake.channels.values() if c.name.startswith("general-")]
+        finally:
+            await stop_bot(bot, task)
+
+
+async def test_a_dropped_gateway_connection_loses_nothing(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """The gateway drops mid-table: the bot reconnects and the next commands work."""
+    s = seminar
+    await start_with_two_heads(s)
+    await s.slash(s.alice, "offer", {"give": "us-liaison-office", "ask": "dprk-liaison-access"})
+    identified = s.fake.identify_count
+    await s.fake.disconnect_bot(code=4000)
+
+    def reconnected() -> bool:  # RESUME (op 6) or a fresh IDENTIFY
+        resumed = any(f.get("op") == 6 for f in s.fake.gateway_received)
+        return resumed or s.fake.identify_count > identified
+
+    for _ in range(200):
+        if reconnected():
+            break
+        await asyncio.sleep(0.05)
+    assert reconnected()
+    accepted = await s.slash(s.carol, "accept")
+    assert "Accepted" in answer(s.fake, accepted), answer(s.fake, accepted)
+    await s.message_with("**Agreement**")

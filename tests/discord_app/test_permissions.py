@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.discord_app.app import ParleyBot
 from bot.review.export import build_export
-from tests.discord_app.conftest import Seminar, answer, answer_containing
+from tests.discord_app.conftest import (
+    Seminar,
+    answer,
+    answer_containing,
+    settings_for,
+    settle,
+    start_bot,
+    stop_bot,
+)
 from tests.discord_app.test_table_flow import open_and_seat
+from tests.fakediscord import FakeDiscord
 
 
 async def started(s: Seminar) -> None:
@@ -189,3 +199,24 @@ async def test_moving_a_member_after_start_moves_their_room_access(
     )
     assert s.fake.permissions_for(s.bob, dprk_room) & view
     assert not s.fake.permissions_for(s.bob, us_room) & view
+
+
+async def test_the_facilitator_role_passes_without_manage_server(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """With PARLEY_FACILITATOR_ROLE set, a holder of that role runs /session; others do not."""
+    settings = settings_for(fake, tmp_path / "p.db", facilitator_role="Facilitator")
+    bot, task = await start_bot(settings, fake)
+    try:
+        assistant = fake.add_user("assistant", roles=[fake.facilitator_role])
+        student = fake.add_player("student")
+        assert not fake.permissions_for(assistant, fake.general) & (1 << 5)  # no Manage Server
+        opened = await settle(
+            fake,
+            await fake.slash(assistant, fake.general, "session open", {"scenario": "hanoi-2019"}),
+        )
+        assert "Table #1 is open" in answer(fake, opened), answer(fake, opened)
+        refused = await settle(fake, await fake.slash(student, fake.general, "session end", {}))
+        assert "not_facilitator" in answer(fake, refused)
+    finally:
+        await stop_bot(bot, task)

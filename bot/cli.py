@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import signal
 import sys
@@ -90,29 +91,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     script = library.prompt(scenario.prompts.demo).splitlines()
     db = args.db
     print(f"Playing the {scenario.title} demo ({len(script)} script lines) into {db}\n")
-    results: list[str] = []
-
-    class Collect:
-        def write(self, text: str) -> int:
-            results.append(text)
-            return len(text)
-
-        def flush(self) -> None:
-            pass
-
+    results = io.StringIO()
     code, table_id = asyncio.run(
-        play_lines(
-            script,
-            db,
-            ["instructor"],
-            Collect(),  # type: ignore[arg-type]
-            channel=f"demo-{uuid.uuid4().hex[:8]}",
-        )
+        play_lines(script, db, ["instructor"], results, channel=f"demo-{uuid.uuid4().hex[:8]}")
     )
     if code != EXIT_OK or table_id is None:
         print("parley demo: the demo script did not play through", file=sys.stderr)
         return EXIT_FAILURE
-    played = iter("".join(results).splitlines())
+    played = iter(results.getvalue().splitlines())
     for line in script:
         if line.strip() and not line.strip().startswith("#"):
             print(f"  {line.strip():<90} -> {next(played, '?')}")
@@ -126,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _export(db: str, table_id: int) -> dict:  # type: ignore[type-arg]
+async def _export(db: str, table_id: int) -> dict[str, Any]:
     async with await _open_store(db) as store:
         return await build_export(store, table_id)
 

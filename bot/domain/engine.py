@@ -436,7 +436,7 @@ def _start(state: TableState, command: c.Start, now: datetime) -> list[NewEvent]
     offering = state.scenario.offering
     headless = [d for d in offering if state.head(d) is None]
     if headless:
-        names = ", ".join(state.scenario.delegation(d).name for d in headless)  # type: ignore[union-attr]
+        names = ", ".join(_name(state, d) for d in headless)
         raise Refusal(
             R.NO_HEAD,
             f"Every delegation needs a head before the table starts; "

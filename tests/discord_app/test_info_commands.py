@@ -1,0 +1,61 @@
+"""The commands that show things, and the remaining facilitator commands, in Discord."""
+
+from __future__ import annotations
+
+from bot.discord_app.app import ParleyBot
+from tests.discord_app.conftest import Seminar, answer, answer_containing, message_text
+from tests.discord_app.test_permissions import started
+
+
+async def test_status_and_items_show_the_table_and_only_my_values(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """/status shows turn and baskets; /items shows my own values to me alone."""
+    s = seminar
+    await started(s)
+    status = await s.slash(s.bob, "status")
+    text = answer(s.fake, status)
+    assert status.ephemeral and "Round 1" in text and "United States" in text
+    assert "Open baskets" in text and "New US-DPRK relations" in text
+    items = await s.slash(s.carol, "items")
+    listing = await answer_containing(s.fake, items, "Recovery of POW/MIA remains")
+    assert items.ephemeral and "your value" in listing
+    # carol (DPRK) sees the DPRK's private value of the US liaison office, not the US one
+    line = next(x for x in listing.splitlines() if "`us-liaison-office`" in x)
+    assert "your value +3" in line
+    observer = await s.slash(s.erin, "items")
+    assert "your value" not in await answer_containing(s.fake, observer, "remains")
+
+
+async def test_session_list_and_status_for_facilitators(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """/session list names each table; /session status adds rooms and refusals so far."""
+    s = seminar
+    await started(s)
+    await s.slash(s.carol, "pass")  # not the DPRK's turn: a refusal to count
+    listed = await s.slash(s.prof, "session list")
+    assert "#1" in answer(s.fake, listed) and "Section A" in answer(s.fake, listed)
+    status = await s.slash(s.prof, "session status")
+    text = answer(s.fake, status)
+    assert "Rooms" in text and "not_your_turn" in text and "Events logged" in text
+
+
+async def test_autoassign_inject_and_leave(seminar: Seminar, parley: ParleyBot) -> None:
+    """Autoassign seats everyone waiting with a head each; an inject posts its text."""
+    s = seminar
+    await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
+    for player in (s.alice, s.bob, s.carol, s.dave):
+        await s.slash(player, "join")
+    record = await s.slash(s.prof, "session autoassign")
+    assert "Everyone waiting" in answer(s.fake, record)
+    state = await parley.tables.state(1)
+    assert {m.delegation for m in state.members.values()} == {"us", "dprk"}
+    assert state.head("us") is not None and state.head("dprk") is not None
+    injected = await s.slash(s.prof, "session inject", {"event": "april-calendar"})
+    assert "Posted" in answer(s.fake, injected)
+    news = await s.message_with("📰")
+    assert "April" in message_text(news)
+    left = await s.slash(s.dave, "leave")
+    assert "You left" in answer(s.fake, left)
+    assert (await parley.tables.state(1)).member(str(s.dave.id)) is None

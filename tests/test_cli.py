@@ -367,3 +367,42 @@ def test_compare_writes_one_page_and_refuses_mixed_input(
     assert "<svg" in out.read_text(encoding="utf-8")
     assert parley("compare", demo["table"], "--db", db).returncode == 2
     assert parley("compare", demo["table"], "99", "--db", db).returncode == 1
+
+
+def test_a_table_with_no_deal_keeps_each_batna(tmp_path: Path) -> None:
+    """Nothing agreed: margins and joint gain are 0, nobody beats their BATNA, pages say so."""
+    db = tmp_path / "nodeal.db"
+    script = "\n".join(
+        [
+            "instructor: session open scenario=hanoi-2019",
+            "instructor: session assign member=alice delegation=us role=head",
+            "instructor: session assign member=carol delegation=dprk role=head",
+            "instructor: session start",
+            "alice: walkaway",
+        ]
+    )
+    played = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "play", "--db", str(db)],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    assert played.stdout.splitlines()[-1] == "ok walked_away table_closed"
+    exported = json.loads(parley("export", "1", "--db", db, "--format", "json").stdout)
+    outcome = exported["outcome"]
+    assert outcome["agreements"] == [] and outcome["joint_gain"] == 0
+    for score in outcome["scores"].values():
+        assert score["score"] == 0 and score["margin"] == 0 and not score["beats_batna"]
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "play", "--db", str(db), "--channel", "b"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    page = tmp_path / "compare.html"
+    assert parley("compare", "1", "2", "--db", db, "-o", page).returncode == 0
+    assert page.read_text(encoding="utf-8").count("no deal") >= 4

@@ -136,11 +136,12 @@ def render_comparison(exports: list[dict[str, Any]]) -> str:
                 cells.append("—")
                 values.append("")
                 continue
-            beats = s["score"] > s["batna"]
-            cells.append(
-                f'{s["score"]} <span class="muted">/ BATNA {s["batna"]}</span> '
-                f'<span class="{"yes" if beats else "no"}">{s["score"] - s["batna"]:+d}</span>'
+            margin = (
+                f'<span class="{"yes" if s["beats_batna"] else "no"}">{s["margin"]:+d}</span>'
+                if e["outcome"]["agreements"]
+                else '<span class="muted">no deal</span>'
             )
+            cells.append(f'{s["score"]} <span class="muted">/ BATNA {s["batna"]}</span> {margin}')
             values.append(s["score"])
         rows.append(row(f"Score: {d.name}", cells, f"score:{d.id}", values))
     rows.append(

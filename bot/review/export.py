@@ -79,7 +79,16 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
         for agreement in state.agreements
         for item_id in agreement.items
     ]
-    scores = {d: {**v, "beats_batna": v["score"] > v["batna"]} for d, v in state.scores().items()}
+    # With nothing agreed each side keeps its BATNA: no margin, no gain, and no loss.
+    deal = bool(state.agreements)
+    scores = {
+        d: {
+            **v,
+            "margin": v["score"] - v["batna"] if deal else 0,
+            "beats_batna": deal and v["score"] > v["batna"],
+        }
+        for d, v in state.scores().items()
+    }
     refusals = Counter(e.data["code"] for e in events if e.kind is EventKind.ACTION_REFUSED)
     return {
         "format": FORMAT,
@@ -120,10 +129,7 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
                 for a in state.agreements
             ],
             "scores": scores,
-            # With nothing agreed each side keeps its BATNA: no gain, and no loss either.
-            "joint_gain": sum(v["score"] - v["batna"] for v in scores.values())
-            if state.agreements
-            else 0,
+            "joint_gain": sum(v["margin"] for v in scores.values()),
             "refusals": dict(sorted(refusals.items())),
         },
     }

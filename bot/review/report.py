@@ -344,8 +344,8 @@ def _scores(export: dict[str, Any], scenario: Scenario) -> str:
     outcome = export["outcome"]
     rows = []
     for delegation_id, s in outcome["scores"].items():
-        margin = s["score"] - s["batna"]
-        beats = s.get("beats_batna", margin > 0)
+        margin = s["margin"]
+        beats = s["beats_batna"]
         rows.append(
             f'<tr class="d-{esc(delegation_id)}" data-delegation="{esc(delegation_id)}" '
             f'data-score="{s["score"]}" data-batna="{s["batna"]}">'
@@ -364,7 +364,8 @@ def _scores(export: dict[str, Any], scenario: Scenario) -> str:
         f'<td class="num" data-joint-gain="{outcome["joint_gain"]}">'
         f"{outcome['joint_gain']:+d}</td><td></td></tr></tfoot></table></div>"
         '<p class="caption">A score is the sum of the delegation\'s private values of the '
-        "agreed items; the BATNA is the value of no agreement.</p></section>"
+        "agreed items; the BATNA is the value of no agreement. With nothing agreed, each "
+        "side keeps its BATNA: no margin either way.</p></section>"
     )
 
 

@@ -19,7 +19,7 @@ from bot.discord_app.announcements import say
 from bot.discord_app.components import join_view, offer_view
 from bot.discord_app.present import Post
 from bot.discord_app.text import MESSAGE_LIMIT, clip, split_message
-from bot.domain.events import Event, EventKind
+from bot.domain.events import Event, EventKind, facilitators
 from bot.domain.state import StandingOffer, TableState
 from bot.service import Outcome
 from bot.store import TableRow
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
 
 log = logging.getLogger("parley.discord")
-
-
-_FACILITATOR_KINDS = {EventKind.TABLE_OPENED, EventKind.TABLE_STARTED, EventKind.MEMBER_ASSIGNED}
 
 
 def _allowed(post: Post) -> discord.AllowedMentions:
@@ -209,14 +206,7 @@ class Publisher:
         tabled = await store.event(row.id, seq) if seq and message_id else None
         if tabled is None or tabled.kind is not EventKind.OFFER_TABLED:
             return
-        offer = StandingOffer(
-            seq=tabled.seq,
-            by=tabled.data["delegation"],
-            give=tuple(tabled.data["give"]),
-            ask=tuple(tabled.data["ask"]),
-            note=tabled.data.get("note", ""),
-            answers=tabled.data.get("answers"),
-        )
+        offer = StandingOffer.tabled(tabled)
         await self._edit(
             channel,
             message_id,
@@ -239,7 +229,10 @@ class Publisher:
         self, row: TableRow, state: TableState, channel: Any, places: dict[str, str]
     ) -> None:
         guild = channel.guild
-        facilitators = await self._facilitator_ids(row.id)
+        store = self.bot.store
+        assert store is not None
+        # Facilitators who have run this table may read every room (the role too).
+        readers_everywhere = set(facilitators(await store.events(row.id)))
         role = self._facilitator_role(guild)
         for delegation in state.scenario.delegations:
             overwrites: dict[Any, discord.PermissionOverwrite] = {
@@ -253,7 +246,7 @@ class Publisher:
                 ),
             }
             readers = {m.user_id for m in state.delegation_members(delegation.id)}
-            readers |= facilitators
+            readers |= readers_everywhere
             for user_id in readers:
                 overwrites[discord.Object(id=int(user_id), type=discord.Member)] = (
                     discord.PermissionOverwrite(
@@ -339,16 +332,6 @@ class Publisher:
             await message.pin(reason="Parley: the table's status")
         except discord.HTTPException:
             log.info("could not pin the status message (Manage Messages missing?)")
-
-    async def _facilitator_ids(self, table_id: int) -> set[str]:
-        """Facilitators who have run this table (they may read every caucus room)."""
-        store = self.bot.store
-        assert store is not None
-        return {
-            event.actor.user_id
-            for event in await store.events(table_id)
-            if event.kind in _FACILITATOR_KINDS and event.actor is not None
-        }
 
     def _facilitator_role(self, guild: discord.Guild) -> discord.Role | None:
         wanted = self.bot.settings.facilitator_role

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -52,6 +53,21 @@ UNDOABLE_KINDS = frozenset(
 CONSEQUENCE_KINDS = frozenset({EventKind.AGREEMENT_REACHED, EventKind.TABLE_CLOSED})
 
 
+#: Kinds that only a facilitator's command logs (with that facilitator as the actor).
+FACILITATOR_KINDS = frozenset(
+    {
+        EventKind.TABLE_OPENED,
+        EventKind.TABLE_STARTED,
+        EventKind.TABLE_PAUSED,
+        EventKind.TABLE_RESUMED,
+        EventKind.DEADLINE_EXTENDED,
+        EventKind.EVENT_INJECTED,
+        EventKind.ACTION_REVERTED,
+        EventKind.TABLE_CLOSED,
+    }
+)
+
+
 class Actor(BaseModel):
     """Who did something: a Discord user (or a named player in `parley play`)."""
 
@@ -83,3 +99,22 @@ class Event(NewEvent):
     def stamp(cls, new: NewEvent, seq: int, at: datetime) -> Event:
         """Number and time a decided event."""
         return cls(kind=new.kind, actor=new.actor, data=new.data, seq=seq, at=at)
+
+
+def facilitators(events: Iterable[Event]) -> dict[str, str]:
+    """Who acted as a facilitator at a table (user id to name, in order of first act).
+
+    An assignment counts only when it placed someone else: where players may choose
+    their delegation, a player's own move is logged as ``member_assigned`` too.
+    """
+    found: dict[str, str] = {}
+    for event in events:
+        actor = event.actor
+        if actor is None:
+            continue
+        placed_other = (
+            event.kind is EventKind.MEMBER_ASSIGNED and event.data.get("user_id") != actor.user_id
+        )
+        if event.kind in FACILITATOR_KINDS or placed_other:
+            found.setdefault(actor.user_id, actor.name)
+    return found

@@ -47,6 +47,19 @@ class StandingOffer:
     answers: int | None = None
     accepted_by: tuple[str, ...] = ()
 
+    @classmethod
+    def tabled(cls, event: Event) -> StandingOffer:
+        """The offer an ``offer_tabled`` event put on the table."""
+        data = event.data
+        return cls(
+            seq=event.seq,
+            by=data["delegation"],
+            give=tuple(data["give"]),
+            ask=tuple(data["ask"]),
+            note=data.get("note", ""),
+            answers=data.get("answers"),
+        )
+
     @property
     def items(self) -> tuple[str, ...]:
         """Every item the offer names, given first."""
@@ -248,14 +261,7 @@ def _table_started(state: TableState, data: dict[str, Any], _: Event) -> None:
 
 
 def _offer_tabled(state: TableState, data: dict[str, Any], event: Event) -> None:
-    state.standing = StandingOffer(
-        seq=event.seq,
-        by=data["delegation"],
-        give=tuple(data["give"]),
-        ask=tuple(data["ask"]),
-        note=data.get("note", ""),
-        answers=data.get("answers"),
-    )
+    state.standing = StandingOffer.tabled(event)
     _set_turn(state, data)
 
 

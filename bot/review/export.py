@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from bot.domain.events import Event, EventKind
+from bot.domain.events import Event, EventKind, facilitators
 from bot.domain.scenario import Scenario
 from bot.domain.state import Replay
 from bot.review.narrate import delegation_name, describe
@@ -50,7 +50,6 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
         for seq in e.data["reverts"]
     }
     members: dict[str, dict[str, Any]] = {}
-    facilitators: dict[str, str] = {}
     for e in events:
         if e.kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_ASSIGNED):
             entry = members.setdefault(
@@ -59,8 +58,6 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
             entry.update(delegation=e.data.get("delegation"), role=e.data.get("role"))
         elif e.kind is EventKind.MEMBER_LEFT and e.data["user_id"] in members:
             members[e.data["user_id"]]["left"] = True
-        if e.kind in _FACILITATOR_KINDS and e.actor is not None:
-            facilitators[e.actor.user_id] = e.actor.name
     for member in members.values():
         current = state.member(member["user_id"])
         member.setdefault("left", False)
@@ -106,7 +103,9 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
             else None,
             "phase": state.phase.value,
             "round": state.round,
-            "facilitators": [{"user_id": uid, "name": name} for uid, name in facilitators.items()],
+            "facilitators": [
+                {"user_id": uid, "name": name} for uid, name in facilitators(events).items()
+            ],
         },
         "scenario": scenario.model_dump(mode="json"),
         "members": sorted(
@@ -133,19 +132,6 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
             "refusals": dict(sorted(refusals.items())),
         },
     }
-
-
-_FACILITATOR_KINDS = {
-    EventKind.TABLE_OPENED,
-    EventKind.MEMBER_ASSIGNED,
-    EventKind.TABLE_STARTED,
-    EventKind.TABLE_PAUSED,
-    EventKind.TABLE_RESUMED,
-    EventKind.DEADLINE_EXTENDED,
-    EventKind.EVENT_INJECTED,
-    EventKind.ACTION_REVERTED,
-    EventKind.TABLE_CLOSED,
-}
 
 
 async def build_export(store: Store, table_id: int) -> dict[str, Any]:

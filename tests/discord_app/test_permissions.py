@@ -7,17 +7,21 @@ from typing import Any
 
 import pytest
 
+from bot import paths
 from bot.discord_app.app import ParleyBot
 from bot.review.export import build_export
+from bot.scenarios import ScenarioLibrary
 from tests.discord_app.conftest import (
     Seminar,
     answer,
     answer_containing,
+    make_seminar,
     settings_for,
     settle,
     start_bot,
     stop_bot,
 )
+from tests.discord_app.test_restart import quick_rules
 from tests.discord_app.test_table_flow import open_and_seat
 from tests.fakediscord import FakeDiscord
 
@@ -218,5 +222,35 @@ async def test_the_facilitator_role_passes_without_manage_server(
         assert "Table #1 is open" in answer(fake, opened), answer(fake, opened)
         refused = await settle(fake, await fake.slash(student, fake.general, "session end", {}))
         assert "not_facilitator" in answer(fake, refused)
+    finally:
+        await stop_bot(bot, task)
+
+
+async def test_a_player_who_changed_sides_reads_only_their_new_room(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Where players pick their side, switching sides never opens the old side's room."""
+    rules = quick_rules(tmp_path, turn_minutes=10)
+    text = (
+        (rules / "hanoi-2019.toml").read_text().replace("self_select = false", "self_select = true")
+    )
+    (rules / "hanoi-2019.toml").write_text(text)
+    bot, task = await start_bot(
+        settings_for(fake, tmp_path / "p.db"), fake, ScenarioLibrary(rules, paths.PROMPTS_DIR)
+    )
+    try:
+        s = make_seminar(fake)
+        await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
+        await s.slash(s.alice, "join", {"delegation": "us"})
+        await s.slash(s.carol, "join", {"delegation": "us"})
+        moved = await s.slash(s.carol, "join", {"delegation": "dprk"})
+        assert "dprk" in answer(fake, moved)
+        await s.slash(s.prof, "session start")
+        await fake.wait_for_message(None, lambda m: "Confidential brief: DPRK" in m.content)
+        view = 1 << 10
+        us_room = fake.channel_named("general-us")
+        dprk_room = fake.channel_named("general-dprk")
+        assert fake.permissions_for(s.carol, dprk_room) & view
+        assert not fake.permissions_for(s.carol, us_room) & view
     finally:
         await stop_bot(bot, task)

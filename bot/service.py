@@ -78,15 +78,18 @@ class Tables:
             return replay.state
 
     async def table_in(self, guild_id: str | None, channel_id: str) -> int:
-        """The id of the open table in a channel, or an ``unknown_table`` refusal."""
+        """The open table of a channel (or of the caucus room it is), or ``unknown_table``."""
         row = await self.store.open_table_in(guild_id, channel_id)
-        if row is None:
+        if row is not None:
+            return row.id
+        table_id = await self.store.table_of_place(channel_id)
+        if table_id is None:
             raise Refusal(
                 RefusalCode.UNKNOWN_TABLE,
                 "There is no open table in this channel. A facilitator opens one with "
                 "/session open.",
             )
-        return row.id
+        return table_id
 
     # -- writing ------------------------------------------------------------------------
 

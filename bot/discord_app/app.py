@@ -16,7 +16,6 @@ from bot.discord_app.clock import Clock
 from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
 from bot.domain import commands as c
-from bot.domain.errors import Refusal, RefusalCode
 from bot.scenarios import ScenarioLibrary
 from bot.service import Outcome, Tables
 from bot.settings import Settings
@@ -169,19 +168,8 @@ class ParleyBot(discord.Client):
 
     async def table_here(self, interaction: discord.Interaction[Any]) -> int:
         """The open table of the interaction's channel (or of the caucus room it is in)."""
-        assert self.store is not None
         guild = str(interaction.guild_id) if interaction.guild_id else None
-        channel = str(interaction.channel_id)
-        row = await self.store.open_table_in(guild, channel)
-        if row is not None:
-            return row.id
-        table_id = await self.store.table_of_place(channel)
-        if table_id is not None:
-            return table_id
-        raise Refusal(
-            RefusalCode.UNKNOWN_TABLE,
-            "There is no open table in this channel. A facilitator opens one with /session open.",
-        )
+        return await self.tables.table_in(guild, str(interaction.channel_id))
 
     async def act(
         self, interaction: discord.Interaction[Any], command: c.Command, table_id: int | None = None

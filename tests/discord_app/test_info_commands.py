@@ -59,3 +59,16 @@ async def test_autoassign_inject_and_leave(seminar: Seminar, parley: ParleyBot) 
     left = await s.slash(s.dave, "leave")
     assert "You left" in answer(s.fake, left)
     assert (await parley.tables.state(1)).member(str(s.dave.id)) is None
+
+
+async def test_commands_work_from_inside_a_caucus_room(seminar: Seminar, parley: ParleyBot) -> None:
+    """A player may act from their delegation's room: it belongs to the table."""
+    s = seminar
+    await started(s)
+    await s.fake.wait_for_message(None, lambda m: "Confidential brief: United States" in m.content)
+    room = s.fake.channel_named("general-us")
+    offered = await s.slash(
+        s.alice, "offer", {"give": "us-liaison-office", "ask": "dprk-liaison-access"}, channel=room
+    )
+    assert "is on the table" in answer(s.fake, offered), answer(s.fake, offered)
+    await s.message_with("Offer #")  # the offer itself is announced in the table's channel

@@ -180,12 +180,18 @@ class ParleyBot(discord.Client):
         """
         if table_id is None:
             table_id = await self.table_here(interaction)
-        outcome = await self.tables.act(table_id, command, key=str(interaction.id))
+        return self.follow_up(await self.tables.act(table_id, command, key=str(interaction.id)))
+
+    def follow_up(self, outcome: Outcome) -> Outcome:
+        """Raise a refusal (the one error path answers it), or announce what happened.
+
+        A repeated delivery was announced the first time, so it is not announced again.
+        """
         if outcome.refusal is not None:
             raise outcome.refusal
         if not outcome.repeated:
-            self.spawn(self.publisher.publish(table_id, outcome))
-            self.clock.poke(table_id)
+            self.spawn(self.publisher.publish(outcome.table_id, outcome))
+            self.clock.poke(outcome.table_id)
         return outcome
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:

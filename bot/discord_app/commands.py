@@ -229,19 +229,17 @@ async def session_open(
     """Open a negotiation table in this channel and post the background with Join buttons."""
     await _defer(interaction)
     bot = _bot(interaction)
-    outcome = await bot.tables.open(
-        bot.who(interaction),
-        scenario,
-        sequencing,
-        title,
-        guild_id=str(interaction.guild_id) if interaction.guild_id else None,
-        channel_id=str(interaction.channel_id),
-        key=str(interaction.id),
+    outcome = bot.follow_up(
+        await bot.tables.open(
+            bot.who(interaction),
+            scenario,
+            sequencing,
+            title,
+            guild_id=str(interaction.guild_id) if interaction.guild_id else None,
+            channel_id=str(interaction.channel_id),
+            key=str(interaction.id),
+        )
     )
-    if outcome.refusal is not None:
-        raise outcome.refusal
-    if not outcome.repeated:
-        bot.spawn(bot.publisher.publish(outcome.table_id, outcome))
     await reply(
         interaction,
         f"Table #{outcome.table_id} is open. Players press **Join**; "

@@ -184,7 +184,9 @@ def offer_embed(
         title += f" (answers #{offer.answers})"
     colour = COLOUR_AGREED if status == "agreed" else COLOUR_CLOSED if status else COLOUR
     embed = discord.Embed(
-        title=clip(title, 256), description=offer_text(scenario, offer), colour=colour
+        title=clip(title, 256),
+        description=clip(offer_text(scenario, offer), EMBED_DESCRIPTION_LIMIT),
+        colour=colour,
     )
     if imbalance:
         embed.add_field(
@@ -286,8 +288,3 @@ def score_text(state: TableState, delegation_id: str) -> str:
         batna=delegation.batna,
         verdict=say(f"verdict_{verdict}"),
     )
-
-
-def clip_description(text: str) -> str:
-    """Text cut to fit an embed description."""
-    return clip(text, EMBED_DESCRIPTION_LIMIT)

@@ -84,6 +84,14 @@ async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot)
     ended = await s.slash(s.prof, "session end")
     assert "closed" in answer(s.fake, ended)
     await s.message_with("The table is closed")
+    # each delegation's score goes to its own room only, never to the channel
+    for room, own, other in (
+        ("general-us", "United States", "DPRK"),
+        ("general-dprk", "DPRK", "United States"),
+    ):
+        score = await s.message_with("your score is", s.fake.channel_named(room))
+        assert f"**{own}**" in score.content and other not in score.content
+    assert not [m for m in s.public() if "your score is" in m.content]
 
     assert parley.store is not None
     export = await build_export(parley.store, 1)

@@ -228,6 +228,22 @@ CHART_BOXES = """
 """
 
 
+async def load_offline(
+    devtools: DevTools, page: Path, width: int = 1280, height: int = 900, phone: bool = False
+) -> None:
+    """Load a page at a screen size and check it made no request and logged no error."""
+    await devtools.send(
+        "Emulation.setDeviceMetricsOverride",
+        width=width,
+        height=height,
+        deviceScaleFactor=2 if phone else 1,
+        mobile=phone,
+    )
+    loaded = await devtools.load(page.as_uri())
+    assert loaded.requests == [], loaded.requests
+    assert loaded.errors == [], loaded.errors
+
+
 def assert_charts_visible(boxes: list[dict[str, Any]], names: set[str]) -> None:
     assert {b["name"] for b in boxes} == names
     for box in boxes:
@@ -254,16 +270,7 @@ async def test_report_loads_offline_with_charts_and_every_row(
     page = tmp_path / "report.html"
     page.write_text(render_report(export, debrief), encoding="utf-8")
     async with browser(chromium, tmp_path) as devtools:
-        await devtools.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=1280,
-            height=900,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
-        loaded = await devtools.load(page.as_uri())
-        assert loaded.requests == []
-        assert loaded.errors == []
+        await load_offline(devtools, page)
         rows = await devtools.evaluate("document.querySelectorAll('#transcript tbody tr').length")
         assert rows == len(export["events"])
         assert_charts_visible(await devtools.evaluate(CHART_BOXES), {"timeline", "participation"})
@@ -278,15 +285,7 @@ async def test_report_fits_a_phone(
     page = tmp_path / "report.html"
     page.write_text(render_report(tables["demo"].export, debrief), encoding="utf-8")
     async with browser(chromium, tmp_path) as devtools:
-        await devtools.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=390,
-            height=844,
-            deviceScaleFactor=2,
-            mobile=True,
-        )
-        loaded = await devtools.load(page.as_uri())
-        assert loaded.requests == [] and loaded.errors == []
+        await load_offline(devtools, page, 390, 844, phone=True)
         overflow = await devtools.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
@@ -323,16 +322,7 @@ async def test_comparison_loads_offline_with_its_charts(
     exports = [tables[n].export for n in ("demo", "package", "hostile")]
     page.write_text(render_comparison(exports), encoding="utf-8")
     async with browser(chromium, tmp_path) as devtools:
-        await devtools.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=1280,
-            height=900,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
-        loaded = await devtools.load(page.as_uri())
-        assert loaded.requests == []
-        assert loaded.errors == []
+        await load_offline(devtools, page)
         columns = await devtools.evaluate(
             "document.querySelectorAll('table.compare thead th').length"
         )

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from bot import paths
 from bot.domain.scenario import ScenarioError, load_scenario
 from bot.play import PlayClock, Player, PlayError
@@ -30,7 +32,46 @@ def _default_db() -> str:
     return Settings().db
 
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+DB_HINT = "pass --db with the log's file (or set PARLEY_DB)"
+OTHER_DB_HINT = "pass --db with another file (or set PARLEY_DB)"
+
+
+def _check_db(path: str) -> None:
+    """Refuse, in words, a database path SQLite could not use (before it is asked).
+
+    Messages read like the store's own: ``PATH: cannot ...: why; what would work``.
+    """
+    where = Path(path)
+    if where.is_dir():
+        raise StoreError(
+            f"{path}: cannot use a folder as the database; {OTHER_DB_HINT}, "
+            f"e.g. --db {where / 'parley.db'}"
+        )
+    if not where.exists():
+        if not where.parent.is_dir():
+            raise StoreError(
+                f"{path}: cannot create the database: there is no folder {where.parent}; "
+                f"create it first, or {OTHER_DB_HINT}"
+            )
+        return
+    try:
+        with where.open("rb") as file:
+            start = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: cannot read this database: {exc.strerror}; {OTHER_DB_HINT}"
+        ) from None
+    if start and start != SQLITE_HEADER:
+        raise StoreError(
+            f"{path}: cannot use this database: it is not an SQLite file (not a Parley log); "
+            f"{DB_HINT}"
+        )
+
+
 async def _open_store(path: str) -> Store:
+    _check_db(path)
     return await Store.open(path)
 
 
@@ -82,14 +123,55 @@ def cmd_play(args: argparse.Namespace) -> int:
     return code
 
 
+def _no_demo(library: ScenarioLibrary) -> str:
+    """Why the demo scenario is not in ``library``, and what would bring it back."""
+    for error in library.errors:
+        if Path(error.file).stem == DEMO_SCENARIO:
+            first, more = error.problems[0], len(error.problems) - 1
+            check = f"`parley check {error.file} --prompts {library.prompts_dir}`"
+            also = f" (and {more} more; {check} lists them all)" if more else ""
+            prompts = any("prompt file not found" in p.message for p in error.problems)
+            fix = (
+                f"point PARLEY_PROMPTS_DIR (now {library.prompts_dir}) at its prompts"
+                if prompts
+                else "fix the file"
+            )
+            return (
+                f"the {DEMO_SCENARIO} scenario cannot be used: {error.file}: {first}{also}; "
+                f"{fix}, or unset PARLEY_RULES_DIR and PARLEY_PROMPTS_DIR to use the shipped ones"
+            )
+    there = "" if library.rules_dir.is_dir() else ", a folder that does not exist"
+    return (
+        f"there is no {DEMO_SCENARIO} scenario in {library.rules_dir}{there}; point "
+        f"PARLEY_RULES_DIR at a folder holding {DEMO_SCENARIO}.toml, or unset it to use the "
+        "shipped scenarios"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     library = ScenarioLibrary()
+    if DEMO_SCENARIO not in library.ids():
+        print(f"parley demo: {_no_demo(library)}", file=sys.stderr)
+        return EXIT_FAILURE
     scenario = library.get(DEMO_SCENARIO)
     if scenario.prompts.demo is None:
-        print(f"parley demo: {DEMO_SCENARIO} ships no demo script", file=sys.stderr)
+        print(
+            f"parley demo: {DEMO_SCENARIO} in {library.rules_dir} names no demo script "
+            "(prompts.demo); unset PARLEY_RULES_DIR to use the shipped scenario",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
-    script = library.prompt(scenario.prompts.demo).splitlines()
+    try:
+        script = library.prompt(scenario.prompts.demo).splitlines()
+    except OSError as exc:
+        print(
+            f"parley demo: cannot read the demo script {exc.filename}: {exc.strerror}; "
+            "unset PARLEY_PROMPTS_DIR to use the shipped prompts",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     db = args.db
+    _check_db(db)
     print(f"Playing the {scenario.title} demo ({len(script)} script lines) into {db}\n")
     results = io.StringIO()
     code, table_id = asyncio.run(
@@ -144,35 +226,73 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _existing_db(command: str, db: str) -> bool:
+    """Whether the log to read exists; if not, say so (reading never creates one)."""
+    if Path(db).exists():
+        return True
+    print(
+        f"parley {command}: there is no database {db}; {DB_HINT}; "
+        "`parley demo` or `parley play` makes one",
+        file=sys.stderr,
+    )
+    return False
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    fmt = args.format
+    if fmt is None and args.output not in (None, "-"):
+        fmt = format_for(args.output)
+        if fmt is None and Path(args.output).suffix:
+            print(
+                f"parley export: cannot tell a format from {args.output}'s suffix "
+                f"{Path(args.output).suffix!r}; name the file .html, .md, .json or .csv, "
+                "or pass --format html|markdown|json|csv",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    db = args.db or _default_db()
+    if not _existing_db("export", db):
+        return EXIT_FAILURE
+
     async def run() -> str | None:
-        async with await _open_store(args.db or _default_db()) as store:
+        async with await _open_store(db) as store:
             if await store.table(args.table) is None:
                 print(
-                    f"parley export: there is no table {args.table} in "
-                    f"{store.path} (see `parley tables`)",
+                    f"parley export: there is no table {args.table} in {store.path}; "
+                    f"`parley tables --db {store.path}` lists the tables there",
                     file=sys.stderr,
                 )
                 return None
-            fmt = args.format or format_for(args.output) or "html"
-            return render(await build_export(store, args.table), fmt)
+            return render(await build_export(store, args.table), fmt or "html")
 
     text = asyncio.run(run())
     if text is None:
         return EXIT_FAILURE
     if args.output in (None, "-"):
         sys.stdout.write(text)
-    else:
+        return EXIT_OK
+    try:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"Wrote {args.output}", file=sys.stderr)
+    except OSError as exc:
+        print(
+            f"parley export: cannot write {args.output}: {exc.strerror}; "
+            "pick a file in a folder that exists, or leave out -o to print it",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    print(f"Wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from bot.review.compare import render_comparison
 
+    db = args.db or _default_db()
+    if not _existing_db("compare", db):
+        return EXIT_FAILURE
+
     async def exports() -> list[dict[str, Any]] | None:
-        async with await _open_store(args.db or _default_db()) as store:
+        async with await _open_store(db) as store:
             missing = [t for t in args.tables if await store.table(t) is None]
             if missing:
                 print(
@@ -354,6 +474,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bad_settings(exc: ValidationError) -> str:
+    """A settings error on one line: each bad setting by name, with what is wrong."""
+    problems = "; ".join(
+        f"{'.'.join(map(str, error['loc'])) or 'settings'}: "
+        f"{error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
+    return f"bad settings (environment or .env): {problems}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``parley`` command line."""
     args = build_parser().parse_args(argv)
@@ -362,6 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except ValidationError as exc:  # a bad setting, from the environment or .env
+        print(f"parley: {_bad_settings(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     return code

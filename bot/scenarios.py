@@ -13,8 +13,8 @@ class ScenarioLibrary:
     """Scenarios by id, from a rules folder, with their prompt files."""
 
     def __init__(self, rules_dir: Path | None = None, prompts_dir: Path | None = None) -> None:
-        self.rules_dir = rules_dir or paths.RULES_DIR
-        self.prompts_dir = prompts_dir or paths.PROMPTS_DIR
+        self.rules_dir = rules_dir or paths.rules_dir()
+        self.prompts_dir = prompts_dir or paths.prompts_dir()
         self._scenarios: dict[str, Scenario] = {}
         self.errors: list[ScenarioError] = []
         for path in sorted(self.rules_dir.glob("*.toml")):

@@ -9,19 +9,71 @@ that is not in the log. Actions on one table are applied one at a time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.domain import commands as c
 from bot.domain import engine
 from bot.domain.errors import Refusal, RefusalCode
-from bot.domain.events import Actor, Event, EventKind, NewEvent
+from bot.domain.events import Actor, Event, EventKind, NewEvent, TableOpened
 from bot.domain.scenario import Scenario
-from bot.domain.state import Replay, TableState
+from bot.domain.state import Phase, Replay, TableState
 from bot.scenarios import ScenarioLibrary
-from bot.store import Remembered, Store, Transaction, utc_now
+from bot.store import (
+    LogUnavailable,
+    Remembered,
+    Store,
+    StoreError,
+    TableExists,
+    TableRow,
+    Transaction,
+    utc_now,
+)
+
+next_wakeup = engine.next_wakeup
+
+__all__ = [
+    "LogUnavailable",
+    "Outcome",
+    "Places",
+    "StoreError",
+    "TableRow",
+    "TableSummary",
+    "Tables",
+    "next_wakeup",
+    "open_tables",
+    "utc_now",
+]
+
+#: How many replayed tables to keep in memory; closed and least recently used go first.
+CACHE_TABLES = 256
+
+
+class Places(Protocol):
+    """Where a table lives outside the log (Discord rooms and messages), by name."""
+
+    async def places(self, table_id: int) -> dict[str, str]:
+        """Every place of a table: name (``status``, ``room:us``, ``offer:12``) to id."""
+        ...
+
+    async def remember_place(self, table_id: int, name: str, place_id: str) -> None:
+        """Remember where something of the table now lives."""
+        ...
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """A table as a listing shows it (no replay needed)."""
+
+    row: TableRow
+    phase: str
+    agreed: int
+    close_reason: str | None
 
 
 @dataclass
@@ -52,20 +104,47 @@ class Outcome:
         return {"kinds": self.kinds}
 
 
+async def open_tables(
+    db: str, library: ScenarioLibrary, clock: Callable[[], datetime] = utc_now
+) -> Tables:
+    """The service over the log at ``db`` (a :class:`StoreError` if it cannot be used)."""
+    return Tables(await Store.open(db), library, clock=clock)
+
+
+def prompt_copy(library: ScenarioLibrary, scenario: Scenario) -> dict[str, str]:
+    """The texts of every prompt file a scenario names, to keep with a new table."""
+    names = [
+        scenario.prompts.background,
+        scenario.prompts.debrief,
+        *(d.brief for d in scenario.delegations),
+        *(e.prompt for e in scenario.events),
+    ]
+    return {name: library.prompt(name) for name in dict.fromkeys(names)}
+
+
 class Tables:
-    """Negotiation tables backed by the log."""
+    """Negotiation tables backed by the log: every read and write of Discord, the clock
+    and ``parley play`` goes through here."""
 
     def __init__(
         self,
         store: Store,
         library: ScenarioLibrary,
         clock: Callable[[], datetime] = utc_now,
+        cache_tables: int = CACHE_TABLES,
     ) -> None:
         self.store = store
         self.library = library
         self.clock = clock
-        self._replays: dict[int, Replay] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self.cache_tables = cache_tables
+        self._replays: OrderedDict[int, Replay] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._rows: dict[int, TableRow] = {}
+        self._prompts: dict[int, dict[str, str]] = {}
+
+    async def close(self) -> None:
+        """Close the log."""
+        await self.store.close()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -75,21 +154,103 @@ class Tables:
             replay = await self._replay(table_id)
             for event in await self.store.events(table_id, after=replay.state.last_seq):
                 replay.apply(event)
+            self._settle(table_id, replay)
             return replay.state
 
     async def table_in(self, guild_id: str | None, channel_id: str) -> int:
-        """The open table of a channel (or of the caucus room it is), or ``unknown_table``."""
-        row = await self.store.open_table_in(guild_id, channel_id)
+        """A channel's table (or the table whose caucus room it is): the open one, else the
+        latest closed one, so facilitators can still review and undo it; else
+        ``unknown_table``."""
+        row = await self.store.latest_table_in(guild_id, channel_id)
         if row is not None:
             return row.id
         table_id = await self.store.table_of_place(channel_id)
         if table_id is None:
             raise Refusal(
                 RefusalCode.UNKNOWN_TABLE,
-                "There is no open table in this channel. A facilitator opens one with "
-                "/session open.",
+                "There is no table in this channel. A facilitator opens one with /session open.",
             )
         return table_id
+
+    async def table(self, table_id: int) -> TableRow:
+        """A table's row (its server, channel, title), or ``unknown_table``."""
+        row = self._rows.get(table_id)
+        if row is None or row.closed_at is None:
+            row = await self.store.table(table_id)
+            if row is None:
+                raise Refusal(RefusalCode.UNKNOWN_TABLE, f"There is no table #{table_id}.")
+        return row
+
+    async def tables(self, guild_id: str | None = None) -> list[TableSummary]:
+        """Every table (of one server), newest first, with phase and outcome in brief."""
+        found = []
+        for row in await self.store.tables(guild_id):
+            if row.phase is None or row.agreed is None:  # logged before schema 5
+                state = await self.state(row.id)
+                summary = TableSummary(
+                    row, state.phase.value, len(state.agreed), state.close_reason
+                )
+                found.append(summary)
+            else:
+                found.append(TableSummary(row, row.phase, row.agreed, row.close_reason))
+        return found
+
+    async def open_tables(self) -> list[int]:
+        """Ids of tables not yet closed (the clock watches these)."""
+        return [row.id for row in await self.store.open_tables()]
+
+    async def table_of_room(self, channel_id: str) -> int | None:
+        """The table whose caucus room this channel is, if any."""
+        return await self.store.table_of_place(channel_id)
+
+    async def prompt(self, table_id: int, name: str) -> str:
+        """A prompt file's text as the table has it (its copy from when it opened)."""
+        prompts = self._prompts.get(table_id)
+        if prompts is None:
+            prompts = await self.store.prompts(table_id) or {}
+            self._prompts[table_id] = prompts
+        if name in prompts:
+            return prompts[name]
+        return self.library.prompt(name)  # a table logged before its prompts were kept
+
+    async def prompts(self, table_id: int) -> dict[str, str]:
+        """The table's copy of its prompt files (empty for tables logged before it)."""
+        return await self.store.prompts(table_id) or {}
+
+    async def events(self, table_id: int) -> list[Event]:
+        """A table's whole log (for exports)."""
+        await self.table(table_id)
+        return await self.store.events(table_id)
+
+    async def export(self, table_id: int) -> dict[str, Any]:
+        """The table's ``parley-log/1`` export."""
+        from bot.review.export import export_dict
+
+        row = await self.table(table_id)
+        scenario = await self.store.scenario(table_id)
+        events = await self.store.events(table_id)
+        return export_dict(row, scenario, events, await self.prompts(table_id))
+
+    async def places(self, table_id: int) -> dict[str, str]:
+        """Where a table lives in Discord: name (``status``, ``room:us``...) to Discord id."""
+        return await self.store.places(table_id)
+
+    async def remember_place(self, table_id: int, name: str, place_id: str) -> None:
+        """Remember where something of the table now lives in Discord."""
+        await self.store.set_place(table_id, name, place_id)
+
+    async def check(self, table_id: int, command: c.Command) -> Refusal | None:
+        """Whether the rules would allow ``command`` now (nothing is logged either way)."""
+        state = await self.state(table_id)
+        try:
+            engine.decide(state, command, self.clock())
+        except Refusal as refusal:
+            return refusal
+        return None
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        """A scenario from the library (a ``bad_argument`` refusal if unknown)."""
+        return self.library.get(scenario_id)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -105,6 +266,7 @@ class Tables:
     ) -> Outcome:
         """Open a table in a channel (one open table per channel)."""
         scenario = self.library.get(scenario_id)  # raises a bad_argument refusal
+        prompts = prompt_copy(self.library, scenario)
         now = self.clock()
         async with self.store.writing() as tx:
             if key is not None and (seen := await tx.recall(key)) is not None:
@@ -131,45 +293,44 @@ class Tables:
                     now=now,
                     key=key,
                 )
+            data = opened.data
+            assert isinstance(data, TableOpened)
             # The unique index on open tables backs this check up against other processes.
             table_id = await tx.create_table(
-                scenario, opened.data["variant"], opened.data["title"], guild_id, channel_id, now
+                scenario, data.variant, data.title, guild_id, channel_id, now, prompts
             )
             events = await tx.append(table_id, [opened], now)
             replay = Replay(scenario, events)
             outcome = Outcome(table_id, events, state=replay.state.snapshot())
             if key is not None:
                 await tx.remember(key, table_id, events, outcome.to_json())
-        self._replays[table_id] = replay
+        self._keep(table_id, replay)
+        self._prompts[table_id] = prompts
         return outcome
 
     async def act(self, table_id: int, command: c.Command, key: str | None = None) -> Outcome:
         """Apply a person's command to a table; a refusal is logged and returned."""
-        async with self._lock(table_id):
-            replay = await self._replay(table_id)
-            async with self.store.writing() as tx:
-                if key is not None and (seen := await tx.recall(key)) is not None:
-                    return await self._repeat(tx, seen, table_id)
-                for event in await tx.events_after(table_id, replay.state.last_seq):
-                    replay.apply(event)
-                now = self.clock()
-                try:
-                    decided = engine.decide(replay.state, command, now)
-                except Refusal as refusal:
-                    return await self._refuse(
-                        tx,
-                        table_id,
-                        command_name=command.name,
-                        args=command.arguments(),
-                        who=command.who,
-                        refusal=refusal,
-                        now=now,
-                        key=key,
-                        state=replay.state,
-                    )
-                outcome = await self._append(tx, replay, table_id, decided, now)
-                if key is not None:
-                    await tx.remember(key, table_id, outcome.events, outcome.to_json())
+        async with self._writing(table_id) as (replay, tx):
+            if key is not None and (seen := await tx.recall(key)) is not None:
+                return await self._repeat(tx, seen, table_id)
+            now = self.clock()
+            try:
+                decided = engine.decide(replay.state, command, now)
+            except Refusal as refusal:
+                return await self._refuse(
+                    tx,
+                    table_id,
+                    command_name=command.name,
+                    args=command.arguments(),
+                    who=command.who,
+                    refusal=refusal,
+                    now=now,
+                    key=key,
+                    state=replay.state,
+                )
+            outcome = await self._append(tx, replay, table_id, decided, now)
+            if key is not None:
+                await tx.remember(key, table_id, outcome.events, outcome.to_json())
             return outcome
 
     async def refuse(
@@ -182,53 +343,95 @@ class Tables:
         key: str | None = None,
     ) -> Outcome:
         """Log an attempt an adapter refused before the rules saw it (e.g. a permission)."""
-        async with self._lock(table_id):
-            replay = await self._replay(table_id)
-            async with self.store.writing() as tx:
-                if key is not None and (seen := await tx.recall(key)) is not None:
-                    return await self._repeat(tx, seen, table_id)
-                for event in await tx.events_after(table_id, replay.state.last_seq):
-                    replay.apply(event)
-                return await self._refuse(
-                    tx,
-                    table_id,
-                    command_name=command_name,
-                    args=args,
-                    who=who,
-                    refusal=refusal,
-                    now=self.clock(),
-                    key=key,
-                    state=replay.state,
-                )
+        async with self._writing(table_id) as (replay, tx):
+            if key is not None and (seen := await tx.recall(key)) is not None:
+                return await self._repeat(tx, seen, table_id)
+            return await self._refuse(
+                tx,
+                table_id,
+                command_name=command_name,
+                args=args,
+                who=who,
+                refusal=refusal,
+                now=self.clock(),
+                key=key,
+                state=replay.state,
+            )
 
     async def tick(self, table_id: int) -> Outcome:
         """Let the clock act on a table: reminders and expired turns due by now."""
-        async with self._lock(table_id):
-            replay = await self._replay(table_id)
-            async with self.store.writing() as tx:
-                for event in await tx.events_after(table_id, replay.state.last_seq):
-                    replay.apply(event)
-                now = self.clock()
-                decided = engine.due(replay.state, now)
-                if not decided:
-                    return Outcome(table_id)
-                return await self._append(tx, replay, table_id, decided, now)
+        return await self._by_clock(table_id, engine.due)
+
+    async def restart_clock(self, table_id: int) -> Outcome:
+        """After the bot was away past a table's deadline: a fresh clock for the turn on
+        move (logged once), rather than a burst of expiries. Nothing if none is overdue."""
+        return await self._by_clock(table_id, engine.fresh_clock)
 
     # -- internals ----------------------------------------------------------------------
 
+    async def _by_clock(
+        self, table_id: int, rule: Callable[[TableState, datetime], list[NewEvent]]
+    ) -> Outcome:
+        async with self._writing(table_id) as (replay, tx):
+            now = self.clock()
+            decided = rule(replay.state, now)
+            if not decided:
+                return Outcome(table_id, state=replay.state.snapshot())
+            return await self._append(tx, replay, table_id, decided, now)
+
+    @asynccontextmanager
+    async def _writing(self, table_id: int) -> AsyncIterator[tuple[Replay, Transaction]]:
+        """One write transaction on one table, its cached state caught up with the log.
+
+        If the transaction does not commit, the cached state (which may have run ahead
+        of the log) is dropped, to be read again from the log next time.
+        """
+        async with self._lock(table_id):
+            replay = await self._replay(table_id)
+            try:
+                async with self.store.writing() as tx:
+                    for event in await tx.events_after(table_id, replay.state.last_seq):
+                        replay.apply(event)
+                    yield replay, tx
+            except BaseException:
+                self._replays.pop(table_id, None)
+                raise
+            self._settle(table_id, replay)
+
     def _lock(self, table_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(table_id, asyncio.Lock())
+        lock = self._locks.get(table_id)
+        if lock is None:
+            lock = self._locks[table_id] = asyncio.Lock()
+        return lock
 
     async def _replay(self, table_id: int) -> Replay:
         replay = self._replays.get(table_id)
         if replay is None:
             row = await self.store.table(table_id)
             if row is None:
-                raise Refusal(RefusalCode.UNKNOWN_TABLE, f"There is no table {table_id}.")
+                raise Refusal(RefusalCode.UNKNOWN_TABLE, f"There is no table #{table_id}.")
+            self._rows[table_id] = row
             scenario = await self.store.scenario(table_id)
             replay = Replay(scenario, await self.store.events(table_id))
-            self._replays[table_id] = replay
+            self._keep(table_id, replay)
+        else:
+            self._replays.move_to_end(table_id)
         return replay
+
+    def _keep(self, table_id: int, replay: Replay) -> None:
+        """Cache a table's replay, evicting the least recently used beyond the limit."""
+        self._replays[table_id] = replay
+        self._replays.move_to_end(table_id)
+        while len(self._replays) > self.cache_tables:
+            evicted, _ = self._replays.popitem(last=False)
+            self._prompts.pop(evicted, None)
+            self._rows.pop(evicted, None)
+
+    def _settle(self, table_id: int, replay: Replay) -> None:
+        """A closed table leaves the cache (its log is read again if it is needed)."""
+        if replay.state.phase is Phase.CLOSED:
+            self._replays.pop(table_id, None)
+            self._prompts.pop(table_id, None)
 
     async def _append(
         self,
@@ -238,14 +441,26 @@ class Tables:
         decided: list[NewEvent],
         now: datetime,
     ) -> Outcome:
-        was_closed = replay.state.close_reason is not None
-        events = await tx.append(table_id, decided, now, after=replay.state.last_seq)
+        before = replay.state
+        was_closed = before.close_reason is not None
+        phase, agreed = before.phase, len(before.agreed)
+        events = await tx.append(table_id, decided, now, after=before.last_seq)
         for event in events:
             replay.apply(event)
-        closed = replay.state.close_reason is not None
+        state = replay.state
+        closed = state.close_reason is not None
         if closed != was_closed:
-            await tx.set_closed(table_id, now if closed else None)
-        return Outcome(table_id, events, state=replay.state.snapshot())
+            try:
+                await tx.set_closed(table_id, now if closed else None)
+            except TableExists:
+                raise Refusal(
+                    RefusalCode.TABLE_EXISTS,
+                    "This channel has opened a newer table since; the closed one cannot "
+                    "reopen here.",
+                ) from None
+        if (state.phase, len(state.agreed), closed) != (phase, agreed, was_closed):
+            await tx.set_summary(table_id, state.phase.value, len(state.agreed), state.close_reason)
+        return Outcome(table_id, events, state=state.snapshot())
 
     async def _refuse(
         self,
@@ -302,7 +517,3 @@ class Tables:
             logged = await tx.events_after(table_id, seen.first_seq - 1)
             events = [e for e in logged if e.seq <= seen.last_seq]
         return Outcome(table_id, events, refusal, repeated=True)
-
-    def scenario(self, scenario_id: str) -> Scenario:
-        """A scenario from the library (a ``bad_argument`` refusal if unknown)."""
-        return self.library.get(scenario_id)

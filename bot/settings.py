@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -11,10 +12,29 @@ DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 
 
-class Settings(BaseSettings):
-    """Parley's settings. The names are a public contract (see the README)."""
+class Folders(BaseSettings):
+    """Where scenarios and prompts are read from: ``PARLEY_RULES_DIR``, ``PARLEY_PROMPTS_DIR``.
+
+    Unset (or blank), the shipped ``rules/`` and ``prompts/`` are used (see
+    :mod:`bot.paths`). Read on their own by :mod:`bot.paths`, so that a bad value of an
+    unrelated setting never stops a scenario from loading; :class:`Settings` has them too.
+    """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    rules_dir: Path | None = Field(default=None, validation_alias="PARLEY_RULES_DIR")
+    prompts_dir: Path | None = Field(default=None, validation_alias="PARLEY_PROMPTS_DIR")
+
+    @field_validator("rules_dir", "prompts_dir", mode="before")
+    @classmethod
+    def _blank_folder_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+
+class Settings(Folders):
+    """Parley's settings. The names are a public contract (see the README)."""
 
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     db: str = Field(default="./parley.db", validation_alias="PARLEY_DB")

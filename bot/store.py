@@ -9,6 +9,7 @@ itself refuses UPDATE and DELETE on events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -80,6 +81,14 @@ MIGRATIONS: Sequence[str] = (
         WHEN EXISTS (SELECT 1 FROM events WHERE table_id = NEW.table_id AND seq = NEW.seq)
         BEGIN SELECT RAISE(ABORT, 'events are append-only: REPLACE refused'); END;
     """,
+    # 5: a table's summary for listings (kept with each write, so a list replays nothing),
+    # and the copy of its prompts (briefs, injects, debrief) as they were when it opened
+    """
+    ALTER TABLE tables ADD COLUMN phase TEXT;
+    ALTER TABLE tables ADD COLUMN agreed INTEGER;
+    ALTER TABLE tables ADD COLUMN close_reason TEXT;
+    ALTER TABLE tables ADD COLUMN prompts_json TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -97,6 +106,10 @@ class TableRow:
     title: str
     opened_at: datetime
     closed_at: datetime | None
+    #: The summary kept with each write (None for tables logged before schema 5).
+    phase: str | None = None
+    agreed: int | None = None
+    close_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,10 @@ class Remembered:
 
 class StoreError(Exception):
     """The database cannot be used (wrong file, newer schema, corrupt)."""
+
+
+class LogUnavailable(StoreError):
+    """A write could not be committed (disk full, read-only or locked file): nothing changed."""
 
 
 def utc_now() -> datetime:
@@ -134,7 +151,7 @@ def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
 
 
 def _row_to_table(row: sqlite3.Row | tuple[Any, ...]) -> TableRow:
-    id_, guild, channel, scenario, variant, title, opened, closed = row
+    id_, guild, channel, scenario, variant, title, opened, closed, phase, agreed, reason = row
     return TableRow(
         id=id_,
         guild_id=guild,
@@ -144,10 +161,16 @@ def _row_to_table(row: sqlite3.Row | tuple[Any, ...]) -> TableRow:
         title=title,
         opened_at=datetime.fromisoformat(opened),
         closed_at=datetime.fromisoformat(closed) if closed else None,
+        phase=phase,
+        agreed=agreed,
+        close_reason=reason,
     )
 
 
-_TABLE_COLUMNS = "id, guild_id, channel_id, scenario_id, variant, title, opened_at, closed_at"
+_TABLE_COLUMNS = (
+    "id, guild_id, channel_id, scenario_id, variant, title, opened_at, closed_at, "
+    "phase, agreed, close_reason"
+)
 
 
 class Store:
@@ -221,15 +244,29 @@ class Store:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[Transaction]:
-        """One write transaction (``BEGIN IMMEDIATE``): all of it commits, or none."""
+        """One write transaction (``BEGIN IMMEDIATE``): all of it commits, or none.
+
+        When the database cannot take the write (disk full, a read-only or locked file),
+        :class:`LogUnavailable` is raised and nothing of the transaction is kept.
+        """
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise LogUnavailable(_unavailable(exc)) from exc
             try:
                 yield Transaction(self._db)
-            except BaseException:
-                await self._db.execute("ROLLBACK")
+                await self._db.execute("COMMIT")
+            except BaseException as exc:
+                await self._rollback()
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise LogUnavailable(_unavailable(exc)) from exc
                 raise
-            await self._db.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk can do that)
+        with contextlib.suppress(sqlite3.OperationalError):
+            await self._db.execute("ROLLBACK")
 
     # -- reading ------------------------------------------------------------------------
 
@@ -281,6 +318,23 @@ class Store:
         )
         return _row_to_table(rows[0]) if rows else None
 
+    async def latest_table_in(self, guild_id: str | None, channel_id: str) -> TableRow | None:
+        """A channel's table: the open one, else the one opened last (closed), if any."""
+        rows = await self._fetchall(
+            f"SELECT {_TABLE_COLUMNS} FROM tables WHERE guild_id IS ? AND channel_id = ? "
+            "ORDER BY closed_at IS NULL DESC, id DESC LIMIT 1",
+            (guild_id, channel_id),
+        )
+        return _row_to_table(rows[0]) if rows else None
+
+    async def prompts(self, table_id: int) -> dict[str, str] | None:
+        """The table's copy of its prompt files (None for tables logged before schema 5)."""
+        rows = await self._fetchall("SELECT prompts_json FROM tables WHERE id = ?", (table_id,))
+        if not rows or rows[0][0] is None:
+            return None
+        found: dict[str, str] = json.loads(rows[0][0])
+        return found
+
     async def scenario(self, table_id: int) -> Scenario:
         """The scenario exactly as it was when the table opened."""
         rows = await self._fetchall("SELECT scenario_json FROM tables WHERE id = ?", (table_id,))
@@ -296,10 +350,11 @@ class Store:
         return {name: discord_id for name, discord_id in rows}
 
     async def table_of_place(self, discord_id: str) -> int | None:
-        """The open table whose caucus room is this Discord channel, if any."""
+        """The table whose caucus room is this Discord channel (the latest), if any."""
         rows = await self._fetchall(
             "SELECT p.table_id FROM places AS p JOIN tables AS t ON t.id = p.table_id "
-            "WHERE p.discord_id = ? AND p.name LIKE 'room:%' AND t.closed_at IS NULL",
+            "WHERE p.discord_id = ? AND p.name LIKE 'room:%' "
+            "ORDER BY t.closed_at IS NULL DESC, t.id DESC LIMIT 1",
             (discord_id,),
         )
         return int(rows[0][0]) if rows else None
@@ -331,12 +386,14 @@ class Transaction:
         guild_id: str | None,
         channel_id: str | None,
         at: datetime,
+        prompts: dict[str, str] | None = None,
     ) -> int:
-        """Add a table row (with its scenario snapshot) and return its id."""
+        """Add a table row (with its scenario and prompts snapshot) and return its id."""
         try:
             cursor = await self._db.execute(
                 "INSERT INTO tables (guild_id, channel_id, scenario_id, variant, title, "
-                "scenario_json, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "scenario_json, opened_at, phase, agreed, prompts_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'setup', 0, ?)",
                 (
                     guild_id,
                     channel_id,
@@ -345,6 +402,7 @@ class Transaction:
                     title,
                     scenario.model_dump_json(),
                     at.isoformat(),
+                    json.dumps(prompts or {}, ensure_ascii=False),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -399,7 +457,7 @@ class Transaction:
                     e.at.isoformat(),
                     e.kind.value,
                     _actor_json(e.actor),
-                    json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
+                    json.dumps(e.data.dumped(), ensure_ascii=False, separators=(",", ":")),
                 )
                 for e in events
             ],
@@ -407,10 +465,25 @@ class Transaction:
         return events
 
     async def set_closed(self, table_id: int, at: datetime | None) -> None:
-        """Mark the table row closed (or open again, after an undo of its close)."""
+        """Mark the table row closed (or open again, after an undo of its close).
+
+        Reopening fails with :class:`TableExists` if the channel has opened a newer table.
+        """
+        try:
+            await self._db.execute(
+                "UPDATE tables SET closed_at = ? WHERE id = ?",
+                (at.isoformat() if at else None, table_id),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise TableExists(None, None) from exc
+
+    async def set_summary(
+        self, table_id: int, phase: str, agreed: int, close_reason: str | None
+    ) -> None:
+        """Keep the table's listing summary up to date."""
         await self._db.execute(
-            "UPDATE tables SET closed_at = ? WHERE id = ?",
-            (at.isoformat() if at else None, table_id),
+            "UPDATE tables SET phase = ?, agreed = ?, close_reason = ? WHERE id = ?",
+            (phase, agreed, close_reason, table_id),
         )
 
     async def recall(self, key: str) -> Remembered | None:
@@ -456,6 +529,19 @@ class TableExists(Exception):
         super().__init__(f"channel {channel_id} already has an open table")
         self.guild_id = guild_id
         self.channel_id = channel_id
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "full" in text:
+        why = "the disk is full"
+    elif "readonly" in text or "read-only" in text:
+        why = "the database file cannot be written"
+    elif "locked" in text or "busy" in text:
+        why = "the database is locked by another program"
+    else:
+        why = text
+    return f"the log could not record this ({why}); nothing changed"
 
 
 def _statements(script: str) -> list[str]:

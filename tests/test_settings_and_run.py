@@ -6,13 +6,16 @@ import base64
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from pydantic import ValidationError
 
+from bot import paths
 from bot.discord_app.invite import application_id, permissions
+from bot.scenarios import ScenarioLibrary
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +86,40 @@ def test_invite_url_carries_the_scopes_and_permissions(tmp_path: Path) -> None:
     assert permissions().manage_channels and permissions().manage_roles
     bare = run_parley("invite-url", env={}, cwd=tmp_path)
     assert bare.returncode == 2 and "--client-id" in bare.stderr
+
+
+def test_rules_and_prompts_folders_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PARLEY_RULES_DIR and PARLEY_PROMPTS_DIR are settings; unset or blank, the shipped ones."""
+    monkeypatch.chdir(ROOT)  # no .env is read from elsewhere
+    monkeypatch.setenv("PARLEY_RULES_DIR", "/srv/rules")
+    monkeypatch.setenv("PARLEY_PROMPTS_DIR", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.rules_dir, settings.prompts_dir) == (Path("/srv/rules"), None)
+    assert paths.rules_dir() == paths.RULES_DIR == Path("/srv/rules")
+    assert paths.prompts_dir() == paths.PROMPTS_DIR == ROOT / "prompts"
+    monkeypatch.delenv("PARLEY_RULES_DIR")
+    assert paths.rules_dir() == ROOT / "rules"  # a checkout reads its top-level folders
+
+
+def test_a_dotenv_in_the_working_folder_sets_the_rules_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A .env beside the user naming PARLEY_RULES_DIR is honoured; the environment wins."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    text = (ROOT / "rules" / "hanoi-2019.toml").read_text(encoding="utf-8")
+    title = tomllib.loads(text)["title"]
+    (mine / "hanoi-2019.toml").write_text(text.replace(title, "Hanoi, our way", 1))
+    (tmp_path / ".env").write_text("PARLEY_RULES_DIR=mine\n", encoding="utf-8")
+    for name in ("PARLEY_RULES_DIR", "PARLEY_PROMPTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert paths.rules_dir() == paths.RULES_DIR == Path("mine")
+    assert ScenarioLibrary().get("hanoi-2019").title == "Hanoi, our way"
+    monkeypatch.setenv("PARLEY_RULES_DIR", str(ROOT / "rules"))
+    assert ScenarioLibrary().get("hanoi-2019").title == title
+    # and the command line reads it too: a .env pointing at an empty folder stops the demo
+    (tmp_path / "empty").mkdir()
+    (tmp_path / ".env").write_text("PARLEY_RULES_DIR=empty\n", encoding="utf-8")
+    run = run_parley("demo", "--db", "demo.db", env={}, cwd=tmp_path)
+    assert run.returncode == 1 and "no hanoi-2019 scenario in empty" in run.stderr

@@ -314,7 +314,7 @@ async def test_a_version_1_database_migrates_and_stays_usable(tmp_path: Path) ->
                 e.at.isoformat(),
                 e.kind.value,
                 e.actor.model_dump_json() if e.actor else None,
-                json.dumps(e.data),
+                json.dumps(e.data.dumped()),
             )
             for e in events
         ],
@@ -493,7 +493,7 @@ async def test_one_open_table_per_channel(tmp_path: Path, tables: Tables) -> Non
     assert len(logged) == events_before + 1
     last = logged[-1]
     assert last.kind is EventKind.ACTION_REFUSED
-    assert last.data["code"] == "table_exists" and last.data["command"] == "session open"
+    assert last.data.code == "table_exists" and last.data.command == "session open"
     assert last.actor is not None and last.actor.user_id == "fac"
     assert [r.id for r in await tables.store.tables()] == [tid]
 
@@ -514,7 +514,7 @@ async def test_a_non_facilitator_open_in_a_busy_channel_is_logged_there(tables: 
     refused = await tables.open(who("alice"), "hanoi-2019", channel_id="busy")
     assert refused.refusal is not None and refused.refusal.code is RefusalCode.NOT_FACILITATOR
     last = (await tables.store.events(tid))[-1]
-    assert last.kind is EventKind.ACTION_REFUSED and last.data["code"] == "not_facilitator"
+    assert last.kind is EventKind.ACTION_REFUSED and last.data.code == "not_facilitator"
     # in an empty channel the refusal has no table to be logged on: it is raised
     with pytest.raises(Refusal) as caught:
         await tables.open(who("alice"), "hanoi-2019", channel_id="empty")

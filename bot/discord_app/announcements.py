@@ -24,6 +24,8 @@ FIELDS: dict[str, set[str]] = {
     "expired": {"delegation"},
     "walked_away": {"name", "delegation"},
     "paused": set(),
+    "paused_idle": {"mentions"},
+    "fresh_clock": {"delegation", "deadline"},
     "resumed": set(),
     "extended": {"minutes"},
     "undone": {"events"},

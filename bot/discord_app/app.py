@@ -6,6 +6,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -17,9 +19,8 @@ from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
 from bot.domain import commands as c
 from bot.scenarios import ScenarioLibrary
-from bot.service import Outcome, Tables
+from bot.service import Outcome, Tables, open_tables, utc_now
 from bot.settings import Settings
-from bot.store import Store
 
 log = logging.getLogger("parley.discord")
 
@@ -60,13 +61,19 @@ def intents(library: ScenarioLibrary) -> discord.Intents:
 class ParleyBot(discord.Client):
     """Parley on Discord."""
 
-    def __init__(self, settings: Settings, library: ScenarioLibrary | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        library: ScenarioLibrary | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
         library = library or ScenarioLibrary()
         super().__init__(intents=intents(library), allowed_mentions=discord.AllowedMentions.none())
         self.settings = settings
         self.library = library
+        #: The time (injected in tests, so turns need no real minutes).
+        self.now = now
         self.tree = ParleyTree(self)
-        self.store: Store | None = None
         self._tables: Tables | None = None
         self.publisher = Publisher(self)
         self.clock = Clock(self)
@@ -87,8 +94,7 @@ class ParleyBot(discord.Client):
         announcements.templates()  # a broken announcements file stops the start, clearly
         for error in self.library.errors:
             log.error("scenario not loaded:\n%s", error.render())
-        self.store = await Store.open(self.settings.db)
-        self._tables = Tables(self.store, self.library)
+        self._tables = await open_tables(self.settings.db, self.library, clock=self.now)
         components.register(self)
         slash_commands.register(self)
         guilds = [discord.Object(id=g) for g in self.settings.guild_ids]
@@ -107,14 +113,14 @@ class ParleyBot(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         """Record a member's message in their own caucus room, where the scenario says so."""
-        if message.author.bot or self.store is None or not message.content:
+        if message.author.bot or self._tables is None or not message.content:
             return
-        table_id = await self.store.table_of_place(str(message.channel.id))
+        table_id = await self.tables.table_of_room(str(message.channel.id))
         if table_id is None:
             return
         state = await self.tables.state(table_id)
         member = state.member(str(message.author.id))
-        places = await self.store.places(table_id)
+        places = await self.tables.places(table_id)
         own_room = member is not None and places.get(f"room:{member.delegation}") == str(
             message.channel.id
         )
@@ -131,9 +137,9 @@ class ParleyBot(discord.Client):
         if self._background:
             await asyncio.wait(self._background, timeout=10)
         await super().close()
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
+        if self._tables is not None:
+            await self._tables.close()
+            self._tables = None
 
     # -- helpers for commands and buttons ---------------------------------------------
 

@@ -1,8 +1,9 @@
 """The clock: reminders and expiries, from deadlines kept in the log.
 
 It sleeps until the earliest deadline (or reminder) of any open table, or until an
-action pokes it; after a restart it reads the deadlines back from the log, so a turn
-that ran out while the bot was down expires at once.
+action pokes it. After a restart it reads the deadlines back from the log; a turn whose
+deadline passed while the bot was down gets a fresh clock (announced once) rather than
+expiring, so time away never costs a delegation its turn.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.domain.engine import next_wakeup
-from bot.store import utc_now
+from bot.service import next_wakeup
 
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
+    from bot.service import Outcome
 
 log = logging.getLogger("parley.clock")
 
@@ -42,6 +43,7 @@ class Clock:
         self._changed: set[int] = set()
         self._read_all = True
         self._read_all_at = 0.0
+        self._started = False
 
     def start(self) -> None:
         """Start ticking in the background."""
@@ -73,25 +75,31 @@ class Clock:
 
     async def tick(self) -> datetime | None:
         """Run whatever is due; return when to look next."""
-        store = self.bot.store
-        assert store is not None
+        tables = self.bot.tables
+        if not self._started:
+            # Back from a restart: overdue turns get a fresh clock, once, not expiries.
+            for table_id in await tables.open_tables():
+                self._publish(await tables.restart_clock(table_id))
+            self._started = True
         if self._read_all or time.monotonic() - self._read_all_at >= MAX_SLEEP_SECONDS:
             self._read_all, self._read_all_at = False, time.monotonic()
             self._changed.clear()
             self._due.clear()
-            changed = {row.id for row in await store.open_tables()}
+            changed = set(await tables.open_tables())
         else:
             changed, self._changed = self._changed, set()
         for table_id in changed:
             await self._refresh(table_id)
         for table_id, wakeup in sorted(self._due.items(), key=lambda item: item[1]):
-            if wakeup > utc_now():
+            if wakeup > self.bot.now():
                 break
-            outcome = await self.bot.tables.tick(table_id)
-            if outcome.events:
-                self.bot.spawn(self.bot.publisher.publish(table_id, outcome))
+            self._publish(await tables.tick(table_id))
             await self._refresh(table_id)
         return min(self._due.values(), default=None)
+
+    def _publish(self, outcome: Outcome) -> None:
+        if outcome.events:
+            self.bot.spawn(self.bot.publisher.publish(outcome.table_id, outcome))
 
     async def _run(self) -> None:
         while True:
@@ -106,6 +114,6 @@ class Clock:
                 soonest, self._read_all = None, True
             delay = MAX_SLEEP_SECONDS
             if soonest is not None:
-                delay = min(max((soonest - utc_now()).total_seconds(), 0.05), delay)
+                delay = min(max((soonest - self.bot.now()).total_seconds(), 0.05), delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -20,12 +20,10 @@ from bot.discord_app.components import draft_summary, draft_view, walkaway_view
 from bot.discord_app.replies import RefusedCheck, reply
 from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
 from bot.domain import commands as c
-from bot.domain import engine
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.state import TableState
 from bot.review.compare import render_comparison
-from bot.review.export import SUFFIX, build_export, render
-from bot.store import utc_now
+from bot.review.export import SUFFIX, render
 
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
@@ -48,6 +46,10 @@ async def _act(interaction: Interaction, command: c.Command, done: str) -> None:
     await _defer(interaction)
     await _bot(interaction).act(interaction, command)
     await reply(interaction, done)
+
+
+def _guild(interaction: Interaction) -> str | None:
+    return str(interaction.guild_id) if interaction.guild_id else None
 
 
 def _items(text: str | None) -> tuple[str, ...]:
@@ -162,13 +164,12 @@ async def ask_choices(interaction: Interaction, current: str) -> list[Choice]:
 async def closed_table_choices(interaction: Interaction, current: str) -> list[Choice]:
     """Closed tables of this server."""
     bot = _bot(interaction)
-    assert bot.store is not None
-    rows = await bot.store.tables(str(interaction.guild_id) if interaction.guild_id else None)
+    found = await bot.tables.tables(_guild(interaction))
     head, _, last = current.rpartition(",")
     prefix = f"{head}," if head else ""
     pairs = [
         (f"{prefix}#{r.id} {r.title} ({r.variant}, {r.opened_at:%Y-%m-%d})", f"{prefix}{r.id}")
-        for r in rows
+        for r in (t.row for t in found)
         if r.closed_at is not None
     ]
     return _choices(pairs, last)
@@ -341,21 +342,19 @@ async def session_end(interaction: Interaction) -> None:
 async def session_list(interaction: Interaction) -> None:
     """Tables in this server with their status and outcome."""
     await _defer(interaction)
-    bot = _bot(interaction)
-    assert bot.store is not None
-    rows = await bot.store.tables(str(interaction.guild_id) if interaction.guild_id else None)
-    if not rows:
+    found = await _bot(interaction).tables.tables(_guild(interaction))
+    if not found:
         await reply(interaction, "No tables yet in this server. Open one with /session open.")
         return
     lines = []
-    for row in rows[:40]:
-        state = await bot.tables.state(row.id)
-        outcome = f"{len(state.agreed)} items agreed" + (
-            f", {state.close_reason}" if state.close_reason else ""
+    for table in found[:40]:
+        row = table.row
+        outcome = f"{table.agreed} items agreed" + (
+            f", {table.close_reason}" if table.close_reason else ""
         )
         lines.append(
             f"**#{row.id}** {row.title} · <#{row.channel_id}> · {row.variant} · "
-            f"{state.phase.value} · {outcome}"
+            f"{table.phase} · {outcome}"
         )
     await reply(interaction, "\n".join(lines))
 
@@ -367,13 +366,7 @@ async def session_status(interaction: Interaction) -> None:
     bot = _bot(interaction)
     table_id = await bot.table_here(interaction)
     state = await bot.tables.state(table_id)
-    assert bot.store is not None
-    places = await bot.store.places(table_id)
-    events = await bot.store.events(table_id)
-    refusals: dict[str, int] = {}
-    for event in events:
-        if event.kind.value == "action_refused":
-            refusals[event.data["code"]] = refusals.get(event.data["code"], 0) + 1
+    places = await bot.tables.places(table_id)
     rooms = (
         ", ".join(
             f"{name.removeprefix('room:')}: <#{i}>"
@@ -382,10 +375,11 @@ async def session_status(interaction: Interaction) -> None:
         )
         or "not opened yet"
     )
+    refusals = ", ".join(f"`{k}` {v}" for k, v in sorted(state.refusals.items())) or "none"
     lines = [
         f"**Rooms**: {rooms}",
-        f"**Events logged**: {len(events)}",
-        "**Refusals**: " + (", ".join(f"`{k}` {v}" for k, v in sorted(refusals.items())) or "none"),
+        f"**Events logged**: {state.last_seq}",
+        f"**Refusals**: {refusals}",
     ]
     await reply(interaction, "\n".join(lines), embed=present.status_embed(state, table_id))
 
@@ -393,7 +387,6 @@ async def session_status(interaction: Interaction) -> None:
 async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
     """Table ids from ``1,2,#3`` that are tables of this server (refusing any other)."""
     bot = _bot(interaction)
-    assert bot.store is not None
     ids: list[int] = []
     for part in text.replace(" ", ",").split(","):
         part = part.strip().lstrip("#")
@@ -405,10 +398,12 @@ async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
                 f"{part!r} is not a table number; /session list shows them.",
             )
         ids.append(int(part))
-    guild = str(interaction.guild_id) if interaction.guild_id else None
     for table_id in ids:
-        row = await bot.store.table(table_id)
-        if row is None or row.guild_id != guild:
+        try:
+            row = await bot.tables.table(table_id)
+        except Refusal:
+            row = None
+        if row is None or row.guild_id != _guild(interaction):
             raise Refusal(
                 RefusalCode.UNKNOWN_TABLE,
                 f"This server has no table #{table_id}; /session list shows its tables.",
@@ -417,37 +412,23 @@ async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
 
 
 async def _table_for_export(interaction: Interaction, table: str | None) -> int:
-    """The named table, or this channel's open table, or its latest closed one."""
+    """The named table, or this channel's table (open, or else its latest closed one)."""
     bot = _bot(interaction)
-    assert bot.store is not None
-    if table:
-        ids = await _closed_tables(interaction, table)
-        if len(ids) != 1:
-            raise Refusal(
-                RefusalCode.BAD_ARGUMENT,
-                "Name one table to export; /session compare takes several.",
-            )
-        table_id = ids[0]
-        row = await bot.store.table(table_id)
-        assert row is not None
-        if row.closed_at is None and row.channel_id != str(interaction.channel_id):
-            raise Refusal(
-                RefusalCode.WRONG_PHASE,
-                f"Table #{table_id} is still open; export "
-                "it from its channel, or once it is closed.",
-            )
-        return table_id
-    try:
+    if not table:
         return await bot.table_here(interaction)
-    except Refusal:
-        rows = [
-            r
-            for r in await bot.store.tables(str(interaction.guild_id))
-            if r.channel_id == str(interaction.channel_id)
-        ]
-        if not rows:
-            raise
-        return rows[0].id
+    ids = await _closed_tables(interaction, table)
+    if len(ids) != 1:
+        raise Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            "Name one table to export; /session compare takes several.",
+        )
+    row = await bot.tables.table(ids[0])
+    if row.closed_at is None and row.channel_id != str(interaction.channel_id):
+        raise Refusal(
+            RefusalCode.WRONG_PHASE,
+            f"Table #{row.id} is still open; export it from its channel, or once it is closed.",
+        )
+    return row.id
 
 
 def _attachment(interaction: Interaction, data: bytes, filename: str) -> discord.File:
@@ -485,9 +466,8 @@ async def session_export(
     """Attach a table's log: the HTML report, the transcript, or the data (facilitators)."""
     await _defer(interaction)
     bot = _bot(interaction)
-    assert bot.store is not None
     table_id = await _table_for_export(interaction, table)
-    exported = await build_export(bot.store, table_id)
+    exported = await bot.tables.export(table_id)
     text = await asyncio.to_thread(render, exported, format)
     filename = f"parley-table-{table_id}.{SUFFIX[format]}"
     file = _attachment(interaction, text.encode("utf-8"), filename)
@@ -505,16 +485,15 @@ async def session_compare(interaction: Interaction, tables: str) -> None:
     """Attach one HTML page comparing tables of the same scenario side by side."""
     await _defer(interaction)
     bot = _bot(interaction)
-    assert bot.store is not None
     ids = await _closed_tables(interaction, tables)
-    rows = [await bot.store.table(t) for t in ids]
-    still_open = [f"#{r.id}" for r in rows if r is not None and r.closed_at is None]
+    rows = [await bot.tables.table(t) for t in ids]
+    still_open = [f"#{r.id}" for r in rows if r.closed_at is None]
     if still_open:
         raise Refusal(
             RefusalCode.WRONG_PHASE,
             f"Compare closed tables only; still open: {', '.join(still_open)}.",
         )
-    exports = [await build_export(bot.store, t) for t in ids]
+    exports = [await bot.tables.export(t) for t in ids]
     try:
         page = await asyncio.to_thread(render_comparison, exports)
     except ValueError as exc:
@@ -624,9 +603,7 @@ async def offer(
         interaction,
         c.Offer(who=bot.who(interaction), give=_items(give), ask=_items(ask), note=note or ""),
     )
-    warning = outcome.events[0].data.get("imbalance")
-    extra = " It is marked as imbalanced (public weights differ)." if warning else ""
-    await reply(interaction, f"Offer #{outcome.events[0].seq} is on the table.{extra}")
+    await reply(interaction, present.offer_reply(outcome.events))
 
 
 @app_commands.command(name="accept")
@@ -664,11 +641,8 @@ async def walkaway(interaction: Interaction) -> None:
     await _defer(interaction)
     bot = _bot(interaction)
     table_id = await bot.table_here(interaction)
-    state = await bot.tables.state(table_id)
     command = c.WalkAway(who=bot.who(interaction))
-    try:
-        engine.decide(state, command, utc_now())
-    except Refusal:
+    if await bot.tables.check(table_id, command) is not None:
         # Not allowed now: apply it so the refusal is logged and answered as usual.
         await bot.act(interaction, command, table_id)
     await reply(

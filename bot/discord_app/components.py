@@ -1,5 +1,5 @@
-"""Buttons and select menus. Each carries ids in its ``custom_id`` and looks the table up;
-none keeps state in a View, so they all keep working after a restart.
+"""Buttons, select menus and modals. Each carries ids in its ``custom_id`` and looks the
+table up; none keeps state in a View, so they all keep working after a restart.
 """
 
 from __future__ import annotations
@@ -104,23 +104,72 @@ class WalkAwayButton(
     done = "Your delegation has walked away; the table is closed."
 
 
-class OfferButton(
-    _Routed,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"parley:(?P<verb>accept|reject):(?P<table>\d+):(?P<offer>\d+)",
-):
-    """Accept or reject one offer; refused if that offer no longer stands."""
+# -- the turn actions under an offer's message ------------------------------------------------
 
-    def __init__(self, verb: str, table_id: int, offer: int) -> None:
-        accept = verb == "accept"
-        super().__init__(
+#: What /walkaway and the Walk away button ask before the delegation walks away.
+WALKAWAY_QUESTION = (
+    "Walking away ends the negotiation for everyone; what is agreed stands. Are you sure?"
+)
+#: The longest reason a rejection takes (as /reject's ``reason`` option).
+REASON_LIMIT = 1000
+
+
+async def _refuse_if_not_allowed(
+    interaction: discord.Interaction[Any], table_id: int, command: c.Command
+) -> None:
+    """Raise the refusal ``command`` would meet now, logged like any refused attempt.
+
+    For actions that ask first (a reason, a confirmation): nothing is applied here, so the
+    action cannot slip through unasked if the table changes meanwhile.
+    """
+    bot = _bot(interaction)
+    refusal = await bot.tables.check(table_id, command)
+    if refusal is None:
+        return
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    outcome = await bot.tables.refuse(
+        table_id,
+        command.who,
+        command.name,
+        command.arguments(),
+        refusal,
+        key=str(interaction.id),
+    )
+    bot.follow_up(outcome)  # raises the refusal; the one error path answers it privately
+
+
+async def confirm_walkaway(interaction: discord.Interaction[Any], table_id: int) -> None:
+    """Ask privately whether to walk away, with the button that does it.
+
+    If the rules would refuse the walk-away now (not the head, not your turn), the refusal
+    is logged and answered instead of the question.
+    """
+    bot = _bot(interaction)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    await _refuse_if_not_allowed(interaction, table_id, c.WalkAway(who=bot.who(interaction)))
+    await reply(interaction, WALKAWAY_QUESTION, view=walkaway_view(table_id))
+
+
+class _OfferButton(_Routed):
+    """A turn action on one offer's message; its id carries the table and the offer."""
+
+    prefix: str
+    label: str
+    emoji: str | None = None
+    style: discord.ButtonStyle
+
+    def __init__(self, table_id: int, offer: int) -> None:
+        super().__init__(  # type: ignore[call-arg]
             discord.ui.Button(
-                label="Accept" if accept else "Reject",
-                style=discord.ButtonStyle.success if accept else discord.ButtonStyle.danger,
-                custom_id=f"parley:{verb}:{table_id}:{offer}",
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+                custom_id=f"parley:{self.prefix}:{table_id}:{offer}",
             )
         )
-        self.verb, self.table_id, self.offer = verb, table_id, offer
+        self.table_id, self.offer = table_id, offer
 
     @classmethod
     async def from_custom_id(
@@ -129,20 +178,154 @@ class OfferButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> OfferButton:
-        return cls(match["verb"], int(match["table"]), int(match["offer"]))
+    ) -> Self:
+        return cls(int(match["table"]), int(match["offer"]))
+
+
+class AcceptButton(
+    _OfferButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:accept:(?P<table>\d+):(?P<offer>\d+)",
+):
+    """Accept this offer; refused if it no longer stands."""
+
+    prefix, label, style = "accept", "Accept", discord.ButtonStyle.success
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        who = bot.who(interaction)
-        command: c.Command = (
-            c.Accept(who=who, offer=self.offer)
-            if self.verb == "accept"
-            else c.Reject(who=who, offer=self.offer)
+        await bot.act(
+            interaction, c.Accept(who=bot.who(interaction), offer=self.offer), self.table_id
+        )
+        await reply(interaction, f"Offer #{self.offer} accepted.")
+
+
+class RejectButton(
+    _OfferButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:reject:(?P<table>\d+):(?P<offer>\d+)",
+):
+    """Ask for a reason, then reject this offer; refused at once if it may not be rejected."""
+
+    prefix, label, style = "reject", "Reject", discord.ButtonStyle.danger
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        command = c.Reject(who=bot.who(interaction), offer=self.offer)
+        await _refuse_if_not_allowed(interaction, self.table_id, command)
+        await interaction.response.send_modal(RejectModal(self.table_id, self.offer))
+
+
+class PassButton(
+    _OfferButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:pass:(?P<table>\d+):(?P<offer>\d+)",
+):
+    """Pass the turn; the offer stays on the table."""
+
+    prefix, label, style = "pass", "Pass", discord.ButtonStyle.secondary
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await bot.act(interaction, c.Pass(who=bot.who(interaction)), self.table_id)
+        await reply(interaction, "Passed; the offer stays on the table.")
+
+
+class WalkAwayAskButton(
+    _OfferButton,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:walkaway-ask:(?P<table>\d+):(?P<offer>\d+)",
+):
+    """Ask to confirm walking away (as /walkaway does); the offer's id only keeps the
+    row's ids alike."""
+
+    prefix, label, emoji = "walkaway-ask", "Walk away", "🚪"
+    style = discord.ButtonStyle.secondary
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        await confirm_walkaway(interaction, self.table_id)
+
+
+class RejectModal(discord.ui.Modal):
+    """The reason for rejecting one offer. Its custom_id carries the table and the offer,
+    and :func:`route_modal` handles its submit by that id, so a modal opened before a
+    restart still works after it."""
+
+    template = re.compile(r"parley:reject-reason:(?P<table>\d+):(?P<offer>\d+)")
+
+    def __init__(self, table_id: int, offer: int) -> None:
+        super().__init__(
+            title=f"Reject offer #{offer}",
+            custom_id=f"parley:reject-reason:{table_id}:{offer}",
+            timeout=None,
+        )
+        self.table_id, self.offer = table_id, offer
+        self.add_item(
+            discord.ui.Label(
+                text="Reason (optional)",
+                description="It goes on the record for everyone at the table.",
+                component=discord.ui.TextInput(
+                    custom_id="reason",
+                    style=discord.TextStyle.paragraph,
+                    required=False,
+                    max_length=REASON_LIMIT,
+                ),
+            )
+        )
+        # Stopped before it is sent, so discord.py keeps no copy in memory: the submit is
+        # routed by custom_id alone, the same before and after a restart, and a modal the
+        # player dismisses leaves nothing behind.
+        self.stop()
+
+    async def submitted(
+        self, interaction: discord.Interaction[Any], values: dict[str, str]
+    ) -> None:
+        """Reject the offer with the reason given."""
+        bot = _bot(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        command = c.Reject(
+            who=bot.who(interaction), reason=values.get("reason", "").strip(), offer=self.offer
         )
         await bot.act(interaction, command, self.table_id)
-        await reply(interaction, f"Offer #{self.offer} {self.verb}ed.")
+        await reply(interaction, f"Offer #{self.offer} rejected.")
+
+
+def _text_values(components: list[dict[str, Any]]) -> dict[str, str]:
+    """The text inputs of a submitted modal, by custom_id (inside rows or labels)."""
+    values: dict[str, str] = {}
+    for component in components:
+        if "custom_id" in component and isinstance(component.get("value"), str):
+            values[component["custom_id"]] = component["value"]
+        inner = list(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            inner.append(component["component"])
+        values.update(_text_values(inner))
+    return values
+
+
+async def route_modal(interaction: discord.Interaction[Any]) -> None:
+    """Handle a submitted Parley modal by its custom_id, once per interaction.
+
+    discord.py routes a modal submit only to a Modal object kept in memory, which a
+    restart loses; this is registered as the client's ``on_interaction`` instead.
+    """
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return
+    data = cast("dict[str, Any]", interaction.data or {})
+    match = RejectModal.template.fullmatch(str(data.get("custom_id", "")))
+    if match is None or not _bot(interaction).first_delivery(interaction):
+        return
+    try:
+        modal = RejectModal(int(match["table"]), int(match["offer"]))
+        await modal.submitted(interaction, _text_values(list(data.get("components") or [])))
+    except Exception as exc:
+        await handle_error(interaction, exc)
+
+
+async def on_interaction(interaction: discord.Interaction[Any]) -> None:
+    """The client's listener for every interaction (registered by :func:`register`)."""
+    await route_modal(interaction)
 
 
 # -- the offer drafting view ------------------------------------------------------------------
@@ -301,10 +484,11 @@ def join_view(table_id: int) -> discord.ui.View:
 
 
 def offer_view(table_id: int, offer: int) -> discord.ui.View:
-    """Accept and Reject under an offer's message."""
+    """Every turn action under an offer's message, in one row: Accept, Reject, Pass and
+    Walk away."""
     view = discord.ui.View(timeout=None)
-    view.add_item(OfferButton("accept", table_id, offer))
-    view.add_item(OfferButton("reject", table_id, offer))
+    for button in (AcceptButton, RejectButton, PassButton, WalkAwayAskButton):
+        view.add_item(button(table_id, offer))
     return view
 
 
@@ -316,5 +500,17 @@ def walkaway_view(table_id: int) -> discord.ui.View:
 
 
 def register(bot: discord.Client) -> None:
-    """Route every Parley component by its custom_id, now and after a restart."""
-    bot.add_dynamic_items(JoinButton, OfferButton, WalkAwayButton, DraftSelect, DraftSubmit)
+    """Route every Parley component and modal by its custom_id, now and after a restart."""
+    bot.add_dynamic_items(
+        JoinButton,
+        AcceptButton,
+        RejectButton,
+        PassButton,
+        WalkAwayAskButton,
+        WalkAwayButton,
+        DraftSelect,
+        DraftSubmit,
+    )
+    if getattr(bot, "on_interaction", None) is not None:
+        raise RuntimeError("the client has its own on_interaction; call route_modal from it")
+    bot.event(on_interaction)

@@ -15,7 +15,8 @@ from bot.discord_app.text import (
     mention,
     timestamp,
 )
-from bot.domain.events import Event, EventKind
+from bot.domain import events as ev
+from bot.domain.events import Event
 from bot.domain.scenario import Scenario
 from bot.domain.state import Phase, StandingOffer, TableState
 from bot.review.narrate import delegation_name, item_titles
@@ -117,61 +118,77 @@ def turn_post(state: TableState) -> Post:
     return Post(content=content.strip(), ping=[m.user_id for m in members])
 
 
+def offer_reply(events: list[Event]) -> str:
+    """What the player who tabled an offer is told: on the table, or the table's last move."""
+    offer = events[0]
+    assert isinstance(offer.data, ev.OfferTabled)
+    if offer.data.given("turn") and offer.data.turn is None:
+        return (
+            f"Offer #{offer.seq} was the last move: the last round is over and the table "
+            "closed with it unanswered. It is posted and recorded as the last offer."
+        )
+    extra = " It is marked as imbalanced (public weights differ)." if offer.data.imbalance else ""
+    return f"Offer #{offer.seq} is on the table.{extra}"
+
+
 def event_post(state: TableState, event: Event) -> Post | None:
     """The public announcement for one event, if it deserves one."""
     scenario = state.scenario
-    data = event.data
     name = event.actor.name if event.actor else "Parley"
     side = delegation_name(scenario, event.actor.delegation if event.actor else None)
-    kind = event.kind
-    if kind is EventKind.STATEMENT:
-        return Post(say("statement", name=name, delegation=side, text=defang(data["text"])))
-    if kind is EventKind.OFFER_ACCEPTED:
-        return Post(
-            say(
-                "accepted",
-                delegation=delegation_name(scenario, data["delegation"]),
-                offer=data["offer"],
+    match event.data:
+        case ev.Statement(text=text):
+            return Post(say("statement", name=name, delegation=side, text=defang(text)))
+        case ev.OfferAccepted(delegation=delegation, offer=offer):
+            return Post(
+                say("accepted", delegation=delegation_name(scenario, delegation), offer=offer)
             )
-        )
-    if kind is EventKind.AGREEMENT_REACHED:
-        return Post(
-            say("agreement", offer=data["offer"], items=item_titles(scenario, data["items"]))
-        )
-    if kind is EventKind.OFFER_REJECTED:
-        if data.get("reason"):
+        case ev.AgreementReached(offer=offer, items=items):
+            return Post(say("agreement", offer=offer, items=item_titles(scenario, items)))
+        case ev.OfferRejected(offer=offer, reason=reason) if reason:
             return Post(
                 say(
                     "rejected_with_reason",
                     name=name,
-                    offer=data["offer"],
-                    reason=defang(clip(data["reason"], 1500)),
+                    offer=offer,
+                    reason=defang(clip(reason, 1500)),
                 )
             )
-        return Post(say("rejected", name=name, offer=data["offer"]))
-    if kind is EventKind.TURN_PASSED:
-        return Post(say("passed", delegation=side))
-    if kind is EventKind.TURN_EXPIRED:
-        return Post(say("expired", delegation=delegation_name(scenario, data["delegation"])))
-    if kind is EventKind.WALKED_AWAY:
-        return Post(
-            say("walked_away", name=name, delegation=delegation_name(scenario, data["delegation"]))
-        )
-    if kind is EventKind.TABLE_PAUSED:
-        return Post(say("paused"))
-    if kind is EventKind.TABLE_RESUMED:
-        return Post(say("resumed"))
-    if kind is EventKind.DEADLINE_EXTENDED:
-        return Post(say("extended", minutes=f"{data['minutes']:g}"))
-    if kind is EventKind.ACTION_REVERTED:
-        return Post(say("undone", events=", ".join(f"#{n}" for n in data["reverts"])))
-    if kind is EventKind.REMINDER_SENT and state.turn:
-        members = state.delegation_members(state.turn)
-        deadline = timestamp(state.deadline) if state.deadline else "soon"
-        return Post(
-            say("reminder", mentions=who_line(state, state.turn), deadline=deadline),
-            ping=[m.user_id for m in members],
-        )
+        case ev.OfferRejected(offer=offer):
+            return Post(say("rejected", name=name, offer=offer))
+        case ev.TurnPassed():
+            return Post(say("passed", delegation=side))
+        case ev.TurnExpired(delegation=delegation):
+            return Post(say("expired", delegation=delegation_name(scenario, delegation)))
+        case ev.WalkedAway(delegation=delegation):
+            return Post(
+                say("walked_away", name=name, delegation=delegation_name(scenario, delegation))
+            )
+        case ev.TablePaused(reason="idle"):
+            facilitators = list(state.facilitators)
+            return Post(
+                say("paused_idle", mentions=" ".join(mention(u) for u in facilitators)),
+                ping=facilitators,
+            )
+        case ev.TablePaused():
+            return Post(say("paused"))
+        case ev.TableResumed():
+            return Post(say("resumed"))
+        case ev.DeadlineExtended(reason="outage"):
+            turn = delegation_name(scenario, state.turn)
+            deadline = timestamp(state.deadline) if state.deadline else "soon"
+            return Post(say("fresh_clock", delegation=turn, deadline=deadline))
+        case ev.DeadlineExtended(minutes=minutes):
+            return Post(say("extended", minutes=f"{minutes:g}"))
+        case ev.ActionReverted(reverts=reverts):
+            return Post(say("undone", events=", ".join(f"#{n}" for n in reverts)))
+        case ev.ReminderSent() if state.turn:
+            members = state.delegation_members(state.turn)
+            deadline = timestamp(state.deadline) if state.deadline else "soon"
+            return Post(
+                say("reminder", mentions=who_line(state, state.turn), deadline=deadline),
+                ping=[m.user_id for m in members],
+            )
     return None
 
 
@@ -201,6 +218,7 @@ def offer_embed(
                 "rejected": "Rejected",
                 "replaced": "Replaced by a newer offer",
                 "withdrawn": "No longer on the table",
+                "last": "The last move: the table closed with this offer unanswered",
             }.get(status, status)
         )
     return embed

@@ -1,14 +1,18 @@
 """After the log: tell the server what happened.
 
-Everything here runs after the events are committed. A Discord failure (a dropped
-connection, a missing permission) is logged and loses nothing: the log has the events,
-and the status message is brought up to date again with the next action.
+Everything here runs after the events are committed, from the committed outcome alone
+(its events and the table's state after them); the log is never read again here. Where
+the table lives in Discord (rooms, the status message, offer messages) is remembered
+through the service's small :class:`~bot.service.Places` interface. A Discord failure (a
+dropped connection, a missing permission) is logged and loses nothing: the log has the
+events, and the status message is brought up to date again with the next action.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +23,10 @@ from bot.discord_app.announcements import say
 from bot.discord_app.components import join_view, offer_view
 from bot.discord_app.present import Post
 from bot.discord_app.text import MESSAGE_LIMIT, clip, split_message
-from bot.domain.events import Event, EventKind, facilitators
-from bot.domain.state import StandingOffer, TableState
-from bot.service import Outcome
-from bot.store import TableRow
+from bot.domain import events as ev
+from bot.domain.events import Event, EventKind
+from bot.domain.state import Phase, TableState
+from bot.service import Outcome, TableRow
 
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
@@ -41,27 +45,28 @@ class Publisher:
 
     def __init__(self, bot: ParleyBot) -> None:
         self.bot = bot
-        self._locks: dict[int, asyncio.Lock] = {}
+        # One announcement at a time per table; a lock lives only while someone holds it.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def publish(self, table_id: int, outcome: Outcome) -> None:
         """Announce an outcome's events and bring the status message up to date."""
-        async with self._locks.setdefault(table_id, asyncio.Lock()):
-            store = self.bot.store
-            assert store is not None
-            row = await store.table(table_id)
-            if row is None or row.channel_id is None:
-                return
-            channel = await self.channel(row.channel_id)
+        lock = self._locks.get(table_id)
+        if lock is None:
+            lock = self._locks[table_id] = asyncio.Lock()
+        async with lock:
+            row = await self.bot.tables.table(table_id)
+            channel = await self.channel(row.channel_id) if row.channel_id else None
             if channel is None:
                 log.warning("table %s: its channel %s is gone", table_id, row.channel_id)
                 return
             # Announce the table as these events left it, even if more have happened since.
             state = outcome.state or await self.bot.tables.state(table_id)
+            places = await self.bot.tables.places(table_id)  # updated as messages are posted
             turn_moved = False
-            places = await store.places(table_id)  # kept up to date as messages are posted
             for event in outcome.events:
                 await self._safely(self._announce(row, state, channel, places, event))
-                turn_moved = turn_moved or bool(event.data.get("turn"))
+                data = event.data
+                turn_moved = turn_moved or (isinstance(data, ev.TurnChange) and bool(data.turn))
             if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
                 post = present.turn_post(state)
                 if post.content:
@@ -123,10 +128,8 @@ class Publisher:
     async def _remember(
         self, table_id: int, places: dict[str, str], name: str, discord_id: str
     ) -> None:
-        """Store where something now lives in Discord, and note it in ``places``."""
-        store = self.bot.store
-        assert store is not None
-        await store.set_place(table_id, name, discord_id)
+        """Remember where something now lives in Discord, and note it in ``places``."""
+        await self.bot.tables.remember_place(table_id, name, discord_id)
         places[name] = discord_id
 
     async def _announce(
@@ -137,62 +140,65 @@ class Publisher:
         places: dict[str, str],
         event: Event,
     ) -> None:
-        kind = event.kind
-        if kind is EventKind.TABLE_OPENED:
+        data = event.data
+        if isinstance(data, ev.TableOpened):
             await self._opened(row, state, channel)
-        elif kind is EventKind.TABLE_STARTED:
+        elif isinstance(data, ev.TableStarted):
             try:
                 await self._open_rooms(row, state, channel, places)
             except discord.Forbidden as exc:
                 log.warning("table %s: cannot open caucus rooms: %s", row.id, exc.text)
                 await self.send(channel, Post(say("rooms_failed", problem=exc.text or "403")))
-        elif kind in (EventKind.MEMBER_ASSIGNED, EventKind.MEMBER_LEFT, EventKind.MEMBER_JOINED):
+        elif isinstance(data, ev.MemberAssigned | ev.MemberLeft | ev.MemberJoined):
             if any(name.startswith("room:") for name in places):
-                await self._sync_room_access(row, state, places, event.data["user_id"])
-        elif kind is EventKind.OFFER_TABLED:
-            earlier = event.data.get("answers") or event.data.get("revises")
-            await self._mark_offer(row, channel, places, earlier, state, "replaced")
-            if state.standing is not None and state.standing.seq == event.seq:
+                await self._sync_room_access(row, state, places, data.user_id)
+        elif isinstance(data, ev.OfferTabled):
+            await self._mark_offer(channel, places, data.answers or data.revises, state, "replaced")
+            standing = state.standing is not None and state.standing.seq == event.seq
+            offer = state.offers.get(event.seq)
+            if offer is not None and (standing or state.phase is Phase.CLOSED):
+                # An offer on the last turn is shown too, as the table's last move.
                 message = await self.send(
                     channel,
                     Post(),
                     embed=present.offer_embed(
-                        state.scenario, state.standing, event.data.get("imbalance")
+                        state.scenario, offer, data.imbalance, None if standing else "last"
                     ),
-                    view=offer_view(row.id, event.seq),
+                    view=offer_view(row.id, event.seq) if standing else None,
                 )
                 if message is not None:
                     await self._remember(row.id, places, f"offer:{event.seq}", str(message.id))
-        elif kind is EventKind.AGREEMENT_REACHED:
-            await self._mark_offer(row, channel, places, event.data["offer"], state, "agreed")
-        elif kind is EventKind.OFFER_REJECTED:
-            await self._mark_offer(row, channel, places, event.data["offer"], state, "rejected")
-        elif kind is EventKind.ACTION_REVERTED:
-            for seq in event.data["reverts"]:
-                await self._mark_offer(row, channel, places, seq, state, "withdrawn")
+        elif isinstance(data, ev.AgreementReached):
+            await self._mark_offer(channel, places, data.offer, state, "agreed")
+        elif isinstance(data, ev.OfferRejected):
+            await self._mark_offer(channel, places, data.offer, state, "rejected")
+        elif isinstance(data, ev.ActionReverted):
+            for seq in data.reverts:
+                await self._mark_offer(channel, places, seq, state, "withdrawn")
             if state.standing is not None:
                 await self._edit(
                     channel,
                     places.get(f"offer:{state.standing.seq}"),
-                    embed=present.offer_embed(state.scenario, state.standing, None),
+                    embed=present.offer_embed(
+                        state.scenario, state.standing, state.standing.imbalance
+                    ),
                     view=offer_view(row.id, state.standing.seq),
                 )
-        elif kind is EventKind.EVENT_INJECTED:
-            text = self.bot.library.prompt(event.data["prompt"])
-            heading = say("inject", title=event.data["title"])
+        elif isinstance(data, ev.EventInjected):
+            text = await self.bot.tables.prompt(row.id, data.prompt)
+            heading = say("inject", title=data.title)
             await self.send(channel, Post(content=f"{heading}\n\n{text}"))
-        elif kind is EventKind.TABLE_CLOSED:
-            withdrawn = event.data.get("withdrawn")
-            await self._mark_offer(row, channel, places, withdrawn, state, "withdrawn")
+        elif isinstance(data, ev.TableClosed):
+            if data.last_offer is None:  # an offer on the last turn was posted as such
+                await self._mark_offer(channel, places, data.withdrawn, state, "withdrawn")
             await self._closed(row, state, channel, places)
-        if kind is not EventKind.TABLE_CLOSED:
+        if event.kind is not EventKind.TABLE_CLOSED:
             post = present.event_post(state, event)
             if post is not None:
                 await self.send(channel, post)
 
     async def _mark_offer(
         self,
-        row: TableRow,
         channel: Any,
         places: dict[str, str],
         seq: int | None,
@@ -201,21 +207,18 @@ class Publisher:
     ) -> None:
         """Show on an offer's message what became of it, and take its buttons away."""
         message_id = places.get(f"offer:{seq}") if seq else None
-        store = self.bot.store
-        assert store is not None
-        tabled = await store.event(row.id, seq) if seq and message_id else None
-        if tabled is None or tabled.kind is not EventKind.OFFER_TABLED:
+        offer = state.offers.get(seq) if seq else None
+        if offer is None or message_id is None:
             return
-        offer = StandingOffer.tabled(tabled)
         await self._edit(
             channel,
             message_id,
-            embed=present.offer_embed(state.scenario, offer, None, status),
+            embed=present.offer_embed(state.scenario, offer, offer.imbalance, status),
             view=None,
         )
 
     async def _opened(self, row: TableRow, state: TableState, channel: Any) -> None:
-        background = self.bot.library.prompt(state.scenario.prompts.background)
+        background = await self.bot.tables.prompt(row.id, state.scenario.prompts.background)
         intro = say(
             "opening",
             title=state.title,
@@ -229,10 +232,8 @@ class Publisher:
         self, row: TableRow, state: TableState, channel: Any, places: dict[str, str]
     ) -> None:
         guild = channel.guild
-        store = self.bot.store
-        assert store is not None
         # Facilitators who have run this table may read every room (the role too).
-        readers_everywhere = set(facilitators(await store.events(row.id)))
+        readers_everywhere = set(state.facilitators)
         role = self._facilitator_role(guild)
         for delegation in state.scenario.delegations:
             overwrites: dict[Any, discord.PermissionOverwrite] = {
@@ -272,7 +273,7 @@ class Publisher:
             await self._remember(row.id, places, f"room:{delegation.id}", str(room.id))
             caucus = say("caucus_recorded" if state.rules.record_caucus else "caucus_not_recorded")
             await self.send(room, Post(content=say("room_notice", caucus=caucus)))
-            prose = self.bot.library.prompt(delegation.brief)
+            prose = await self.bot.tables.prompt(row.id, delegation.brief)
             brief = present.brief_text(state.scenario, delegation.id, prose)
             heading = say("brief_heading", delegation=delegation.name)
             await self.send(room, Post(content=f"{heading}\n\n{brief}"))

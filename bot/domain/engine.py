@@ -58,13 +58,18 @@ def decide(state: TableState, command: c.Command, now: datetime) -> list[NewEven
 
 
 def due(state: TableState, now: datetime) -> list[NewEvent]:
-    """What the clock brings at ``now``: expired turns and a reminder, in order."""
+    """What the clock brings at ``now``: expired turns and a reminder, in order.
+
+    A table loses at most one round to the clock while nobody acts: once every offering
+    delegation's turn has expired in a row, it pauses itself (``reason: idle``).
+    """
     if state.phase is not Phase.NEGOTIATING or state.deadline is None:
         return []
     events: list[NewEvent] = []
     turn, round_ = state.turn, state.round
     deadline: datetime | None = state.deadline
     turn_length = timedelta(minutes=state.rules.turn_minutes)
+    idle = state.idle_expiries
     while deadline is not None and deadline <= now and turn is not None:
         expired, expired_round = turn, round_
         turn, round_, closes = _next_turn(state, turn, round_)
@@ -82,8 +87,20 @@ def due(state: TableState, now: datetime) -> list[NewEvent]:
             )
         )
         if closes:  # in the round of the last expiry, not the round ``state`` was in
-            close = _close(state, "max_rounds")
-            events.append(close.model_copy(update={"data": {**close.data, "round": expired_round}}))
+            events.append(_close(state, "max_rounds").with_data(round=expired_round))
+            return events
+        idle += 1
+        if idle >= len(state.order):
+            events.append(
+                NewEvent(
+                    kind=EventKind.TABLE_PAUSED,
+                    data={
+                        "round": round_,
+                        "remaining_seconds": turn_length.total_seconds(),
+                        "reason": "idle",
+                    },
+                )
+            )
             return events
     reminded = state.reminded and not events
     lead = timedelta(minutes=state.rules.reminder_minutes)
@@ -95,6 +112,28 @@ def due(state: TableState, now: datetime) -> list[NewEvent]:
             )
         )
     return events
+
+
+def fresh_clock(state: TableState, now: datetime) -> list[NewEvent]:
+    """After the bot was away past the deadline, the turn on move starts again in full.
+
+    Nothing if the table is not negotiating or its deadline has not passed.
+    """
+    if state.phase is not Phase.NEGOTIATING or state.deadline is None or state.deadline > now:
+        return []
+    deadline = now + timedelta(minutes=state.rules.turn_minutes)
+    missed = (now - state.deadline).total_seconds() / 60
+    return [
+        NewEvent(
+            kind=EventKind.DEADLINE_EXTENDED,
+            data={
+                "round": state.round,
+                "minutes": round(missed + state.rules.turn_minutes, 2),
+                "deadline": deadline.isoformat(),
+                "reason": "outage",
+            },
+        )
+    ]
 
 
 def next_wakeup(state: TableState) -> datetime | None:
@@ -141,10 +180,25 @@ def _require_phase(state: TableState, allowed: Sequence[Phase], what: str) -> No
         Phase.SETUP: "the table has not started yet (a facilitator starts it with /session start)",
         Phase.NEGOTIATING: "the negotiation is under way",
         Phase.PAUSED: "the table is paused (a facilitator resumes it with /session resume)",
-        Phase.CLOSED: "the table is closed",
+        Phase.CLOSED: f"the table is closed ({_closed_how(state)})",
     }[state.phase]
     allowed_names = " or ".join(p.value for p in allowed)
     raise Refusal(R.WRONG_PHASE, f"You cannot {what} now: {why}. Allowed while {allowed_names}.")
+
+
+#: How a table closed, in words, by its close reason.
+CLOSE_REASONS = {
+    "walked_away": "a delegation walked away",
+    "max_rounds": "the last round was played",
+    "package_agreed": "the package was agreed",
+    "all_agreed": "every item was agreed",
+    "facilitator": "a facilitator ended it with /session end",
+}
+
+
+def _closed_how(state: TableState) -> str:
+    how = CLOSE_REASONS.get(state.close_reason or "", state.close_reason or "closed")
+    return f"{how}; a facilitator can take the close back with /session undo"
 
 
 def _player(state: TableState, command: c.Command) -> Member:
@@ -216,7 +270,13 @@ def _pass_turn(state: TableState, now: datetime) -> tuple[dict[str, Any], bool]:
     return _turn_data(turn, round_, deadline), False
 
 
-def _close(state: TableState, reason: str, extra_agreed: Sequence[str] = ()) -> NewEvent:
+def _close(
+    state: TableState,
+    reason: str,
+    extra_agreed: Sequence[str] = (),
+    last_offer: int | None = None,
+) -> NewEvent:
+    """The close; ``last_offer`` is an offer tabled in the same breath (on the last turn)."""
     agreed = [*state.agreed, *extra_agreed]
     scores = {
         d.id: {
@@ -233,20 +293,28 @@ def _close(state: TableState, reason: str, extra_agreed: Sequence[str] = ()) -> 
             "agreed": agreed,
             "scores": scores,
             # the offer still on the table when it closed (none once it was agreed)
-            "withdrawn": state.standing.seq
+            "withdrawn": last_offer
+            if last_offer is not None
+            else state.standing.seq
             if state.standing is not None and not extra_agreed
             else None,
+            **({"last_offer": last_offer} if last_offer is not None else {}),
         },
     )
 
 
-def _with_turn_passed(
-    state: TableState, now: datetime, first: NewEvent, close_reason: str = "max_rounds"
-) -> list[NewEvent]:
-    """A turn action's event with the next turn in its data, and the close it may cause."""
+def _with_turn_passed(state: TableState, now: datetime, first: NewEvent) -> list[NewEvent]:
+    """A turn action's event with the next turn in its data, and the close it may cause.
+
+    An offer tabled on the last turn is named by the close as the offer left standing:
+    it is logged right before the close, so its sequence number is the next one.
+    """
     data, closes = _pass_turn(state, now)
-    event = first.model_copy(update={"data": {**first.data, **data}})
-    return [event, _close(state, close_reason)] if closes else [event]
+    event = first.with_data(**data)
+    if not closes:
+        return [event]
+    last_offer = state.last_seq + 1 if event.kind is EventKind.OFFER_TABLED else None
+    return [event, _close(state, "max_rounds", last_offer=last_offer)]
 
 
 # -- membership -----------------------------------------------------------------------------
@@ -265,7 +333,7 @@ def _join(state: TableState, command: c.Join, now: datetime) -> list[NewEvent]:
             )
         if not state.rules.self_select:
             raise Refusal(
-                R.NOT_FACILITATOR,
+                R.ROLE_NOT_ALLOWED,
                 "At this table the facilitator assigns delegations. Use /join without a "
                 "delegation to join as an observer; the facilitator will place you.",
             )
@@ -534,12 +602,8 @@ def _undo(state: TableState, command: c.Undo, now: datetime) -> list[NewEvent]:
     _require_facilitator(command)
     if state.phase is Phase.SETUP:
         _require_phase(state, [Phase.NEGOTIATING, Phase.PAUSED], "undo")
-    if state.phase is Phase.CLOSED and state.close_reason == "facilitator":
-        raise Refusal(
-            R.WRONG_PHASE, "The table was ended with /session end and cannot be reopened by undo."
-        )
     if not state.undoable:
-        raise Refusal(R.NOTHING_TO_UNDO, "There is no turn action to undo yet.")
+        raise Refusal(R.NOTHING_TO_UNDO, "There is no turn action or close to undo yet.")
     step = state.undoable[-1]
     # The table goes back to the round the undone action was taken in.
     data: dict[str, Any] = {"reverts": list(step.seqs), "round": step.round}
@@ -555,7 +619,7 @@ def _end(state: TableState, command: c.End, now: datetime) -> list[NewEvent]:
     _require_facilitator(command)
     _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "end the table")
     close = _close(state, "facilitator")
-    return [close.model_copy(update={"actor": _actor(state, command.who)})]
+    return [NewEvent(kind=close.kind, actor=_actor(state, command.who), data=close.data)]
 
 
 # -- statements --------------------------------------------------------------------------
@@ -702,8 +766,9 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
     assert me is not None
     if me in offer.accepted_by:
         raise Refusal(
-            R.BAD_ARGUMENT,
-            "Your delegation has already accepted this offer; it waits for the others.",
+            R.ALREADY_ACCEPTED,
+            "Your delegation has already accepted this offer; it waits for the others. "
+            "You may /pass, or table a counter-offer with /offer.",
         )
     accepted = _event(state, command, EventKind.OFFER_ACCEPTED, offer=offer.seq, delegation=me)
     others = [d for d in state.order if d != offer.by]
@@ -721,12 +786,10 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
     every_item = len(state.agreed) + len(offer.items) == len(state.scenario.items)
     if state.rules.sequencing is Sequencing.PACKAGE or every_item:
         reason = "package_agreed" if not every_item else "all_agreed"
-        agreement = agreement.model_copy(
-            update={"data": {**agreement.data, **_turn_data(None, state.round, None)}}
-        )
+        agreement = agreement.with_data(**_turn_data(None, state.round, None))
         return [accepted, agreement, _close(state, reason, offer.items)]
     data, closes = _pass_turn(state, now)
-    agreement = agreement.model_copy(update={"data": {**agreement.data, **data}})
+    agreement = agreement.with_data(**data)
     events = [accepted, agreement]
     if closes:
         events.append(_close(state, "max_rounds", offer.items))

@@ -29,6 +29,8 @@ class RefusalCode(StrEnum):
     NOTHING_TO_UNDO = "nothing_to_undo"
     UNKNOWN_TABLE = "unknown_table"
     BAD_ARGUMENT = "bad_argument"
+    # added after the first release
+    ALREADY_ACCEPTED = "already_accepted"
 
 
 class ParleyError(Exception):

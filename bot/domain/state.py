@@ -6,13 +6,20 @@ applying one never consults a clock or a random source: replay is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from bot.domain.events import CONSEQUENCE_KINDS, UNDOABLE_KINDS, Event, EventKind
+from bot.domain import events as ev
+from bot.domain.events import (
+    CONSEQUENCE_KINDS,
+    TURN_ACTION_KINDS,
+    Event,
+    EventKind,
+    begins_undo_step,
+    note_facilitator,
+)
 from bot.domain.scenario import Basket, Item, RuleSet, Scenario, Sequencing
 
 
@@ -47,17 +54,21 @@ class StandingOffer:
     answers: int | None = None
     accepted_by: tuple[str, ...] = ()
 
+    imbalance: int | None = None
+
     @classmethod
     def tabled(cls, event: Event) -> StandingOffer:
         """The offer an ``offer_tabled`` event put on the table."""
         data = event.data
+        assert isinstance(data, ev.OfferTabled)
         return cls(
             seq=event.seq,
-            by=data["delegation"],
-            give=tuple(data["give"]),
-            ask=tuple(data["ask"]),
-            note=data.get("note", ""),
-            answers=data.get("answers"),
+            by=data.delegation,
+            give=tuple(data.give),
+            ask=tuple(data.ask),
+            note=data.note,
+            answers=data.answers,
+            imbalance=data.imbalance,
         )
 
     @property
@@ -105,6 +116,16 @@ class TableState:
     close_reason: str | None = None
     undoable: list[UndoStep] = field(default_factory=list)
     last_seq: int = 0
+    #: Every offer ever tabled (undone ones too), by sequence number, as tabled.
+    offers: dict[int, StandingOffer] = field(default_factory=dict)
+    #: Turns expired in a row with nobody acting (a whole round of them pauses the table).
+    idle_expiries: int = 0
+    #: Why the table is paused when no facilitator paused it (``idle``), else None.
+    pause_reason: str | None = None
+    #: Who has acted as a facilitator here (user id to name, in order of first act).
+    facilitators: dict[str, str] = field(default_factory=dict)
+    #: Refused attempts so far, by refusal code.
+    refusals: dict[str, int] = field(default_factory=dict)
 
     def snapshot(self) -> TableState:
         """A copy that later events will not change (the scenario is shared: it is frozen)."""
@@ -114,6 +135,9 @@ class TableState:
             standing=replace(self.standing) if self.standing else None,
             agreements=list(self.agreements),
             undoable=list(self.undoable),
+            offers=dict(self.offers),
+            facilitators=dict(self.facilitators),
+            refusals=dict(self.refusals),
         )
 
     # -- questions the rules and the adapters ask ------------------------------------
@@ -188,12 +212,13 @@ class TableState:
 
 def new_state(scenario: Scenario, opened: Event) -> TableState:
     """The state of a table right after its ``table_opened`` event."""
-    variant = opened.data["variant"]
+    data = opened.data
+    assert isinstance(data, ev.TableOpened)
     return TableState(
         scenario=scenario,
-        variant=variant,
-        rules=scenario.rules_for(variant),
-        title=opened.data.get("title", ""),
+        variant=data.variant,
+        rules=scenario.rules_for(data.variant),
+        title=data.title,
         last_seq=opened.seq,
     )
 
@@ -204,8 +229,12 @@ def apply(state: TableState, event: Event) -> None:
     round_before = state.round
     handler = _APPLY.get(event.kind)
     if handler is not None:
-        handler(state, event.data, event)
-    if event.kind in UNDOABLE_KINDS:
+        handler(state, event)
+    if isinstance(event.data, ev.TurnChange):
+        _set_turn(state, event.data)
+    if event.kind in TURN_ACTION_KINDS:
+        state.idle_expiries = 0
+    if begins_undo_step(event):
         state.undoable.append(UndoStep((event.seq,), round_before))
     elif event.kind in CONSEQUENCE_KINDS and state.undoable and _continues_group(state, event):
         step = state.undoable[-1]
@@ -213,122 +242,123 @@ def apply(state: TableState, event: Event) -> None:
 
 
 def _continues_group(state: TableState, event: Event) -> bool:
-    """Whether an agreement or a close belongs to the turn action just before it."""
-    if event.kind is EventKind.TABLE_CLOSED and event.data.get("reason") == "facilitator":
-        return False
+    """Whether an agreement, a close or an idle pause belongs to the action just before it."""
     return state.undoable[-1].seqs[-1] == event.seq - 1
 
 
-def _set_turn(state: TableState, data: dict[str, Any]) -> None:
-    if "turn" in data:
-        state.turn = data["turn"]
-    if "next_round" in data:
-        state.round = data["next_round"]
-    if "deadline" in data:
-        state.deadline = _when(data["deadline"])
+def _set_turn(state: TableState, data: ev.TurnChange) -> None:
+    if data.given("turn"):
+        state.turn = data.turn
+    if data.given("next_round") and data.next_round is not None:
+        state.round = data.next_round
+    if data.given("deadline"):
+        state.deadline = data.deadline_at
         state.reminded = False
 
 
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _member_joined(state: TableState, data: dict[str, Any], _: Event) -> None:
-    state.members[data["user_id"]] = Member(
-        user_id=data["user_id"],
-        name=data["name"],
-        delegation=data.get("delegation"),
-        role=data.get("role"),
+def _member_joined(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.MemberJoined)
+    state.members[data.user_id] = Member(
+        user_id=data.user_id, name=data.name, delegation=data.delegation, role=data.role
     )
 
 
-def _member_left(state: TableState, data: dict[str, Any], _: Event) -> None:
-    state.members.pop(data["user_id"], None)
+def _member_left(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.MemberLeft)
+    state.members.pop(data.user_id, None)
 
 
-def _member_assigned(state: TableState, data: dict[str, Any], _: Event) -> None:
-    member = state.members.get(data["user_id"])
+def _member_assigned(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.MemberAssigned)
+    member = state.members.get(data.user_id)
     if member is None:
-        member = state.members[data["user_id"]] = Member(data["user_id"], data["name"])
-    member.delegation = data["delegation"]
-    member.role = data["role"]
+        member = state.members[data.user_id] = Member(data.user_id, data.name)
+    member.delegation = data.delegation
+    member.role = data.role
 
 
-def _table_started(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _table_started(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.TableStarted)
     state.phase = Phase.NEGOTIATING
-    state.order = tuple(data["order"])
-    _set_turn(state, data)
+    state.order = tuple(data.order)
 
 
-def _offer_tabled(state: TableState, data: dict[str, Any], event: Event) -> None:
+def _offer_tabled(state: TableState, event: Event) -> None:
     state.standing = StandingOffer.tabled(event)
-    _set_turn(state, data)
 
 
-def _offer_accepted(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _offer_accepted(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.OfferAccepted)
     if state.standing is not None:
-        state.standing.accepted_by = (*state.standing.accepted_by, data["delegation"])
-    _set_turn(state, data)
+        state.standing.accepted_by = (*state.standing.accepted_by, data.delegation)
 
 
-def _agreement_reached(state: TableState, data: dict[str, Any], event: Event) -> None:
+def _agreement_reached(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.AgreementReached)
     state.agreements.append(
         Agreement(
-            seq=event.seq, offer=data["offer"], items=tuple(data["items"]), round=data["round"]
+            seq=event.seq,
+            offer=data.offer,
+            items=tuple(data.items),
+            round=data.round if data.round is not None else state.round,
         )
     )
     state.standing = None
-    _set_turn(state, data)
 
 
-def _offer_rejected(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _offer_cleared(state: TableState, event: Event) -> None:
     state.standing = None
-    _set_turn(state, data)
 
 
-def _turn_moved(state: TableState, data: dict[str, Any], _: Event) -> None:
-    _set_turn(state, data)
+def _turn_expired(state: TableState, event: Event) -> None:
+    state.idle_expiries += 1
 
 
-def _walked_away(state: TableState, data: dict[str, Any], _: Event) -> None:
-    state.standing = None
-    _set_turn(state, data)
-
-
-def _table_paused(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _table_paused(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.TablePaused)
     state.phase = Phase.PAUSED
-    state.remaining_seconds = data["remaining_seconds"]
+    state.remaining_seconds = data.remaining_seconds
+    state.pause_reason = data.reason
     state.deadline = None
+    state.idle_expiries = 0
 
 
-def _table_resumed(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _table_resumed(state: TableState, event: Event) -> None:
     state.phase = Phase.NEGOTIATING
     state.remaining_seconds = None
-    # Resuming never changes whose turn it is: only the deadline is taken. (An undo of an
-    # action before the pause must not get that action's turn back from this event.)
-    _set_turn(state, {"deadline": data["deadline"]})
+    state.pause_reason = None
 
 
-def _deadline_extended(state: TableState, data: dict[str, Any], _: Event) -> None:
-    if "remaining_seconds" in data:
-        state.remaining_seconds = data["remaining_seconds"]
-    _set_turn(state, data)
+def _deadline_extended(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.DeadlineExtended)
+    if data.remaining_seconds is not None:
+        state.remaining_seconds = data.remaining_seconds
 
 
-def _reminder_sent(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _reminder_sent(state: TableState, event: Event) -> None:
     state.reminded = True
 
 
-def _table_closed(state: TableState, data: dict[str, Any], _: Event) -> None:
+def _table_closed(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.TableClosed)
     state.phase = Phase.CLOSED
-    state.close_reason = data["reason"]
+    state.close_reason = data.reason
     state.standing = None
     state.deadline = None
     state.remaining_seconds = None
     state.turn = None
 
 
-_APPLY = {
+_APPLY: dict[EventKind, Callable[[TableState, Event], None]] = {
     EventKind.MEMBER_JOINED: _member_joined,
     EventKind.MEMBER_LEFT: _member_left,
     EventKind.MEMBER_ASSIGNED: _member_assigned,
@@ -336,10 +366,9 @@ _APPLY = {
     EventKind.OFFER_TABLED: _offer_tabled,
     EventKind.OFFER_ACCEPTED: _offer_accepted,
     EventKind.AGREEMENT_REACHED: _agreement_reached,
-    EventKind.OFFER_REJECTED: _offer_rejected,
-    EventKind.TURN_PASSED: _turn_moved,
-    EventKind.TURN_EXPIRED: _turn_moved,
-    EventKind.WALKED_AWAY: _walked_away,
+    EventKind.OFFER_REJECTED: _offer_cleared,
+    EventKind.TURN_EXPIRED: _turn_expired,
+    EventKind.WALKED_AWAY: _offer_cleared,
     EventKind.TABLE_PAUSED: _table_paused,
     EventKind.TABLE_RESUMED: _table_resumed,
     EventKind.DEADLINE_EXTENDED: _deadline_extended,
@@ -377,6 +406,9 @@ class Replay:
         self._kept: list[Event] = []
         self._checkpoints: list[tuple[int, TableState]] = []
         self._state: TableState | None = None
+        self._facilitators: dict[str, str] = {}
+        self._refusals: dict[str, int] = {}
+        self._offers: dict[int, StandingOffer] = {}
         for event in events:
             self.apply(event)
 
@@ -389,14 +421,28 @@ class Replay:
 
     def apply(self, event: Event) -> None:
         """Fold one more event in."""
+        note_facilitator(self._facilitators, event)
+        if isinstance(event.data, ev.ActionRefused):
+            self._refusals[event.data.code] = self._refusals.get(event.data.code, 0) + 1
+        elif isinstance(event.data, ev.OfferTabled):
+            self._offers[event.seq] = StandingOffer.tabled(event)
         if event.kind is EventKind.TABLE_OPENED:
             self._state = new_state(self.scenario, event)
             self._kept = [event]
             self._checkpoints = []
-            return
-        if event.kind is EventKind.ACTION_REVERTED:
+        elif event.kind is EventKind.ACTION_REVERTED:
             self._revert(event)
-            return
+        else:
+            self._fold(event)
+        # What no undo changes is kept beside the fold and shared (snapshots copy it).
+        state = self.state
+        state.facilitators, state.refusals, state.offers = (
+            self._facilitators,
+            self._refusals,
+            self._offers,
+        )
+
+    def _fold(self, event: Event) -> None:
         apply(self.state, event)
         if event.kind in _INERT:
             return
@@ -405,7 +451,9 @@ class Replay:
             self._checkpoints.append((len(self._kept), self.state.snapshot()))
 
     def _revert(self, event: Event) -> None:
-        cancelled = set(event.data["reverts"])
+        data = event.data
+        assert isinstance(data, ev.ActionReverted)
+        cancelled = set(data.reverts)
         # Kept events are in sequence order and undo cancels recent ones: walk back.
         lowest, first = min(cancelled), len(self._kept)
         while first > 1 and self._kept[first - 1].seq >= lowest:
@@ -419,9 +467,10 @@ class Replay:
             folded, state = 1, new_state(self.scenario, self._kept[0])
         for kept in self._kept[folded:]:
             apply(state, kept)
-        _set_turn(state, event.data)
-        if "remaining_seconds" in event.data:
-            state.remaining_seconds = event.data["remaining_seconds"]
+        _set_turn(state, data)
+        if data.given("remaining_seconds"):
+            state.remaining_seconds = data.remaining_seconds
+        state.idle_expiries = 0
         state.last_seq = event.seq
         self._state = state
 

@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from bot.domain import events as ev
 from bot.domain.events import Event, EventKind, facilitators
 from bot.domain.scenario import Scenario
 from bot.domain.state import Replay
@@ -35,29 +36,33 @@ def _event_dict(event: Event, reverted_by: dict[int, int]) -> dict[str, Any]:
         "at": event.at.isoformat().replace("+00:00", "Z"),
         "kind": event.kind.value,
         "actor": event.actor.model_dump(mode="json") if event.actor else None,
-        "data": event.data,
+        "data": event.data.dumped(),
         "reverted_by": reverted_by.get(event.seq),
     }
 
 
-def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[str, Any]:
-    """The ``parley-log/1`` export of one table."""
+def export_dict(
+    row: TableRow,
+    scenario: Scenario,
+    events: list[Event],
+    prompts: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ``parley-log/1`` export of one table (``prompts``: the table's copy of its texts)."""
     state = Replay(scenario, events).state
     reverted_by = {
         seq: e.seq
         for e in events
-        if e.kind is EventKind.ACTION_REVERTED
-        for seq in e.data["reverts"]
+        if isinstance(e.data, ev.ActionReverted)
+        for seq in e.data.reverts
     }
     members: dict[str, dict[str, Any]] = {}
     for e in events:
-        if e.kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_ASSIGNED):
-            entry = members.setdefault(
-                e.data["user_id"], {"user_id": e.data["user_id"], "name": e.data["name"]}
-            )
-            entry.update(delegation=e.data.get("delegation"), role=e.data.get("role"))
-        elif e.kind is EventKind.MEMBER_LEFT and e.data["user_id"] in members:
-            members[e.data["user_id"]]["left"] = True
+        data = e.data
+        if isinstance(data, ev.MemberJoined | ev.MemberAssigned):
+            entry = members.setdefault(data.user_id, {"user_id": data.user_id, "name": data.name})
+            entry.update(delegation=data.delegation, role=data.role)
+        elif isinstance(data, ev.MemberLeft) and data.user_id in members:
+            members[data.user_id]["left"] = True
     for member in members.values():
         current = state.member(member["user_id"])
         member.setdefault("left", False)
@@ -86,7 +91,7 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
         }
         for d, v in state.scores().items()
     }
-    refusals = Counter(e.data["code"] for e in events if e.kind is EventKind.ACTION_REFUSED)
+    refusals = Counter(e.data.code for e in events if isinstance(e.data, ev.ActionRefused))
     return {
         "format": FORMAT,
         "table": {
@@ -131,6 +136,7 @@ def export_dict(row: TableRow, scenario: Scenario, events: list[Event]) -> dict[
             "joint_gain": sum(v["margin"] for v in scores.values()),
             "refusals": dict(sorted(refusals.items())),
         },
+        "prompts": prompts or {},
     }
 
 
@@ -139,7 +145,12 @@ async def build_export(store: Store, table_id: int) -> dict[str, Any]:
     row = await store.table(table_id)
     if row is None:
         raise KeyError(table_id)
-    return export_dict(row, await store.scenario(table_id), await store.events(table_id))
+    return export_dict(
+        row,
+        await store.scenario(table_id),
+        await store.events(table_id),
+        await store.prompts(table_id),
+    )
 
 
 def to_json(export: dict[str, Any]) -> str:
@@ -168,8 +179,31 @@ CSV_COLUMNS = (
 )
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP's CSV injection list, plus
+#: the line feed and NUL some spreadsheets also act on).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+
+
+def _csv_cell(value: object) -> object:
+    """A CSV cell no spreadsheet runs as a formula: text that could start one gets a
+    leading single quote (OWASP). Numbers the program wrote (ints, floats) stay numbers;
+    text that merely looks like a number (``-3`` typed by a player) is text, and quoted.
+
+    A carriage return becomes a line feed, which the writer quotes (it leaves a lone
+    ``\r`` bare, and a bare one breaks the row for every reader).
+    """
+    if not isinstance(value, str):
+        return value
+    if value.lstrip(" ").startswith(FORMULA_TRIGGERS):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def to_csv(export: dict[str, Any]) -> str:
-    """One row per event, flat columns (the full data as JSON in the last one)."""
+    """One row per event, flat columns (the full data as JSON in the last one).
+
+    Safe to open in a spreadsheet: no text cell can run as a formula (:func:`_csv_cell`).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -181,27 +215,26 @@ def to_csv(export: dict[str, Any]) -> str:
         text = (
             data.get("text") or data.get("note") or data.get("reason") or data.get("message") or ""
         )
-        writer.writerow(
-            [
-                export["table"]["id"],
-                e["seq"],
-                e["at"],
-                e["kind"],
-                actor.get("user_id", ""),
-                actor.get("name", ""),
-                actor.get("delegation") or "",
-                actor.get("role") or "",
-                round_,
-                data.get("code", ""),
-                ",".join(data.get("give", [])),
-                ",".join(data.get("ask", [])),
-                ",".join(data.get("items", [])),
-                data.get("offer", ""),
-                text,
-                e.get("reverted_by") or "",
-                json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-            ]
-        )
+        row = [
+            export["table"]["id"],
+            e["seq"],
+            e["at"],
+            e["kind"],
+            actor.get("user_id", ""),
+            actor.get("name", ""),
+            actor.get("delegation") or "",
+            actor.get("role") or "",
+            round_,
+            data.get("code", ""),
+            ",".join(data.get("give", [])),
+            ",".join(data.get("ask", [])),
+            ",".join(data.get("items", [])),
+            data.get("offer", ""),
+            text,
+            e.get("reverted_by") or "",
+            json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        ]
+        writer.writerow([_csv_cell(cell) for cell in row])
     return out.getvalue()
 
 
@@ -219,29 +252,33 @@ def joint_statement(export: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 
 def to_markdown(export: dict[str, Any]) -> str:
-    """The transcript, readable in any Markdown viewer."""
+    """The transcript, readable in any Markdown viewer.
+
+    Text from players and the scenario (names, titles, statements, notes, reasons) is
+    HTML-escaped, so a viewer shows ``<script>`` as text rather than running it.
+    """
     scenario = Scenario.model_validate(export["scenario"])
     table = export["table"]
     outcome = export["outcome"]
     lines = [
-        f"# {table['title']}",
+        f"# {_text(table['title'])}",
         "",
-        f"- Scenario: {scenario.title} (`{scenario.id}`), rules: `{table['variant']}`",
+        f"- Scenario: {_text(scenario.title)} (`{scenario.id}`), rules: `{table['variant']}`",
         f"- Opened: {table['opened_at']}"
         + (f"; closed: {table['closed_at']}" if table["closed_at"] else ""),
-        f"- Facilitators: {', '.join(f['name'] for f in table['facilitators']) or '—'}",
+        f"- Facilitators: {', '.join(_text(f['name']) for f in table['facilitators']) or '—'}",
         "",
         "## Delegations",
         "",
     ]
     for delegation in scenario.delegations:
         people = [
-            f"{m['name']} ({m['role']})" + (" — left" if m.get("left") else "")
+            f"{_text(m['name'])} ({m['role']})" + (" — left" if m.get("left") else "")
             for m in export["members"]
             if m["delegation"] == delegation.id
         ]
-        lines.append(f"- **{delegation.name}**: {', '.join(people) or '—'}")
-    observers = [m["name"] for m in export["members"] if m["delegation"] is None]
+        lines.append(f"- **{_text(delegation.name)}**: {', '.join(people) or '—'}")
+    observers = [_text(m["name"]) for m in export["members"] if m["delegation"] is None]
     if observers:
         lines.append(f"- Observers: {', '.join(observers)}")
     lines += [
@@ -266,8 +303,8 @@ def to_markdown(export: dict[str, Any]) -> str:
     if not statement:
         lines.append("Nothing was agreed.")
     for title, clauses in statement:
-        lines.append(f"**{title}**")
-        lines += [f"- {clause}" for clause in clauses]
+        lines.append(f"**{_text(title)}**")
+        lines += [f"- {_text(clause)}" for clause in clauses]
         lines.append("")
     lines += [
         "",
@@ -278,7 +315,7 @@ def to_markdown(export: dict[str, Any]) -> str:
     ]
     for delegation_id, score in outcome["scores"].items():
         lines.append(
-            f"| {delegation_name(scenario, delegation_id)} | {score['score']} | "
+            f"| {_cell(delegation_name(scenario, delegation_id))} | {score['score']} | "
             f"{score['batna']} | {'yes' if score['beats_batna'] else 'no'} |"
         )
     if outcome["refusals"]:
@@ -287,15 +324,24 @@ def to_markdown(export: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _text(text: object) -> str:
+    """Text made inert in Markdown, on one line: its HTML shows as text, never renders."""
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("\r", " ").replace("\n", " ")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell: inert (:func:`_text`), its ``|`` escaped."""
+    return _text(text).replace("|", "\\|")
 
 
 def format_for(filename: str | None) -> str | None:
     """The format a file name's suffix asks for (``report.html`` -> ``html``), if any."""
-    if not filename or "." not in filename:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if "." not in name.strip("."):
         return None
-    suffix = filename.rsplit(".", 1)[1].lower()
+    suffix = name.rsplit(".", 1)[1].lower()
+    suffix = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
     return next((fmt for fmt, ext in SUFFIX.items() if ext == suffix), None)
 
 

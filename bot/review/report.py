@@ -222,6 +222,9 @@ def read_debrief(export: dict[str, Any], prompts_dir: Path | None = None) -> str
     name = export["scenario"].get("prompts", {}).get("debrief")
     if not name:
         return None
+    kept = export.get("prompts", {}).get(name)
+    if kept is not None:  # the table's own copy, from when it opened
+        return str(kept)
     path = (prompts_dir or paths.PROMPTS_DIR) / str(name)
     try:
         return path.read_text(encoding="utf-8")

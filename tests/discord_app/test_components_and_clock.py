@@ -103,8 +103,7 @@ async def test_walk_away_asks_first_then_closes(seminar: Seminar, parley: Parley
     await started(s)
     ask = await s.slash(s.alice, "walkaway")
     assert "Are you sure?" in answer(s.fake, ask)
-    assert parley.store is not None
-    assert "walked_away" not in [e.kind.value for e in await parley.store.events(1)]
+    assert "walked_away" not in [e.kind.value for e in await parley.tables.events(1)]
     confirm = s.fake.message(ask.original_message_id or ask.followups[0].id)
     button = next(
         c
@@ -175,7 +174,7 @@ async def test_clock_reminds_expires_pauses_and_extends(fake: FakeDiscord, tmp_p
         assert "Passed" in answer(fake, passed)
     finally:
         await stop_bot(bot, task)
-    assert bot.store is None
+    assert bot._tables is None
 
 
 async def test_caucus_messages_are_recorded_only_where_the_scenario_says(
@@ -204,16 +203,15 @@ async def test_caucus_messages_are_recorded_only_where_the_scenario_says(
         await fake.post_user_message(s.alice, room, "Let us open with the liaison office.")
         await fake.post_user_message(s.alice, s.channel, "Public chatter is not recorded.")
         await fake.post_user_message(s.prof, room, "Facilitator note, not a member.")
-        assert bot.store is not None
         for _ in range(100):
-            caucus = [e for e in await bot.store.events(1) if e.kind.value == "caucus_message"]
+            caucus = [e for e in await bot.tables.events(1) if e.kind.value == "caucus_message"]
             if caucus:
                 break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
-        caucus = [e for e in await bot.store.events(1) if e.kind.value == "caucus_message"]
-        assert [e.data["text"] for e in caucus] == ["Let us open with the liaison office."]
-        assert caucus[0].data["delegation"] == "us"
+        caucus = [e for e in await bot.tables.events(1) if e.kind.value == "caucus_message"]
+        assert [e.data.text for e in caucus] == ["Let us open with the liaison office."]
+        assert caucus[0].data.delegation == "us"
     finally:
         await stop_bot(bot, task)
 

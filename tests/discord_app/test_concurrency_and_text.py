@@ -10,8 +10,7 @@ from tests.discord_app.test_permissions import started
 
 
 async def kinds(bot: ParleyBot) -> list[str]:
-    assert bot.store is not None
-    return [e.kind.value for e in await bot.store.events(1)]
+    return [e.kind.value for e in await bot.tables.events(1)]
 
 
 async def test_racing_accept_clicks_give_one_agreement(seminar: Seminar, parley: ParleyBot) -> None:
@@ -80,9 +79,8 @@ async def test_user_text_never_pings_and_long_text_is_split_not_cut(
     for i in range(0, 390, 37):
         assert f"word{i:04d}" in joined
     assert "**bold**" in joined
-    assert parley.store is not None
-    logged = [e for e in await parley.store.events(1) if e.kind.value == "statement"]
-    assert logged[-1].data["text"] == text.strip()
+    logged = [e for e in await parley.tables.events(1) if e.kind.value == "statement"]
+    assert logged[-1].data.text == text.strip()
 
 
 async def test_turn_announcement_pings_only_the_delegation_on_move(

@@ -44,8 +44,7 @@ async def test_export_attaches_the_report_and_the_data(seminar: Seminar, parley:
     (data,) = uploaded(record)
     assert data.filename == "parley-table-1.json"
     exported = json.loads(data.data)
-    assert parley.store is not None
-    assert len(exported["events"]) == len(await parley.store.events(1))
+    assert len(exported["events"]) == len(await parley.tables.events(1))
     assert exported["format"] == "parley-log/1"
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from bot import paths
 from bot.discord_app.app import ParleyBot
-from bot.review.export import build_export
 from bot.scenarios import ScenarioLibrary
 from tests.discord_app.conftest import (
     Seminar,
@@ -34,14 +33,12 @@ async def started(s: Seminar) -> None:
 
 async def table_facts(bot: ParleyBot) -> list[dict[str, Any]]:
     """Every event except refused attempts (which are logged by design)."""
-    assert bot.store is not None
-    export = await build_export(bot.store, 1)
+    export = await bot.tables.export(1)
     return [e for e in export["events"] if e["kind"] != "action_refused"]
 
 
 async def refused_count(bot: ParleyBot) -> int:
-    assert bot.store is not None
-    return sum(1 for e in await bot.store.events(1) if e.kind.value == "action_refused")
+    return sum(1 for e in await bot.tables.events(1) if e.kind.value == "action_refused")
 
 
 FACILITATOR_COMMANDS: list[tuple[str, dict[str, Any]]] = [

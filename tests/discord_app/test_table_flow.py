@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.discord_app.app import ParleyBot
 from bot.domain.events import EventKind
-from bot.review.export import build_export
 from tests.discord_app.conftest import Seminar, answer
 
 
@@ -92,9 +91,7 @@ async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot)
         score = await s.message_with("your score is", s.fake.channel_named(room))
         assert f"**{own}**" in score.content and other not in score.content
     assert not [m for m in s.public() if "your score is" in m.content]
-
-    assert parley.store is not None
-    export = await build_export(parley.store, 1)
+    export = await parley.tables.export(1)
     kinds = [e["kind"] for e in export["events"]]
     assert kinds[0] == EventKind.TABLE_OPENED
     assert kinds.count("member_joined") == 5 and kinds.count("member_assigned") == 4

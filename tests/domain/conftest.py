@@ -21,7 +21,7 @@ import pytest
 from bot.domain import commands as c
 from bot.domain.engine import decide, due, open_table
 from bot.domain.errors import Refusal, RefusalCode
-from bot.domain.events import UNDOABLE_KINDS, Actor, Event, EventKind, NewEvent
+from bot.domain.events import Actor, Event, EventKind, NewEvent, begins_undo_step
 from bot.domain.scenario import Scenario, load_scenario
 from bot.domain.state import Phase, Replay, TableState, replay
 
@@ -36,7 +36,20 @@ FACILITATOR = c.Who(user_id="fac", name="Fran", facilitator=True)
 
 #: Fields that describe the clock or the log position rather than the negotiation; the
 #: undo comparisons leave them out (an undo gives the restored turn a fresh clock).
-CLOCK_FIELDS = frozenset({"deadline", "remaining_seconds", "reminded", "last_seq"})
+CLOCK_FIELDS = frozenset(
+    {
+        "deadline",
+        "remaining_seconds",
+        "reminded",
+        "last_seq",
+        "idle_expiries",
+        "pause_reason",
+        # the record of the whole table, which no undo rewrites
+        "offers",
+        "facilitators",
+        "refusals",
+    }
+)
 
 #: Events after which an undo no longer lands on the same state as before the undone
 #: action, because they change who sits where (undo does not revert them).
@@ -154,7 +167,7 @@ class Table:
 
     def _track_undo(self, event: Event, before: TableState | None) -> None:
         """Check every undo lands on the state before the action it reverts."""
-        if event.kind in UNDOABLE_KINDS:
+        if begins_undo_step(event):
             assert before is not None
             self.marks.append(UndoMark(event.seq, before))
         elif event.kind in MEMBERSHIP_KINDS:
@@ -162,7 +175,7 @@ class Table:
                 mark.clean = False
         elif event.kind is EventKind.ACTION_REVERTED:
             mark = self.marks.pop()
-            assert event.data["reverts"][0] == mark.seq, "undo reverted another action"
+            assert event.data.reverts[0] == mark.seq, "undo reverted another action"
             if mark.clean:
                 assert negotiation(self.state) == negotiation(mark.before)
                 self.undo_checks += 1
@@ -213,8 +226,9 @@ class Table:
         assert refusal.message and refusal.message[-1] in ".!?", refusal.message
         logged = self.events[-1]
         assert logged.kind is EventKind.ACTION_REFUSED
-        assert logged.data["code"] == code.value
-        assert fields(self.state, {"last_seq"}) == fields(before, {"last_seq"})
+        assert logged.data.code == code.value
+        unchanged = {"last_seq", "refusals"}
+        assert fields(self.state, unchanged) == fields(before, unchanged)
         assert self.state.last_seq == logged.seq
         return refusal
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import commands as c
-from bot.domain.engine import due, next_wakeup
+from bot.domain.engine import due, fresh_clock, next_wakeup
 from bot.domain.scenario import Scenario
 from bot.domain.state import Phase
 
@@ -37,8 +37,8 @@ def test_reminder_before_the_deadline_is_sent_once(mini: Scenario) -> None:
     t = seated(mini)
     [reminder] = t.advance(minutes=8)
     assert reminder.kind.value == "reminder_sent"
-    assert reminder.data["delegation"] == "a"
-    assert reminder.data["deadline"] == (T0 + 10 * MIN).isoformat()
+    assert reminder.data.delegation == "a"
+    assert reminder.data.deadline == (T0 + 10 * MIN).isoformat()
     assert t.state.reminded
     assert t.advance(minutes=1) == []
     assert t.state.turn == "a"
@@ -55,7 +55,7 @@ def test_expiry_passes_the_turn_and_keeps_the_standing_offer(mini: Scenario) -> 
     t = seated(mini)
     [offer] = t.offer("a_head", give=["a-rel1"])
     [expired] = t.advance(minutes=10)
-    assert expired.kind.value == "turn_expired" and expired.data["delegation"] == "b"
+    assert expired.kind.value == "turn_expired" and expired.data.delegation == "b"
     assert (t.state.turn, t.state.round) == ("a", 2)
     assert t.state.standing is not None and t.state.standing.seq == offer.seq
     assert t.state.deadline == T0 + 20 * MIN
@@ -70,28 +70,71 @@ def test_expiry_just_before_the_deadline_does_not_happen(mini: Scenario) -> None
     assert kinds(t.advance(seconds=1)) == ["turn_expired"]
 
 
-def test_a_long_jump_expires_several_turns(mini: Scenario) -> None:
-    """When the clock jumps far, every turn that ran out in between expires, in order."""
+def test_a_long_jump_loses_at_most_one_round_then_pauses(mini: Scenario) -> None:
+    """When the clock jumps far, turns expire in order until every delegation's turn has
+    expired in a row; then the table pauses itself (idle) with a full turn left."""
     t = seated(mini)
     events = t.advance(minutes=38)
-    assert kinds(events) == ["turn_expired"] * 3 + ["reminder_sent"]
-    assert [e.data["delegation"] for e in events[:3]] == ["a", "b", "a"]
-    assert (t.state.turn, t.state.round) == ("b", 2)
-    assert t.state.deadline == T0 + 40 * MIN  # deadlines chain from the first
-    assert t.state.reminded
+    assert kinds(events) == ["turn_expired", "turn_expired", "table_paused"]
+    assert [e.data.delegation for e in events[:2]] == ["a", "b"]
+    assert events[-1].data.reason == "idle" and events[-1].actor is None
+    assert t.state.phase is Phase.PAUSED and t.state.pause_reason == "idle"
+    assert (t.state.turn, t.state.round) == ("a", 2)
+    assert t.state.remaining_seconds == 600
+    assert due(t.state, t.now + 600 * MIN) == []
     assert t.replayed() == t.state
 
 
-def test_expiries_can_reach_max_rounds(mini: Scenario) -> None:
-    """Expiries count as turns: after five rounds of silence the table closes."""
+def test_an_action_between_expiries_keeps_the_table_going(mini: Scenario) -> None:
+    """Expiries pause the table only when they come in a row: any turn action resets the
+    count, so a delegation that keeps acting keeps the table open."""
     t = seated(mini)
-    events = t.advance(minutes=24 * 60)
-    assert kinds(events) == ["turn_expired"] * 10 + ["table_closed"]
-    assert events[-1].data["reason"] == "max_rounds"
-    assert events[-1].data["round"] == events[-2].data["round"] == 5  # the last expiry's
+    assert kinds(t.advance(minutes=10)) == ["turn_expired"]  # a's turn
+    t.do("b_head", c.Pass)
+    assert kinds(t.advance(minutes=10)) == ["turn_expired"]  # a's again
+    assert t.state.phase is Phase.NEGOTIATING and t.state.turn == "b"
+    assert kinds(t.advance(minutes=10)) == ["turn_expired", "table_paused"]
+
+
+def test_resume_after_an_idle_pause_gives_a_full_turn(mini: Scenario) -> None:
+    """The facilitator resumes an idle table and the delegation on move has a whole turn."""
+    t = seated(mini)
+    t.advance(minutes=20)
+    assert t.state.pause_reason == "idle"
+    t.do("fac", c.Resume)
+    assert t.state.phase is Phase.NEGOTIATING and t.state.pause_reason is None
+    assert t.state.deadline == t.now + 10 * MIN
+    assert t.state.idle_expiries == 0
+
+
+def test_expiries_can_reach_max_rounds(mini: Scenario) -> None:
+    """Expiries count as turns: when the last round's last turn runs out, the table closes."""
+    t = seated(mini)
+    events = []
+    for _ in range(mini.rules.max_rounds):
+        t.do("a_head", c.Pass)
+        events = t.advance(minutes=10)  # b's turn runs out
+    assert kinds(events) == ["turn_expired", "table_closed"]
+    assert events[-1].data.reason == "max_rounds"
+    assert events[-1].data.round == events[-2].data.round == 5  # the last expiry's
     assert t.state.phase is Phase.CLOSED and t.state.turn is None
     assert t.state.round == mini.rules.max_rounds  # as when the last turn is passed by hand
     assert due(t.state, t.now + 600 * MIN) == []
+
+
+def test_fresh_clock_after_an_outage(mini: Scenario) -> None:
+    """Back after an outage past the deadline, the turn on move gets a whole new turn,
+    logged once as a deadline_extended with reason outage; nothing is due if not overdue."""
+    t = seated(mini)
+    assert fresh_clock(t.state, t.now + 9 * MIN) == []
+    t.now += 45 * MIN
+    [event] = fresh_clock(t.state, t.now)
+    assert event.kind.value == "deadline_extended" and event.data.reason == "outage"
+    t.log([event])
+    assert t.state.turn == "a" and t.state.round == 1
+    assert t.state.deadline == t.now + 10 * MIN
+    assert fresh_clock(t.state, t.now) == []
+    assert due(t.state, t.now) == []
 
 
 def test_pause_freezes_the_clock(mini: Scenario) -> None:
@@ -99,7 +142,7 @@ def test_pause_freezes_the_clock(mini: Scenario) -> None:
     t = seated(mini)
     t.now += 4 * MIN
     [paused] = t.do("fac", c.Pause)
-    assert paused.data["remaining_seconds"] == 360
+    assert paused.data.remaining_seconds == 360
     assert (t.state.phase, t.state.remaining_seconds, t.state.deadline) == (
         Phase.PAUSED,
         360,
@@ -141,7 +184,7 @@ def test_extend_while_paused_adds_to_the_time_left(mini: Scenario) -> None:
     t.now += 4 * MIN
     t.do("fac", c.Pause)
     [extended] = t.do("fac", c.Extend, minutes=2.5)
-    assert extended.data["remaining_seconds"] == 360 + 150
+    assert extended.data.remaining_seconds == 360 + 150
     assert t.state.remaining_seconds == 510 and t.state.deadline is None
     t.do("fac", c.Resume)
     assert t.state.deadline == t.now + timedelta(seconds=510)

@@ -39,7 +39,7 @@ def test_refused_attempt_is_logged_with_code_message_command_and_args(mini: Scen
     t = seated(mini)
     refusal = t.refuse("b_head", c.Offer, R.NOT_YOUR_TURN, give=("b-rel1",), note="hi")
     logged = t.events[-1]
-    assert logged.data == {
+    assert logged.data.dumped() == {
         "code": "not_your_turn",
         "message": refusal.message,
         "command": "offer",
@@ -89,9 +89,10 @@ def test_assign_and_open_refuse_players(mini: Scenario) -> None:
 
 
 def test_self_chosen_delegation_needs_self_select(mini: Scenario) -> None:
-    """/join with a delegation is refused unless the rules let players pick their side."""
+    """/join with a delegation is refused unless the rules let players pick their side:
+    a player's role does not allow it (role_not_allowed, not not_facilitator)."""
     t = Table(mini)
-    t.refuse("zoe", c.Join, R.NOT_FACILITATOR, delegation="a")
+    t.refuse("zoe", c.Join, R.ROLE_NOT_ALLOWED, delegation="a")
     open_table_ = Table(mini, "open")  # self_select = true
     open_table_.do("zoe", c.Join, delegation="a")
     open_table_.do("yan", c.Join, delegation="a")
@@ -232,7 +233,7 @@ def test_item_ids_are_stripped(mini: Scenario) -> None:
     """Spaces around item ids (as typed in a comma list) do not matter."""
     t = seated(mini)
     [event] = t.offer("a_head", give=[" a-rel1 "], ask=["b-rel1 "])
-    assert (event.data["give"], event.data["ask"]) == (["a-rel1"], ["b-rel1"])
+    assert (event.data.give, event.data.ask) == (["a-rel1"], ["b-rel1"])
 
 
 @pytest.mark.parametrize("variant", ["reciprocal", "parallel"])
@@ -270,7 +271,7 @@ def test_imbalanced_when_enforced(mini: Scenario) -> None:
     refusal = t.refuse("a_head", c.Offer, R.IMBALANCED, give=("a-nuke",), ask=("b-rem",))
     assert "gives 5 and asks 1" in refusal.message
     [event] = t.offer("a_head", give=["a-nuke"], ask=["b-peace"])  # 5 against 3: within 2
-    assert "imbalance" not in event.data
+    assert not event.data.given("imbalance")
 
 
 def test_advise_tables_the_offer_with_its_imbalance(mini: Scenario) -> None:
@@ -278,19 +279,19 @@ def test_advise_tables_the_offer_with_its_imbalance(mini: Scenario) -> None:
     t = seated(mini)
     [event] = t.offer("a_head", give=["a-rel1", "a-rel2"])
     assert event.kind is EventKind.OFFER_TABLED
-    assert event.data["imbalance"] == 3
-    assert (event.data["weight_given"], event.data["weight_asked"]) == (3, 0)
+    assert event.data.imbalance == 3
+    assert (event.data.weight_given, event.data.weight_asked) == (3, 0)
     [event] = t.offer("b_head", give=["b-rel1"], ask=["a-rel1"])
-    assert "imbalance" not in event.data  # 2 against 2
+    assert not event.data.given("imbalance")  # 2 against 2
     [event] = t.offer("a_head", ask=["b-rel1", "b-rem"])
-    assert event.data["imbalance"] == -3
+    assert event.data.imbalance == -3
 
 
 def test_balance_off_never_warns(mini: Scenario) -> None:
     """Under balance = off (the package variant) no imbalance is recorded."""
     t = seated(mini, "package")
     [event] = t.offer("a_head", give=["a-rel1", "a-peace", "a-nuke"])
-    assert "imbalance" not in event.data
+    assert not event.data.given("imbalance")
 
 
 # -- sequencing -------------------------------------------------------------------------------
@@ -357,8 +358,8 @@ def test_package_closes_at_the_first_agreement(mini: Scenario) -> None:
     events = t.do("b_head", c.Accept)
     assert kinds(events) == ["offer_accepted", "agreement_reached", "table_closed"]
     close = events[-1].data
-    assert close["reason"] == "package_agreed"
-    assert close["agreed"] == ["a-rel1", "a-nuke", "b-peace", "b-nuke"]
+    assert close.reason == "package_agreed"
+    assert close.agreed == ["a-rel1", "a-nuke", "b-peace", "b-nuke"]
     assert t.state.phase is Phase.CLOSED and t.state.turn is None
 
 
@@ -404,11 +405,11 @@ def test_unknown_variant(mini: Scenario) -> None:
 def test_open_defaults(mini: Scenario) -> None:
     """Without a variant the table opens under the scenario's default rules and title."""
     event = open_table(mini, FACILITATOR, None, None)
-    assert event.data["variant"] == "singapore" and event.data["title"] == "Mini test table"
-    assert event.data["rules"]["max_items_per_offer"] == 3
+    assert event.data.variant == "singapore" and event.data.title == "Mini test table"
+    assert event.data.rules["max_items_per_offer"] == 3
     package = open_table(mini, FACILITATOR, "package", "  Section B  ")
-    assert package.data["sequencing"] == "package" and package.data["title"] == "Section B"
-    assert package.data["rules"]["max_items_per_offer"] == 9
+    assert package.data.sequencing == "package" and package.data.title == "Section B"
+    assert package.data.rules["max_items_per_offer"] == 9
 
 
 def test_unknown_delegation_or_role(mini: Scenario) -> None:
@@ -430,8 +431,8 @@ def test_unknown_inject(mini: Scenario) -> None:
     refusal = t.refuse("fac", c.Inject, R.BAD_ARGUMENT, event="storm")
     assert "news" in refusal.message
     [event] = t.do("fac", c.Inject, event="news")
-    assert event.data["event"] == "news" and event.data["title"] == "Breaking news"
-    assert event.data["prompt"] == "mini/inject-news.md"
+    assert event.data.event == "news" and event.data.title == "Breaking news"
+    assert event.data.prompt == "mini/inject-news.md"
 
 
 @pytest.mark.parametrize("minutes", [0, -5, 24 * 60 + 1])
@@ -459,7 +460,7 @@ def test_statements_are_not_turn_actions(mini: Scenario) -> None:
     t = seated(mini)
     before = (t.state.turn, t.state.round, t.state.deadline)
     [event] = t.do("b_member", c.Say, text="  We came in good faith.  ")
-    assert event.kind is EventKind.STATEMENT and event.data["text"] == "We came in good faith."
+    assert event.kind is EventKind.STATEMENT and event.data.text == "We came in good faith."
     assert (t.state.turn, t.state.round, t.state.deadline) == before
     t.refuse("b_member", c.Say, R.BAD_ARGUMENT, text="   ")
     assert t.state.undoable == []
@@ -469,7 +470,7 @@ def test_caucus_messages_are_recorded_when_the_scenario_says_so(mini: Scenario) 
     """A caucus message is logged with the delegation when record_caucus is set."""
     t = seated(mini)
     [event] = t.do("b_member", c.CaucusMessage, text="psst")
-    assert (event.data["delegation"], event.data["text"]) == ("b", "psst")
+    assert (event.data.delegation, event.data.text) == ("b", "psst")
 
 
 def test_every_engine_refusal_code_has_a_test() -> None:

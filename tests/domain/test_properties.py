@@ -217,8 +217,8 @@ def run_step(t: Table, step: Step) -> None:
         turn = saved.turn
         for e in events:
             if e.kind is EventKind.TURN_EXPIRED:
-                assert e.data["delegation"] == turn
-                turn = e.data["turn"]
+                assert e.data.delegation == turn
+                turn = e.data.turn
         return
     command = command_for(t, step)
     try:
@@ -226,8 +226,8 @@ def run_step(t: Table, step: Step) -> None:
     except Refusal as refusal:
         event(f"refused {refusal.code.value}")
         assert t.events[-1].kind is EventKind.ACTION_REFUSED
-        assert t.events[-1].data["code"] == refusal.code.value
-        assert fields(t.state, {"last_seq"}) == fields(saved, {"last_seq"})
+        assert t.events[-1].data.code == refusal.code.value
+        assert fields(t.state, {"last_seq", "refusals"}) == fields(saved, {"last_seq", "refusals"})
         return
     event(f"ok {step.what}")
     member = saved.member(command.who.user_id)

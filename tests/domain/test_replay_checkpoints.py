@@ -99,4 +99,4 @@ def test_an_undo_logs_the_round_it_returns_to() -> None:
             replay.apply(Event.stamp(new, replay.state.last_seq + 1, now))
     assert replay.state.round == 2
     (undo,) = engine.decide(replay.state, c.Undo(who=FACILITATOR), now)
-    assert undo.data["round"] == 1
+    assert undo.data.round == 1

@@ -38,10 +38,10 @@ def test_every_action_passes_the_turn(mini: Scenario) -> None:
     """Offer, reject and pass each hand the turn to the next delegation with a new deadline."""
     t = seated(mini)
     [offer] = t.offer("a_head", give=["a-rel1"])
-    assert offer.data["turn"] == "b" and (t.state.turn, t.state.round) == ("b", 1)
+    assert offer.data.turn == "b" and (t.state.turn, t.state.round) == ("b", 1)
     assert t.state.deadline == t.now + timedelta(minutes=10)
     [reject] = t.do("b_head", c.Reject, reason="  too little ")
-    assert reject.data["reason"] == "too little" and reject.data["offer"] == offer.seq
+    assert reject.data.reason == "too little" and reject.data.offer == offer.seq
     assert (t.state.turn, t.state.round) == ("a", 2)
 
 
@@ -51,9 +51,9 @@ def test_counter_offer_replaces_the_standing_offer_and_records_what_it_answers(
     """A counter-offer replaces the other side's offer and names it in `answers`."""
     t = seated(mini)
     [first] = t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
-    assert first.data["answers"] is None and first.data["revises"] is None
+    assert first.data.answers is None and first.data.revises is None
     [counter] = t.offer("b_head", give=["b-rel1"], ask=["a-rel1", "a-rel2"], note=" better ")
-    assert counter.data["answers"] == first.seq and counter.data["revises"] is None
+    assert counter.data.answers == first.seq and counter.data.revises is None
     standing = t.state.standing
     assert standing is not None
     assert (standing.seq, standing.by, standing.answers) == (counter.seq, "b", first.seq)
@@ -70,7 +70,7 @@ def test_revising_ones_own_offer_records_revises(mini: Scenario) -> None:
     [first] = t.offer("a_head", give=["a-rel1"])
     t.do("b_head", c.Pass)
     [second] = t.offer("a_head", give=["a-rel2"])
-    assert second.data["revises"] == first.seq and second.data["answers"] is None
+    assert second.data.revises == first.seq and second.data.answers is None
     assert t.state.standing is not None and t.state.standing.seq == second.seq
 
 
@@ -96,10 +96,10 @@ def test_accept_forms_an_agreement_with_two_delegations(mini: Scenario) -> None:
     t = seated(mini)
     [offer] = t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
     accepted, agreement = t.do("b_head", c.Accept)
-    assert (accepted.data["offer"], accepted.data["delegation"]) == (offer.seq, "b")
-    assert agreement.data["items"] == ["a-rel1", "b-rel1"]
-    assert agreement.data["delegations"] == ["a", "b"]
-    assert agreement.data["offer"] == offer.seq and agreement.data["round"] == 1
+    assert (accepted.data.offer, accepted.data.delegation) == (offer.seq, "b")
+    assert agreement.data.items == ["a-rel1", "b-rel1"]
+    assert agreement.data.delegations == ["a", "b"]
+    assert agreement.data.offer == offer.seq and agreement.data.round == 1
     assert t.state.standing is None
     assert list(t.state.agreed) == ["a-rel1", "b-rel1"]
     assert (t.state.turn, t.state.round) == ("a", 2)
@@ -112,9 +112,9 @@ def test_walk_away_closes_with_agreed_items_standing(mini: Scenario) -> None:
     t.do("b_head", c.Accept)
     t.offer("a_head", give=["a-rel1"])
     walked, closed = t.do("b_head", c.WalkAway)
-    assert walked.data["delegation"] == "b"
-    assert closed.data["reason"] == "walked_away"
-    assert closed.data["agreed"] == ["a-rem", "b-rem"]
+    assert walked.data.delegation == "b"
+    assert closed.data.reason == "walked_away"
+    assert closed.data.agreed == ["a-rem", "b-rem"]
     assert t.state.phase is Phase.CLOSED
     assert t.state.standing is None and t.state.turn is None and t.state.deadline is None
     assert list(t.state.agreed) == ["a-rem", "b-rem"]
@@ -128,8 +128,8 @@ def test_max_rounds_closes_after_the_last_turn_of_the_last_round(mini: Scenario)
         t.do(f"{t.state.turn}_head", c.Pass)
     assert (t.state.turn, t.state.round, t.state.phase) == ("b", 5, Phase.NEGOTIATING)
     passed, closed = t.do("b_head", c.Pass)
-    assert passed.data["turn"] is None and passed.data["deadline"] is None
-    assert closed.data["reason"] == "max_rounds"
+    assert passed.data.turn is None and passed.data.deadline is None
+    assert closed.data.reason == "max_rounds"
     assert (t.state.phase, t.state.round, t.state.turn) == (Phase.CLOSED, 5, None)
 
 
@@ -141,8 +141,8 @@ def test_agreement_on_the_last_turn_counts_before_max_rounds_close(mini: Scenari
     t.offer("a_head", give=["a-rem"], ask=["b-rem"])
     events = t.do("b_head", c.Accept)
     assert kinds(events) == ["offer_accepted", "agreement_reached", "table_closed"]
-    assert events[-1].data["reason"] == "max_rounds"
-    assert events[-1].data["agreed"] == ["a-rem", "b-rem"]
+    assert events[-1].data.reason == "max_rounds"
+    assert events[-1].data.agreed == ["a-rem", "b-rem"]
 
 
 def test_agreeing_every_item_closes_the_table(mini: Scenario) -> None:
@@ -157,7 +157,7 @@ def test_agreeing_every_item_closes_the_table(mini: Scenario) -> None:
     t.offer("a_head", give=["a-nuke"], ask=["b-nuke"])
     events = t.do("b_head", c.Accept)
     assert kinds(events) == ["offer_accepted", "agreement_reached", "table_closed"]
-    assert events[-1].data["reason"] == "all_agreed"
+    assert events[-1].data.reason == "all_agreed"
     assert t.state.phase is Phase.CLOSED
 
 
@@ -167,12 +167,12 @@ def test_three_delegations_must_each_accept_the_same_offer(trio: Scenario) -> No
     assert t.state.order == ("a", "b", "c")
     [offer] = t.offer("a_head", give=["a-x"], ask=["b-x", "c-y"])
     [accepted] = t.do("b_head", c.Accept)
-    assert accepted.data["delegation"] == "b"
+    assert accepted.data.delegation == "b"
     assert t.state.standing is not None and t.state.standing.accepted_by == ("b",)
     assert t.state.agreements == [] and t.state.turn == "c"
     accepted, agreement = t.do("c_head", c.Accept)
-    assert agreement.data["offer"] == offer.seq
-    assert agreement.data["delegations"] == ["a", "b", "c"]
+    assert agreement.data.offer == offer.seq
+    assert agreement.data.delegations == ["a", "b", "c"]
     assert list(t.state.agreed) == ["a-x", "b-x", "c-y"]
     assert (t.state.turn, t.state.round) == ("a", 2)
 
@@ -191,13 +191,14 @@ def test_three_delegations_a_counter_offer_resets_the_acceptances(trio: Scenario
 
 
 def test_three_delegations_an_acceptor_cannot_accept_twice(trio: Scenario) -> None:
-    """With N = 3 a delegation that already accepted the standing offer is told to wait."""
+    """With N = 3 a delegation that already accepted the standing offer is told to wait
+    (already_accepted, not bad_argument)."""
     t = seated(trio)
     t.offer("a_head", give=["a-x"])
     t.do("b_head", c.Accept)
     t.do("c_head", c.Pass)
     t.do("a_head", c.Pass)
-    refusal = t.refuse("b_head", c.Accept, R.BAD_ARGUMENT)
+    refusal = t.refuse("b_head", c.Accept, R.ALREADY_ACCEPTED)
     assert "already accepted" in refusal.message
 
 
@@ -224,7 +225,7 @@ def test_when_a_head_leaves_or_moves_the_next_member_becomes_head(mini: Scenario
     t = seated(mini)
     events = t.do("a_head", c.Leave)
     assert kinds(events) == ["member_left", "member_assigned"]
-    assert events[1].actor is None and events[1].data["reason"] == "succession"
+    assert events[1].actor is None and events[1].data.reason == "succession"
     assert t.state.head("a") is not None and t.state.head("a").name == "A Member"  # type: ignore[union-attr]
     t.do("a_member", c.Pass)  # the new head may act: the turn goes on
     t.do("fac", c.Assign, member=t.who("b_head"), delegation="a", role="member")

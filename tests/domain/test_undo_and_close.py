@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from bot.domain import commands as c
 from bot.domain.errors import RefusalCode as R
+from bot.domain.events import Score
 from bot.domain.scenario import Scenario
 from bot.domain.state import Phase
 
@@ -25,7 +26,7 @@ def test_undo_reverts_the_last_turn_action(mini: Scenario) -> None:
     [offer] = t.offer("a_head", give=["a-rel1"])
     t.now += 4 * MIN
     [undo] = t.do("fac", c.Undo)
-    assert undo.data["reverts"] == [offer.seq]
+    assert undo.data.reverts == [offer.seq]
     assert t.state.standing is None and (t.state.turn, t.state.round) == ("a", 1)
     assert t.state.deadline == t.now + 10 * MIN
     assert t.undo_checks == 1
@@ -39,7 +40,7 @@ def test_undo_of_an_accept_reverts_its_agreement_too(mini: Scenario) -> None:
     [offer] = t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
     accepted, agreement = t.do("b_head", c.Accept)
     [undo] = t.do("fac", c.Undo)
-    assert undo.data["reverts"] == [accepted.seq, agreement.seq]
+    assert undo.data.reverts == [accepted.seq, agreement.seq]
     assert t.state.agreements == []
     assert t.state.standing is not None and t.state.standing.seq == offer.seq
     assert t.state.turn == "b"
@@ -52,7 +53,7 @@ def test_undo_of_a_walk_away_reopens_the_table(mini: Scenario) -> None:
     t.offer("a_head", give=["a-rel1"])
     walked, closed = t.do("b_head", c.WalkAway)
     [undo] = t.do("fac", c.Undo)
-    assert undo.data["reverts"] == [walked.seq, closed.seq]
+    assert undo.data.reverts == [walked.seq, closed.seq]
     assert (t.state.phase, t.state.turn, t.state.close_reason) == (Phase.NEGOTIATING, "b", None)
     assert t.state.standing is not None
     assert kinds(t.do("b_head", c.Accept)) == ["offer_accepted", "agreement_reached"]
@@ -73,7 +74,7 @@ def test_undo_of_an_expiry(mini: Scenario) -> None:
     t = seated(mini)
     [expired] = t.advance(minutes=10)
     [undo] = t.do("fac", c.Undo)
-    assert undo.data["reverts"] == [expired.seq]
+    assert undo.data.reverts == [expired.seq]
     assert (t.state.turn, t.state.round) == ("a", 1)
     assert t.state.deadline == t.now + 10 * MIN
 
@@ -110,7 +111,7 @@ def test_undo_skips_statements_and_clock_controls(mini: Scenario) -> None:
     t.do("fac", c.Inject, event="news")
     t.advance(minutes=8)
     [undo] = t.do("fac", c.Undo)
-    assert undo.data["reverts"] == [offer.seq]
+    assert undo.data.reverts == [offer.seq]
     assert t.undo_checks == 1
 
 
@@ -146,13 +147,40 @@ def test_nothing_to_undo(mini: Scenario) -> None:
     assert "no turn action" in refusal.message
 
 
-def test_undo_after_session_end_is_refused(mini: Scenario) -> None:
-    """A table closed with /session end cannot be reopened by undo."""
+def test_undo_of_session_end_reopens_the_table_where_it_was(mini: Scenario) -> None:
+    """An accidental /session end is taken back by undo: the table reopens with the same
+    turn, round and standing offer, and the turn on move gets a fresh clock."""
     t = seated(mini)
-    t.offer("a_head", give=["a-rel1"])
+    [offer] = t.offer("a_head", give=["a-rel1"])
     t.do("fac", c.End)
-    refusal = t.refuse("fac", c.Undo, R.WRONG_PHASE)
-    assert "/session end" in refusal.message
+    assert t.state.phase is Phase.CLOSED
+    t.now += 5 * MIN
+    [undo] = t.do("fac", c.Undo)
+    assert undo.data.reverts == [offer.seq + 1]
+    assert (t.state.phase, t.state.turn, t.state.round) == (Phase.NEGOTIATING, "b", 1)
+    assert t.state.standing is not None and t.state.standing.seq == offer.seq
+    assert t.state.close_reason is None
+    assert t.state.deadline == t.now + 10 * MIN
+    assert t.undo_checks == 1
+    assert t.replayed() == t.state
+
+
+def test_undo_of_session_end_while_paused_reopens_it_paused(mini: Scenario) -> None:
+    """A table ended while paused comes back paused, with a full turn on the clock."""
+    t = seated(mini)
+    t.do("fac", c.Pause)
+    t.do("fac", c.End)
+    t.do("fac", c.Undo)
+    assert t.state.phase is Phase.PAUSED
+    assert t.state.remaining_seconds == 600
+
+
+def test_players_are_refused_on_a_closed_table_with_how_it_closed(mini: Scenario) -> None:
+    """After a close, a turn action is refused with wrong_phase saying how the table closed."""
+    t = seated(mini)
+    t.do("a_head", c.WalkAway)
+    refusal = t.refuse("b_head", c.Pass, R.WRONG_PHASE)
+    assert "closed" in refusal.message and "walked away" in refusal.message
 
 
 def test_undo_is_not_available_before_the_start(mini: Scenario) -> None:
@@ -173,16 +201,16 @@ def test_close_lists_agreed_items_in_order_with_scores_and_batna(mini: Scenario)
     t.do("b_head", c.Accept)
     t.offer("a_head", give=["a-peace"])
     [closed] = t.do("fac", c.End)
-    assert closed.data["reason"] == "facilitator"
+    assert closed.data.reason == "facilitator"
     assert closed.actor is not None and closed.actor.user_id == "fac"
-    assert closed.data["agreed"] == ["a-rem", "b-rem", "a-rel1", "b-rel1"]
+    assert closed.data.agreed == ["a-rem", "b-rem", "a-rel1", "b-rel1"]
     # a: 0 + 2 - 1 + 2 = 3, b: 1 + 0 + 3 - 1 = 3; the standing offer does not count
-    assert closed.data["scores"] == {
+    assert closed.data.dumped()["scores"] == {
         "a": {"score": 3, "batna": 3},
         "b": {"score": 3, "batna": 2},
         "press": {"score": 0, "batna": 0},
     }
-    assert t.state.scores() == closed.data["scores"]
+    assert t.state.scores() == closed.data.dumped()["scores"]
     assert t.state.phase is Phase.CLOSED and t.state.standing is None
 
 
@@ -191,26 +219,28 @@ def test_close_by_agreement_scores_the_final_agreement(mini: Scenario) -> None:
     t = seated(mini, "package")
     t.offer("a_head", give=["a-rel1", "a-peace", "a-nuke"], ask=["b-rem"])
     closed = t.do("b_head", c.Accept)[-1]
-    assert closed.data["agreed"] == ["a-rel1", "a-peace", "a-nuke", "b-rem"]
-    assert closed.data["scores"]["a"] == {"score": -5 + 2, "batna": 3}
-    assert closed.data["scores"]["b"] == {"score": 13, "batna": 2}
-    assert t.state.scores() == closed.data["scores"]
+    assert closed.data.agreed == ["a-rel1", "a-peace", "a-nuke", "b-rem"]
+    assert closed.data.scores["a"] == Score(score=-5 + 2, batna=3)
+    assert closed.data.scores["b"] == Score(score=13, batna=2)
+    assert t.state.scores() == closed.data.dumped()["scores"]
 
 
 def test_end_before_the_start_closes_with_nothing_agreed(mini: Scenario) -> None:
     """The facilitator may end a table that never started; nothing is agreed."""
     t = Table(mini)
     [closed] = t.do("fac", c.End)
-    assert closed.data["agreed"] == [] and t.state.phase is Phase.CLOSED
+    assert closed.data.agreed == [] and t.state.phase is Phase.CLOSED
 
 
 def test_undo_of_an_expiry_that_closed_the_table(mini: Scenario) -> None:
     """Undoing the expiry that hit max rounds reopens the table on that last turn."""
     t = seated(mini)
-    t.advance(minutes=24 * 60)
+    for _ in range(mini.rules.max_rounds):
+        t.do("a_head", c.Pass)
+        t.advance(minutes=10)
     assert t.state.close_reason == "max_rounds"
     [undo] = t.do("fac", c.Undo)
-    assert len(undo.data["reverts"]) == 2
+    assert len(undo.data.reverts) == 2
     assert (t.state.phase, t.state.turn, t.state.round) == (Phase.NEGOTIATING, "b", 5)
     assert t.state.deadline == t.now + 10 * MIN
     assert t.undo_checks == 1
@@ -222,6 +252,6 @@ def test_undo_of_a_package_agreement_reopens_the_table(mini: Scenario) -> None:
     [offer] = t.offer("a_head", give=["a-rel1", "a-peace", "a-nuke"], ask=["b-rem"])
     t.do("b_head", c.Accept)
     [undo] = t.do("fac", c.Undo)
-    assert len(undo.data["reverts"]) == 3  # accepted, agreement, close
+    assert len(undo.data.reverts) == 3  # accepted, agreement, close
     assert t.state.phase is Phase.NEGOTIATING and t.state.agreements == []
     assert t.state.standing is not None and t.state.standing.seq == offer.seq

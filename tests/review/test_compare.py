@@ -97,7 +97,7 @@ def test_scores_and_joint_gain_match_the_engine(tables: dict[str, Played], page:
 def test_refusal_counts_by_code_match_the_logs(tables: dict[str, Played], page: Page) -> None:
     """Refused attempts, in total and by code, are counted from each table's log."""
     logged = [
-        Counter(e.data["code"] for e in tables[n].events if e.kind == "action_refused")
+        Counter(e.data.code for e in tables[n].events if e.kind == "action_refused")
         for n in COMPARED
     ]
     assert cells(page, "refusals") == [str(sum(c.values())) for c in logged]

@@ -132,9 +132,9 @@ def test_closed_table_scores_match_the_close_announcement(
     """The scores shown are the ones the engine announced when the table closed."""
     closed = next(e for e in tables["demo"].events if e.kind == "table_closed")
     for row in pages["demo"].with_attr("data-score", "tr"):
-        announced = closed.data["scores"][row.attrs["data-delegation"]]
-        assert int(row.attrs["data-score"]) == announced["score"]
-        assert int(row.attrs["data-batna"]) == announced["batna"]
+        announced = closed.data.scores[row.attrs["data-delegation"]]
+        assert int(row.attrs["data-score"]) == announced.score
+        assert int(row.attrs["data-batna"]) == announced.batna
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -142,7 +142,7 @@ def test_refusal_counts_match_the_log(
     name: str, tables: dict[str, Played], pages: dict[str, Page]
 ) -> None:
     """The refusals table counts exactly the log's refused attempts, code by code."""
-    logged = Counter(e.data["code"] for e in tables[name].events if e.kind == "action_refused")
+    logged = Counter(e.data.code for e in tables[name].events if e.kind == "action_refused")
     shown = {
         row.attrs["data-code"]: int(row.attrs["data-count"])
         for row in pages[name].with_attr("data-count", "tr")

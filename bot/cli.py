@@ -20,11 +20,11 @@ from bot.domain.scenario import ScenarioError, load_scenario
 from bot.play import PlayClock, Player, PlayError
 from bot.review.export import FORMATS, build_export, format_for, render, to_markdown
 from bot.scenarios import ScenarioLibrary
-from bot.service import Tables
+from bot.service import LogUnavailable, Tables
 from bot.settings import Settings
 from bot.store import Store, StoreError, utc_now
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOG_UNAVAILABLE = 0, 1, 2, 3
 DEMO_SCENARIO = "hanoi-2019"
 
 
@@ -100,6 +100,11 @@ async def play_lines(
             except PlayError as exc:
                 print(f"parley play: {exc}", file=sys.stderr)
                 return EXIT_USAGE, player.table_id
+            except LogUnavailable as exc:
+                # Nothing of this line was logged, and nothing after it is tried.
+                print(f"error: line {number}: {exc}", file=out, flush=True)
+                print(f"parley play: line {number}: {exc}", file=sys.stderr)
+                return EXIT_LOG_UNAVAILABLE, player.table_id
             if result is not None:
                 print(result, file=out, flush=True)
         return EXIT_OK, player.table_id

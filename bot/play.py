@@ -168,11 +168,11 @@ class Player:
             return None
         if isinstance(parsed, ClockLine):
             self.clock.offset += timedelta(minutes=parsed.minutes)
-            if self.table_id is None:  # a table left open in this channel by an earlier run
-                row = await self.tables.store.open_table_in(self.guild, self.channel)
-                if row is None:
+            if self.table_id is None:  # a table left in this channel by an earlier run
+                try:
+                    self.table_id = await self.tables.table_in(self.guild, self.channel)
+                except Refusal:
                     return "ok clock"
-                self.table_id = row.id
             outcome = await self.tables.tick(self.table_id)
             return " ".join(["ok clock", *outcome.kinds])
         try:

@@ -29,7 +29,6 @@ from bot.store import (
     Remembered,
     Store,
     StoreError,
-    TableExists,
     TableRow,
     Transaction,
     utc_now,
@@ -145,6 +144,11 @@ class Tables:
     async def close(self) -> None:
         """Close the log."""
         await self.store.close()
+
+    @property
+    def cached(self) -> list[int]:
+        """Ids of the tables whose state is held in memory, least recently used first."""
+        return list(self._replays)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -450,17 +454,23 @@ class Tables:
         state = replay.state
         closed = state.close_reason is not None
         if closed != was_closed:
-            try:
-                await tx.set_closed(table_id, now if closed else None)
-            except TableExists:
-                raise Refusal(
-                    RefusalCode.TABLE_EXISTS,
-                    "This channel has opened a newer table since; the closed one cannot "
-                    "reopen here.",
-                ) from None
+            if not closed:
+                await self._may_reopen(tx, table_id)
+            await tx.set_closed(table_id, now if closed else None)
         if (state.phase, len(state.agreed), closed) != (phase, agreed, was_closed):
             await tx.set_summary(table_id, state.phase.value, len(state.agreed), state.close_reason)
         return Outcome(table_id, events, state=state.snapshot())
+
+    async def _may_reopen(self, tx: Transaction, table_id: int) -> None:
+        """An undone close may reopen a table only if its channel has no other open table."""
+        row = await self.table(table_id)
+        other = await tx.open_table_id(row.guild_id, row.channel_id)
+        if other is not None and other != table_id:
+            raise Refusal(
+                RefusalCode.TABLE_EXISTS,
+                f"This channel has opened table #{other} since, so table #{table_id} cannot "
+                "reopen here. End the newer table first, or leave this one closed.",
+            )
 
     async def _refuse(
         self,

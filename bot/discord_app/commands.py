@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_app import present
-from bot.discord_app.components import draft_summary, draft_view, walkaway_view
+from bot.discord_app.components import confirm_walkaway, draft_summary, draft_view
 from bot.discord_app.replies import RefusedCheck, reply
 from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
 from bot.domain import commands as c
@@ -560,7 +560,7 @@ async def brief(interaction: Interaction) -> None:
         )
     delegation = state.scenario.delegation(member.delegation)
     assert delegation is not None
-    prose = bot.library.prompt(delegation.brief)
+    prose = await bot.tables.prompt(table_id, delegation.brief)
     await reply(interaction, present.brief_text(state.scenario, delegation.id, prose))
 
 
@@ -639,17 +639,7 @@ async def pass_(interaction: Interaction) -> None:
 async def walkaway(interaction: Interaction) -> None:
     """Walk away from the table (asks you to confirm; head only)."""
     await _defer(interaction)
-    bot = _bot(interaction)
-    table_id = await bot.table_here(interaction)
-    command = c.WalkAway(who=bot.who(interaction))
-    if await bot.tables.check(table_id, command) is not None:
-        # Not allowed now: apply it so the refusal is logged and answered as usual.
-        await bot.act(interaction, command, table_id)
-    await reply(
-        interaction,
-        "Walking away ends the negotiation for everyone; what is agreed stands. Are you sure?",
-        view=walkaway_view(table_id),
-    )
+    await confirm_walkaway(interaction, await _bot(interaction).table_here(interaction))
 
 
 @app_commands.command(name="say")

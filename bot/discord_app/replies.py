@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.discord_app.text import MESSAGE_LIMIT, split_message
 from bot.domain.errors import Refusal
+from bot.service import LogUnavailable
 
 log = logging.getLogger("parley.discord")
 
@@ -65,6 +66,12 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
         text = f"⛔ {original}" if str(original) else "⛔ You may not use this command here."
     elif isinstance(original, app_commands.CommandNotFound):
         text = "This command is out of date; Discord will refresh it shortly."
+    elif isinstance(original, LogUnavailable):
+        log.error("the log could not record an action: %s", original)
+        text = (
+            f"⚠️ This could not be recorded: {original}. Nothing changed at the table; "
+            "please try again in a moment (and tell the facilitator if it keeps happening)."
+        )
     else:
         log.error(
             "unexpected error in %s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import logging
 import signal
 import sys
@@ -339,6 +340,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failed else EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from bot.review.schema import export_schema
+
+    print(json.dumps(export_schema(), indent=2))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
@@ -476,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the prompts folder (default: prompts/ beside rules/, here {paths.PROMPTS_DIR})",
     )
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the json export (parley-log/1)")
+    p.set_defaults(func=cmd_schema)
     return parser
 
 

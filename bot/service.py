@@ -457,6 +457,7 @@ class Tables:
             if not closed:
                 await self._may_reopen(tx, table_id)
             await tx.set_closed(table_id, now if closed else None)
+            self._rows.pop(table_id, None)  # its row changed: read it again
         if (state.phase, len(state.agreed), closed) != (phase, agreed, was_closed):
             await tx.set_summary(table_id, state.phase.value, len(state.agreed), state.close_reason)
         return Outcome(table_id, events, state=state.snapshot())

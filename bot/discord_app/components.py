@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 import discord
 
+from bot.discord_app.present import offer_reply
 from bot.discord_app.replies import handle_error, reply
 from bot.discord_app.text import SELECT_OPTIONS_LIMIT, clip
 from bot.domain import commands as c
@@ -228,8 +229,14 @@ class PassButton(
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await bot.act(interaction, c.Pass(who=bot.who(interaction)), self.table_id)
-        await reply(interaction, "Passed; the offer stays on the table.")
+        outcome = await bot.act(interaction, c.Pass(who=bot.who(interaction)), self.table_id)
+        closed = outcome.state is not None and outcome.state.close_reason is not None
+        await reply(
+            interaction,
+            "Passed. That was the last turn: the table is closed."
+            if closed
+            else "Passed; the offer stays on the table.",
+        )
 
 
 class WalkAwayAskButton(
@@ -423,7 +430,7 @@ class DraftSubmit(
             c.Offer(who=bot.who(interaction), give=tuple(give), ask=tuple(ask)),
             self.table_id,
         )
-        await reply(interaction, f"Offer #{outcome.events[0].seq} is on the table.")
+        await reply(interaction, offer_reply(outcome.events))
 
 
 def draft_summary(state: TableState, give: list[str], ask: list[str]) -> str:

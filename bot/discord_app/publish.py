@@ -66,7 +66,9 @@ class Publisher:
             for event in outcome.events:
                 await self._safely(self._announce(row, state, channel, places, event))
                 data = event.data
-                turn_moved = turn_moved or (isinstance(data, ev.TurnChange) and bool(data.turn))
+                # An undo hands the turn back with a fresh clock: announce whose it is.
+                moved = isinstance(data, ev.TurnChange) and bool(data.turn)
+                turn_moved = turn_moved or moved or isinstance(data, ev.ActionReverted)
             if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
                 post = present.turn_post(state)
                 if post.content:

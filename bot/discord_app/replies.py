@@ -68,9 +68,10 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
         text = "This command is out of date; Discord will refresh it shortly."
     elif isinstance(original, LogUnavailable):
         log.error("the log could not record an action: %s", original)
+        reason = str(original)
         text = (
-            f"⚠️ This could not be recorded: {original}. Nothing changed at the table; "
-            "please try again in a moment (and tell the facilitator if it keeps happening)."
+            f"⚠️ {reason[:1].upper()}{reason[1:]}. Please try again in a moment, and tell "
+            "the facilitator if it keeps happening."
         )
     else:
         log.error(

@@ -27,7 +27,12 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from bot.domain import events as ev
 from bot.domain.scenario import Scenario
+from bot.review.schema import ExportedEvent, parse_events
+
+#: Events as the charts take them: an export's event dicts, or those parsed once already.
+Events = Sequence[Mapping[str, Any] | ExportedEvent]
 
 #: Colours (Okabe-Ito, safe for the common colour-vision deficiencies) for the moves.
 OFFER = "#0072B2"
@@ -128,7 +133,7 @@ def _wrap(text: str, width: int = 24) -> str:
 # -- rounds --------------------------------------------------------------------------------
 
 
-def event_rounds(events: Sequence[dict[str, Any]]) -> list[int]:
+def event_rounds(events: Events) -> list[int]:
     """The round each event belongs to (0 before the negotiation starts).
 
     Turn actions carry their ``round``; events that do not (refusals, membership, pauses)
@@ -139,23 +144,23 @@ def event_rounds(events: Sequence[dict[str, Any]]) -> list[int]:
     rounds: list[int] = []
     by_seq: dict[int, int] = {}
     current = 0
-    for event in events:
-        data = event["data"]
-        own = data.get("round")
-        nxt = data.get("next_round")
-        if event["kind"] == "action_reverted":
-            undone = [by_seq[s] for s in data.get("reverts", []) if s in by_seq]
+    for event in parse_events(events):
+        data = event.data
+        own = data.round
+        if isinstance(data, ev.ActionReverted):
+            undone = [by_seq[s] for s in data.reverts if s in by_seq]
             if undone:
                 current = min(undone)
             here = current
         else:
-            here = int(own) if isinstance(own, int) else current
-            if isinstance(nxt, int):
+            here = own if own is not None else current
+            nxt = data.next_round if isinstance(data, ev.TurnChange) else None
+            if nxt is not None:
                 current = nxt
-            elif isinstance(own, int):
+            elif own is not None:
                 current = own
         rounds.append(here)
-        by_seq[event["seq"]] = here
+        by_seq[event.seq] = here
     return rounds
 
 
@@ -186,56 +191,59 @@ class Timeline:
     last_round: int = 0
 
 
-def timeline_data(export: dict[str, Any], scenario: Scenario) -> Timeline:
+def timeline_data(
+    export: Mapping[str, Any], scenario: Scenario, events: Events | None = None
+) -> Timeline:
     """Count the table's offers, counter-offers, rejections, refusals and agreements.
 
     An offer counts on every basket it touches; a refused attempt on the baskets of the
     items it named (or on a row of its own when it named none); an undone action is left
-    out, as it no longer stands.
+    out, as it no longer stands. ``events``: the export's events if already parsed.
     """
     baskets = scenario.baskets_in_order()
     row_of = {b.id: i for i, b in enumerate(baskets)}
     basket_of = {item.id: item.basket for item in scenario.items}
     rows = [b.title for b in baskets]
-    data = Timeline(rows=rows)
+    timeline = Timeline(rows=rows)
     offer_rows: dict[int, set[int]] = {}
-    events = export["events"]
-    rounds = event_rounds(events)
+    typed = parse_events(export["events"] if events is None else events)
+    rounds = event_rounds(typed)
     no_row = len(rows)
 
     def rows_for(items: Sequence[str]) -> set[int]:
         return {row_of[basket_of[i]] for i in items if basket_of.get(i) in row_of}
 
-    for event, round_ in zip(events, rounds, strict=True):
-        kind, d = event["kind"], event["data"]
-        data.last_round = max(data.last_round, round_)
-        if kind == "offer_tabled":
-            touched = rows_for([*d.get("give", []), *d.get("ask", [])])
-            offer_rows[event["seq"]] = touched
-            mark = "counter" if d.get("answers") else "offer"
-        elif kind == "offer_rejected":
-            touched, mark = offer_rows.get(d.get("offer", 0), set()), "rejected"
-        elif kind == "agreement_reached":
-            touched, mark = rows_for(d.get("items", [])), "agreement"
-        elif kind == "action_refused":
-            args = d.get("args") or {}
-            named = [i for key in ("give", "ask") for i in args.get(key, []) or []]
-            touched = rows_for(named) or {no_row}
-            mark = f"refused:{d.get('code', '?')}"
-        elif kind == "event_injected":
-            if not event.get("reverted_by"):
-                data.injects.append((round_, str(d.get("title", d.get("event", "")))))
-            continue
-        else:
-            continue
-        if event.get("reverted_by"):
+    for event, round_ in zip(typed, rounds, strict=True):
+        timeline.last_round = max(timeline.last_round, round_)
+        match event.data:
+            case ev.OfferTabled(give=give, ask=ask, answers=answers):
+                touched = rows_for([*give, *ask])
+                offer_rows[event.seq] = touched
+                mark = "counter" if answers else "offer"
+            case ev.OfferRejected(offer=offer):
+                touched, mark = offer_rows.get(offer, set()), "rejected"
+            case ev.AgreementReached(items=items):
+                touched, mark = rows_for(items), "agreement"
+            case ev.ActionRefused(args=args, code=code):
+                named = [i for key in ("give", "ask") for i in args.get(key, []) or []]
+                touched = rows_for(named) or {no_row}
+                mark = f"refused:{code}"
+            case ev.EventInjected(title=title):
+                if not event.reverted_by:
+                    timeline.injects.append((round_, title))
+                continue
+            case _:
+                continue
+        if event.reverted_by:
             continue
         for row in touched:
-            data.counts[(round_, row, mark)] += 1
-    if any(row == no_row for _, row, _ in data.counts):
-        data.rows.append(NO_BASKET)
-    data.codes = sorted({m.split(":", 1)[1] for _, _, m in data.counts if m.startswith("refused")})
-    return data
+            timeline.counts[(round_, row, mark)] += 1
+    if any(row == no_row for _, row, _ in timeline.counts):
+        timeline.rows.append(NO_BASKET)
+    timeline.codes = sorted(
+        {m.split(":", 1)[1] for _, _, m in timeline.counts if m.startswith("refused")}
+    )
+    return timeline
 
 
 def refusal_colours(codes: Sequence[str]) -> dict[str, str]:
@@ -244,9 +252,14 @@ def refusal_colours(codes: Sequence[str]) -> dict[str, str]:
 
 
 @_styled
-def timeline_svg(export: dict[str, Any], scenario: Scenario) -> str:
-    """The timeline: moves and refusals by basket (rows, in basket order) over rounds."""
-    data = timeline_data(export, scenario)
+def timeline_svg(
+    export: Mapping[str, Any], scenario: Scenario, events: Events | None = None
+) -> str:
+    """The timeline: moves and refusals by basket (rows, in basket order) over rounds.
+
+    ``events``: the export's events if already parsed.
+    """
+    data = timeline_data(export, scenario, events)
     colours = refusal_colours(data.codes)
     n_rows = len(data.rows)
     last = max(data.last_round, 1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.domain.events import EventKind
+from bot.domain import events as ev
+from bot.domain.events import Actor, Event
 from bot.domain.scenario import Scenario
+from bot.review.schema import ExportedEvent
 
-#: An event as the JSON export has it (seq, at, kind, actor, data).
+#: An event as the JSON export has it (seq, at, kind, actor, data, reverted_by).
 EventDict = dict[str, Any]
 
 
@@ -29,113 +31,126 @@ def delegation_name(scenario: Scenario, delegation_id: str | None) -> str:
     return found.name if found else delegation_id
 
 
-def who(event: EventDict, scenario: Scenario) -> str:
-    """The actor as ``Name (Delegation, role)``, or ``Parley`` for the bot."""
-    actor = event.get("actor")
-    if not actor:
+def _event(event: Mapping[str, Any] | Event) -> Event:
+    """The event typed: an exported event dict is parsed (an :class:`Event` is kept)."""
+    return event if isinstance(event, Event) else ExportedEvent.model_validate(event)
+
+
+def actor_text(actor: Actor | None, scenario: Scenario) -> str:
+    """An actor as ``Name (Delegation, role)``, or ``Parley`` for the bot."""
+    if actor is None:
         return "Parley"
-    if actor.get("delegation"):
+    if actor.delegation:
         return (
-            f"{actor['name']} ({delegation_name(scenario, actor['delegation'])}, "
-            f"{actor.get('role') or 'member'})"
+            f"{actor.name} ({delegation_name(scenario, actor.delegation)}, "
+            f"{actor.role or 'member'})"
         )
-    return str(actor["name"])
+    return actor.name
 
 
-def _offer(e: EventDict, s: Scenario) -> str:
-    d = e["data"]
-    verb = "counter-offered" if d.get("answers") else "tabled an offer"
-    text = (
-        f"{verb} (#{e['seq']}): gives {item_titles(s, d['give'])}; asks {item_titles(s, d['ask'])}"
-    )
-    if d.get("answers"):
-        text += f"; answers offer #{d['answers']}"
-    if d.get("note"):
-        text += f' — "{d["note"]}"'
-    if d.get("imbalance"):
-        text += f" [imbalanced: gives weight {d['weight_given']}, asks weight {d['weight_asked']}]"
+def who(event: Mapping[str, Any] | Event, scenario: Scenario) -> str:
+    """The actor as ``Name (Delegation, role)``, or ``Parley`` for the bot."""
+    return actor_text(_event(event).actor, scenario)
+
+
+def _offer(seq: int, d: ev.OfferTabled, s: Scenario) -> str:
+    verb = "counter-offered" if d.answers else "tabled an offer"
+    text = f"{verb} (#{seq}): gives {item_titles(s, d.give)}; asks {item_titles(s, d.ask)}"
+    if d.answers:
+        text += f"; answers offer #{d.answers}"
+    if d.note:
+        text += f' — "{d.note}"'
+    if d.imbalance:
+        text += f" [imbalanced: gives weight {d.weight_given}, asks weight {d.weight_asked}]"
     return text
 
 
-def _agreement(e: EventDict, s: Scenario) -> str:
-    d = e["data"]
-    return f"Agreement on offer #{d['offer']}: {item_titles(s, d['items'])}"
-
-
-def _closed(e: EventDict, s: Scenario) -> str:
-    d = e["data"]
-    reasons = {
-        "walked_away": "after a walk-out",
-        "max_rounds": "the last round is over",
-        "package_agreed": "the package is agreed",
-        "all_agreed": "every item is agreed",
-        "facilitator": "ended by the facilitator",
-    }
-    scores = "; ".join(
-        f"{delegation_name(s, k)} {v['score']} (BATNA {v['batna']})"
-        for k, v in d.get("scores", {}).items()
-    )
-    return f"Table closed: {reasons.get(d['reason'], d['reason'])}. Scores: {scores}"
-
-
-_PHRASES: dict[str, Callable[[EventDict, Scenario], str]] = {
-    EventKind.TABLE_OPENED: lambda e, s: (
-        f"opened the table “{e['data']['title']}” ({s.title}, {e['data']['variant']} rules)"
-    ),
-    EventKind.MEMBER_JOINED: lambda e, s: (
-        f"joined the {delegation_name(s, e['data']['delegation'])} delegation"
-        if e["data"].get("delegation")
-        else "joined as an observer"
-    ),
-    EventKind.MEMBER_LEFT: lambda e, s: "left the table",
-    EventKind.MEMBER_ASSIGNED: lambda e, s: (
-        f"made {e['data']['name']} head of {delegation_name(s, e['data']['delegation'])}, "
-        "its head having left"
-        if e["data"].get("reason") == "succession"
-        else f"assigned {e['data']['name']} to {delegation_name(s, e['data']['delegation'])} "
-        f"as {e['data']['role']}"
-    ),
-    EventKind.TABLE_STARTED: lambda e, s: (
-        f"started the negotiation; {delegation_name(s, e['data']['turn'])} moves first"
-    ),
-    EventKind.OFFER_TABLED: _offer,
-    EventKind.OFFER_ACCEPTED: lambda e, s: f"accepted offer #{e['data']['offer']}",
-    EventKind.AGREEMENT_REACHED: _agreement,
-    EventKind.OFFER_REJECTED: lambda e, s: (
-        f"rejected offer #{e['data']['offer']}"
-        + (f' — "{e["data"]["reason"]}"' if e["data"].get("reason") else "")
-    ),
-    EventKind.TURN_PASSED: lambda e, s: "passed",
-    EventKind.TURN_EXPIRED: lambda e, s: (
-        f"{delegation_name(s, e['data']['delegation'])}'s time ran out; the turn passes"
-    ),
-    EventKind.STATEMENT: lambda e, s: f'said: "{e["data"]["text"]}"',
-    EventKind.WALKED_AWAY: lambda e, s: "walked away from the table",
-    EventKind.TABLE_PAUSED: lambda e, s: "paused the table",
-    EventKind.TABLE_RESUMED: lambda e, s: "resumed the table",
-    EventKind.DEADLINE_EXTENDED: lambda e, s: f"extended the clock by {e['data']['minutes']:g} min",
-    EventKind.EVENT_INJECTED: lambda e, s: f"posted an event: {e['data']['title']}",
-    EventKind.ACTION_REVERTED: lambda e, s: (
-        "undid " + ", ".join(f"#{n}" for n in e["data"]["reverts"])
-    ),
-    EventKind.ACTION_REFUSED: lambda e, s: (
-        f"was refused /{e['data']['command']} [{e['data']['code']}]: {e['data']['message']}"
-    ),
-    EventKind.CAUCUS_MESSAGE: lambda e, s: f'(caucus) "{e["data"]["text"]}"',
-    EventKind.TABLE_CLOSED: _closed,
-    EventKind.REMINDER_SENT: lambda e, s: (
-        f"reminded {delegation_name(s, e['data']['delegation'])} that its time is running out"
-    ),
+_CLOSE_REASONS = {
+    "walked_away": "after a walk-out",
+    "max_rounds": "the last round is over",
+    "package_agreed": "the package is agreed",
+    "all_agreed": "every item is agreed",
+    "facilitator": "ended by the facilitator",
 }
 
 
+def _closed(d: ev.TableClosed, s: Scenario) -> str:
+    scores = "; ".join(
+        f"{delegation_name(s, k)} {v.score} (BATNA {v.batna})" for k, v in d.scores.items()
+    )
+    return f"Table closed: {_CLOSE_REASONS.get(d.reason, d.reason)}. Scores: {scores}"
+
+
+def _assigned(d: ev.MemberAssigned, s: Scenario) -> str:
+    if d.reason == "succession":
+        return f"made {d.name} head of {delegation_name(s, d.delegation)}, its head having left"
+    return f"assigned {d.name} to {delegation_name(s, d.delegation)} as {d.role}"
+
+
+def phrase(event: Event, s: Scenario) -> str:
+    """What the event says happened, without who did it."""
+    match event.data:
+        case ev.TableOpened(title=title, variant=variant):
+            return f"opened the table “{title}” ({s.title}, {variant} rules)"
+        case ev.MemberJoined(delegation=delegation):
+            if delegation:
+                return f"joined the {delegation_name(s, delegation)} delegation"
+            return "joined as an observer"
+        case ev.MemberLeft():
+            return "left the table"
+        case ev.MemberAssigned() as d:
+            return _assigned(d, s)
+        case ev.TableStarted(turn=turn):
+            return f"started the negotiation; {delegation_name(s, turn)} moves first"
+        case ev.OfferTabled() as d:
+            return _offer(event.seq, d, s)
+        case ev.OfferAccepted(offer=offer):
+            return f"accepted offer #{offer}"
+        case ev.AgreementReached(offer=offer, items=items):
+            return f"Agreement on offer #{offer}: {item_titles(s, items)}"
+        case ev.OfferRejected(offer=offer, reason=reason):
+            return f"rejected offer #{offer}" + (f' — "{reason}"' if reason else "")
+        case ev.TurnPassed():
+            return "passed"
+        case ev.TurnExpired(delegation=delegation):
+            return f"{delegation_name(s, delegation)}'s time ran out; the turn passes"
+        case ev.Statement(text=text):
+            return f'said: "{text}"'
+        case ev.WalkedAway():
+            return "walked away from the table"
+        case ev.TablePaused():
+            return "paused the table"
+        case ev.TableResumed():
+            return "resumed the table"
+        case ev.DeadlineExtended(minutes=minutes):
+            return f"extended the clock by {minutes:g} min"
+        case ev.EventInjected(title=title):
+            return f"posted an event: {title}"
+        case ev.ActionReverted(reverts=reverts):
+            return "undid " + ", ".join(f"#{n}" for n in reverts)
+        case ev.ActionRefused(command=command, code=code, message=message):
+            return f"was refused /{command} [{code}]: {message}"
+        case ev.CaucusMessage(text=text):
+            return f'(caucus) "{text}"'
+        case ev.TableClosed() as d:
+            return _closed(d, s)
+        case ev.ReminderSent(delegation=delegation):
+            return f"reminded {delegation_name(s, delegation)} that its time is running out"
+    raise TypeError(f"no words for a {event.kind} event ({type(event.data).__name__})")
+
+
 #: Kinds told without their actor (things that happen rather than things someone does).
-_IMPERSONAL = {EventKind.AGREEMENT_REACHED, EventKind.TABLE_CLOSED, EventKind.TURN_EXPIRED}
+_IMPERSONAL = (ev.AgreementReached, ev.TableClosed, ev.TurnExpired)
 
 
-def describe(event: EventDict, scenario: Scenario) -> str:
-    """The event as one sentence: who did what."""
-    phrase = _PHRASES[event["kind"]](event, scenario)
-    if event["kind"] in _IMPERSONAL:
-        return phrase
-    return f"{who(event, scenario)} {phrase}"
+def describe(event: Mapping[str, Any] | Event, scenario: Scenario) -> str:
+    """The event as one sentence: who did what.
+
+    ``event`` is an event of the JSON export (a dict, parsed here) or a typed
+    :class:`~bot.domain.events.Event` (an :class:`~bot.review.schema.ExportedEvent`).
+    """
+    typed = _event(event)
+    said = phrase(typed, scenario)
+    if isinstance(typed.data, _IMPERSONAL):
+        return said
+    return f"{actor_text(typed.actor, scenario)} {said}"

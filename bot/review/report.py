@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from bot import paths
+from bot.domain import events as ev
 from bot.domain.scenario import Scenario
 from bot.review import charts
 from bot.review.export import joint_statement
 from bot.review.narrate import delegation_name, describe
+from bot.review.schema import ExportedEvent, parse_events
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -37,23 +39,20 @@ CLOSE_REASONS = {
 }
 
 #: Turn actions a player takes (counted as "actions" in participation).
-ACTION_KINDS = frozenset(
-    {"offer_tabled", "offer_accepted", "offer_rejected", "turn_passed", "walked_away"}
-)
-STATEMENT_KINDS = frozenset({"statement", "caucus_message"})
-ADMIN_KINDS = frozenset(
-    {
-        "table_opened",
-        "member_joined",
-        "member_left",
-        "member_assigned",
-        "table_started",
-        "table_paused",
-        "table_resumed",
-        "deadline_extended",
-        "reminder_sent",
-        "turn_expired",
-    }
+ACTIONS = (ev.OfferTabled, ev.OfferAccepted, ev.OfferRejected, ev.TurnPassed, ev.WalkedAway)
+STATEMENTS = (ev.Statement, ev.CaucusMessage)
+#: Events about the table rather than the negotiation (shown muted in the transcript).
+ADMIN = (
+    ev.TableOpened,
+    ev.MemberJoined,
+    ev.MemberLeft,
+    ev.MemberAssigned,
+    ev.TableStarted,
+    ev.TablePaused,
+    ev.TableResumed,
+    ev.DeadlineExtended,
+    ev.ReminderSent,
+    ev.TurnExpired,
 )
 
 
@@ -320,10 +319,10 @@ def _participants(export: dict[str, Any], scenario: Scenario) -> str:
     )
 
 
-def _timeline(export: dict[str, Any], scenario: Scenario) -> str:
+def _timeline(export: dict[str, Any], scenario: Scenario, events: list[ExportedEvent]) -> str:
     return (
         '<section class="card" id="timeline"><h2>Timeline</h2>'
-        f'<figure class="chart-box">{charts.timeline_svg(export, scenario)}'
+        f'<figure class="chart-box">{charts.timeline_svg(export, scenario, events)}'
         '<figcaption class="caption">Each row is a basket, in the order of the scenario; '
         "an offer is marked on every basket it touches, a refused attempt on the baskets of "
         "the items it named. A number beside a mark counts several in the same round. "
@@ -372,8 +371,13 @@ def _scores(export: dict[str, Any], scenario: Scenario) -> str:
     )
 
 
-def participation(export: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per player: name, delegation, role, and counts of actions, statements, refusals."""
+def participation(
+    export: dict[str, Any], events: list[ExportedEvent] | None = None
+) -> list[dict[str, Any]]:
+    """Per player: name, delegation, role, and counts of actions, statements, refusals.
+
+    ``events``: the export's events if already parsed.
+    """
     people: dict[str, dict[str, Any]] = {}
     for m in export["members"]:
         people[m["user_id"]] = {
@@ -386,27 +390,27 @@ def participation(export: dict[str, Any]) -> list[dict[str, Any]]:
             "refusals": 0,
         }
     facilitators = {f["user_id"] for f in export["table"]["facilitators"]}
-    for e in export["events"]:
-        actor = e["actor"]
-        kind = e["kind"]
+    for e in parse_events(export["events"] if events is None else events):
+        actor = e.actor
+        data = e.data
         column = (
             "actions"
-            if kind in ACTION_KINDS
+            if isinstance(data, ACTIONS)
             else "statements"
-            if kind in STATEMENT_KINDS
+            if isinstance(data, STATEMENTS)
             else "refusals"
-            if kind == "action_refused"
+            if isinstance(data, ev.ActionRefused)
             else None
         )
         if actor is None or column is None:
             continue
-        person = people.get(actor["user_id"])
+        person = people.get(actor.user_id)
         if person is None:
-            person = people[actor["user_id"]] = {
-                "user_id": actor["user_id"],
-                "name": actor["name"],
-                "delegation": actor.get("delegation"),
-                "role": "facilitator" if actor["user_id"] in facilitators else actor.get("role"),
+            person = people[actor.user_id] = {
+                "user_id": actor.user_id,
+                "name": actor.name,
+                "delegation": actor.delegation,
+                "role": "facilitator" if actor.user_id in facilitators else actor.role,
                 "actions": 0,
                 "statements": 0,
                 "refusals": 0,
@@ -415,8 +419,8 @@ def participation(export: dict[str, Any]) -> list[dict[str, Any]]:
     return list(people.values())
 
 
-def _participation(export: dict[str, Any], scenario: Scenario) -> str:
-    people = participation(export)
+def _participation(export: dict[str, Any], scenario: Scenario, events: list[ExportedEvent]) -> str:
+    people = participation(export, events)
     rows = "".join(
         f'<tr data-user="{esc(p["user_id"])}" data-actions="{p["actions"]}" '
         f'data-statements="{p["statements"]}" data-refusals="{p["refusals"]}">'
@@ -451,15 +455,15 @@ def _participation(export: dict[str, Any], scenario: Scenario) -> str:
     )
 
 
-def _refusals(export: dict[str, Any]) -> str:
+def _refusals(export: dict[str, Any], events: list[ExportedEvent]) -> str:
     refusals = export["outcome"]["refusals"]
     if not refusals:
         body = '<p class="muted">No attempt was refused.</p>'
     else:
         first_seen: dict[str, int] = {}
-        for e in export["events"]:
-            if e["kind"] == "action_refused":
-                first_seen.setdefault(e["data"].get("code", ""), e["seq"])
+        for e in events:
+            if isinstance(e.data, ev.ActionRefused):
+                first_seen.setdefault(e.data.code, e.seq)
         rows = "".join(
             f'<tr data-code="{esc(code)}" data-count="{n}"><td><code>{esc(code)}</code></td>'
             f'<td class="num">{n}</td><td>'
@@ -480,17 +484,17 @@ def _refusals(export: dict[str, Any]) -> str:
     return f'<section class="card" id="refusals"><h2>Refused attempts</h2>{body}</section>'
 
 
-def _injects(export: dict[str, Any], rounds: list[int]) -> str:
+def _injects(events: list[ExportedEvent], rounds: list[int]) -> str:
     rows = []
-    for e, round_ in zip(export["events"], rounds, strict=True):
-        if e["kind"] != "event_injected":
+    for e, round_ in zip(events, rounds, strict=True):
+        if not isinstance(e.data, ev.EventInjected):
             continue
-        actor = e["actor"]["name"] if e["actor"] else "Parley"
+        actor = e.actor.name if e.actor else "Parley"
         rows.append(
             f'<tr><td class="num">{round_ or "—"}</td>'
-            f"<td>{esc(e['data'].get('title', e['data'].get('event', '')))}</td>"
+            f"<td>{esc(e.data.title)}</td>"
             f"<td>{esc(actor)}</td>"
-            f'<td><a href="#e{e["seq"]}">#{e["seq"]}</a></td></tr>'
+            f'<td><a href="#e{e.seq}">#{e.seq}</a></td></tr>'
         )
     if not rows:
         body = '<p class="muted">No event was injected at this table.</p>'
@@ -507,60 +511,59 @@ def _link(seq: object) -> str:
     return f'<a href="#e{esc(seq)}">#{esc(seq)}</a>'
 
 
-def _transcript(export: dict[str, Any], scenario: Scenario, rounds: list[int]) -> str:
-    events = export["events"]
+def _transcript(events: list[ExportedEvent], scenario: Scenario, rounds: list[int]) -> str:
     answered_by: dict[int, list[int]] = {}
     for e in events:
-        if e["kind"] == "offer_tabled" and e["data"].get("answers"):
-            answered_by.setdefault(e["data"]["answers"], []).append(e["seq"])
-    several_days = len({e["at"][:10] for e in events}) > 1
+        if isinstance(e.data, ev.OfferTabled) and e.data.answers:
+            answered_by.setdefault(e.data.answers, []).append(e.seq)
+    stamps = [e.at_text for e in events]
+    several_days = len({at[:10] for at in stamps}) > 1
     rows: list[str] = []
-    for e, round_ in zip(events, rounds, strict=True):
-        kind, data, seq = e["kind"], e["data"], e["seq"]
+    for e, at, round_ in zip(events, stamps, rounds, strict=True):
+        kind, data, seq = e.kind.value, e.data, e.seq
         classes = [f"k-{kind}"]
         badges: list[str] = []
         links: list[str] = []
         code_attr = ""
-        if kind == "offer_tabled":
-            if data.get("answers"):
-                classes.append("counter")
-                badges.append('<span class="badge counter">counter-offer</span>')
-                links.append(f"answers {_link(data['answers'])}")
-            else:
-                classes.append("offer")
-                badges.append('<span class="badge offer">offer</span>')
-            if data.get("revises"):
-                links.append(f"revises {_link(data['revises'])}")
-            if seq in answered_by:
-                links.append("countered by " + ", ".join(_link(s) for s in answered_by[seq]))
-        elif kind == "action_refused":
-            code = str(data.get("code", ""))
-            classes.append("refused")
-            code_attr = f' data-code="{esc(code)}"'
-            badges.append(f'<span class="badge refused">✗ refused · {esc(code)}</span>')
-        elif kind == "agreement_reached":
-            classes.append("agreement")
-            badges.append('<span class="badge agreement">agreement</span>')
-            links.append(f"offer {_link(data.get('offer'))}")
-        elif kind in ("offer_accepted", "offer_rejected"):
-            if kind == "offer_rejected":
+        match data:
+            case ev.OfferTabled(answers=answers, revises=revises):
+                if answers:
+                    classes.append("counter")
+                    badges.append('<span class="badge counter">counter-offer</span>')
+                    links.append(f"answers {_link(answers)}")
+                else:
+                    classes.append("offer")
+                    badges.append('<span class="badge offer">offer</span>')
+                if revises:
+                    links.append(f"revises {_link(revises)}")
+                if seq in answered_by:
+                    links.append("countered by " + ", ".join(_link(s) for s in answered_by[seq]))
+            case ev.ActionRefused(code=code):
+                classes.append("refused")
+                code_attr = f' data-code="{esc(code)}"'
+                badges.append(f'<span class="badge refused">✗ refused · {esc(code)}</span>')
+            case ev.AgreementReached(offer=offer):
+                classes.append("agreement")
+                badges.append('<span class="badge agreement">agreement</span>')
+                links.append(f"offer {_link(offer)}")
+            case ev.OfferAccepted(offer=offer):
+                links.append(f"offer {_link(offer)}")
+            case ev.OfferRejected(offer=offer):
                 badges.append('<span class="badge rejected">rejected</span>')
-            links.append(f"offer {_link(data.get('offer'))}")
-        elif kind == "event_injected":
-            classes.append("inject")
-            badges.append('<span class="badge inject">inject</span>')
-        elif kind == "action_reverted":
-            links.append("undoes " + ", ".join(_link(s) for s in data.get("reverts", [])))
-        elif kind in ADMIN_KINDS:
-            classes.append("admin")
-        if e.get("reverted_by"):
+                links.append(f"offer {_link(offer)}")
+            case ev.EventInjected():
+                classes.append("inject")
+                badges.append('<span class="badge inject">inject</span>')
+            case ev.ActionReverted(reverts=reverts):
+                links.append("undoes " + ", ".join(_link(s) for s in reverts))
+            case _ if isinstance(data, ADMIN):
+                classes.append("admin")
+        if e.reverted_by:
             classes.append("reverted")
             badges.append('<span class="badge undone">undone</span>')
-            links.append(f"undone by {_link(e['reverted_by'])}")
-        actor = e["actor"]
-        if actor and actor.get("delegation"):
-            classes.append(f"d-{actor['delegation']}")
-        at = e["at"]
+            links.append(f"undone by {_link(e.reverted_by)}")
+        if e.actor and e.actor.delegation:
+            classes.append(f"d-{e.actor.delegation}")
         time = f"{at[:10]} {at[11:19]}" if several_days else at[11:19]
         rows.append(
             f'<tr id="e{seq}" class="{esc(" ".join(classes))}" data-seq="{seq}" '
@@ -600,16 +603,17 @@ def render_report(export: dict[str, Any], debrief_markdown: str | None = None) -
     """
     scenario = Scenario.model_validate(export["scenario"])
     table = export["table"]
-    rounds = charts.event_rounds(export["events"])
+    events = parse_events(export["events"])  # typed once, read by every section
+    rounds = charts.event_rounds(events)
     sections = [
         ("participants", "Participants", _participants(export, scenario)),
-        ("timeline", "Timeline", _timeline(export, scenario)),
+        ("timeline", "Timeline", _timeline(export, scenario, events)),
         ("statement", "Joint statement", _statement(export)),
         ("scores", "Scores", _scores(export, scenario)),
-        ("participation", "Participation", _participation(export, scenario)),
-        ("refusals", "Refusals", _refusals(export)),
-        ("injects", "Injects", _injects(export, rounds)),
-        ("transcript", "Transcript", _transcript(export, scenario, rounds)),
+        ("participation", "Participation", _participation(export, scenario, events)),
+        ("refusals", "Refusals", _refusals(export, events)),
+        ("injects", "Injects", _injects(events, rounds)),
+        ("transcript", "Transcript", _transcript(events, scenario, rounds)),
         ("debrief", "Debrief", _debrief(debrief_markdown)),
     ]
     toc = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label, html in sections if html)

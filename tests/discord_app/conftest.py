@@ -4,19 +4,70 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import inspect
+import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot import paths
 from bot.discord_app.app import ParleyBot, point_at
 from bot.scenarios import ScenarioLibrary
 from bot.settings import Settings
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeMessage, FakeUser, InteractionRecord
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+#: Where every test's clock starts (any aware UTC time will do; a fixed one repeats).
+CLOCK_START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+class ManualClock:
+    """The bot's time in a test: it stands still until the test moves it.
+
+    Passed to ``ParleyBot`` as ``now``. Move it with :meth:`advance`, then
+    ``bot.clock.poke()`` so the bot's clock looks again at once, and wait for the message
+    that proves it acted: no turn ever takes real seconds.
+    """
+
+    def __init__(self, start: datetime = CLOCK_START) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, minutes: float) -> datetime:
+        """Move the time on by ``minutes``; return the new time."""
+        self.at += timedelta(minutes=minutes)
+        return self.at
+
+
+def move_clock(bot: ParleyBot, clock: ManualClock, minutes: float) -> None:
+    """Move the time on and wake the bot's clock so it acts on what is now due."""
+    clock.advance(minutes)
+    bot.clock.poke()
+
+
+def hanoi_library(tmp_path: Path, **rules: Any) -> ScenarioLibrary:
+    """A library with a copy of the Hanoi scenario, some of its ``[rules]`` changed.
+
+    ``hanoi_library(tmp_path, max_rounds=1, record_caucus=True)``; prompts are the shipped
+    ones.
+    """
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    text = (paths.RULES_DIR / "hanoi-2019.toml").read_text(encoding="utf-8")
+    for key, value in rules.items():
+        literal = str(value).lower() if isinstance(value, bool) else repr(value)
+        # the first line of a key is the one under [rules] (variants come after it)
+        text, found = re.subn(rf"^{key} = .*$", f"{key} = {literal}", text, count=1, flags=re.M)
+        assert found == 1, f"no rule {key!r} in hanoi-2019.toml"
+    (folder / "hanoi-2019.toml").write_text(text, encoding="utf-8")
+    return ScenarioLibrary(folder, paths.PROMPTS_DIR)
 
 
 def settings_for(fake: FakeDiscord, db: Path, **extra: Any) -> Settings:
@@ -41,16 +92,44 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 async def start_bot(
-    settings: Settings, fake: FakeDiscord, library: ScenarioLibrary | None = None
+    settings: Settings,
+    fake: FakeDiscord,
+    library: ScenarioLibrary | None = None,
+    now: ManualClock | None = None,
 ) -> tuple[ParleyBot, asyncio.Task[None]]:
-    """Log the real client in to the fake and wait until its commands are synced."""
+    """Log the real client in to the fake and wait until its commands are synced.
+
+    ``now`` is the bot's time (a fresh :class:`ManualClock` if not given).
+    """
     point_at(settings)
-    bot = ParleyBot(settings, library)
+    bot = ParleyBot(settings, library, now=now or ManualClock())
+    # discord.py waits this long after the last GUILD_CREATE before on_ready (2 s by
+    # default); a bot closed before then logs an error from its pending ready task.
+    bot._connection.guild_ready_timeout = 0.05
     identified = fake.identify_count
     await bot.login(fake.token)
     task = asyncio.create_task(bot.connect(reconnect=True))
     await fake.wait_for_ready(min_identifies=identified + 1, commands=True, timeout=10)
+    await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+    # The clock's first look (fresh clocks for turns overdue after an outage) is over
+    # before the test moves the time, so the test decides which one it sees.
+    await until(lambda: bot.clock._started, "the clock's first tick")
     return bot, task
+
+
+async def until(check: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    """Poll ``check`` (plain or async) until it is true; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > end:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 async def stop_bot(bot: ParleyBot, task: asyncio.Task[None]) -> None:
@@ -61,8 +140,14 @@ async def stop_bot(bot: ParleyBot, task: asyncio.Task[None]) -> None:
 
 
 @pytest.fixture
-async def parley(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[ParleyBot]:
-    bot, task = await start_bot(settings_for(fake, tmp_path / "parley.db"), fake)
+def clock() -> ManualClock:
+    """The time of the ``parley`` bot: it moves only when the test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def parley(fake: FakeDiscord, tmp_path: Path, clock: ManualClock) -> AsyncIterator[ParleyBot]:
+    bot, task = await start_bot(settings_for(fake, tmp_path / "parley.db"), fake, now=clock)
     yield bot
     await stop_bot(bot, task)
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
-from bot import paths
 from bot.discord_app.app import ParleyBot
-from bot.scenarios import ScenarioLibrary
+from bot.domain.state import Phase
 from tests.discord_app.conftest import (
+    ManualClock,
     Seminar,
     answer,
+    answer_containing,
+    hanoi_library,
     make_seminar,
+    move_clock,
     settings_for,
     start_bot,
     start_with_two_heads,
     stop_bot,
+    until,
 )
 from tests.discord_app.test_permissions import started
-from tests.discord_app.test_restart import quick_rules
 from tests.fakediscord import FakeDiscord
 
 
@@ -145,50 +149,97 @@ async def test_undo_puts_the_offer_back(seminar: Seminar, parley: ParleyBot) -> 
     assert "accepted" in answer(s.fake, accepted), answer(s.fake, accepted)
 
 
-async def test_clock_reminds_expires_pauses_and_extends(fake: FakeDiscord, tmp_path: Path) -> None:
-    """Short turns: a reminder, then expiry passes the turn; pause, extend and resume work."""
-    rules = quick_rules(tmp_path, turn_minutes=0.05)  # three-second turns
-    text = (
-        (rules / "hanoi-2019.toml")
-        .read_text()
-        .replace("reminder_minutes = 0", "reminder_minutes = 0.02")
+async def test_clock_reminds_expires_pauses_and_extends(
+    seminar: Seminar, parley: ParleyBot, clock: ManualClock
+) -> None:
+    """Moved clock: a reminder, then expiry passes the turn; pause, extend and resume work."""
+    s = seminar
+    await start_with_two_heads(s)
+    await s.message_with("the **United States** delegation is on move")
+    move_clock(parley, clock, minutes=8)  # Hanoi: 10-minute turns, reminded 2 minutes before
+    reminder = await s.message_with("Your turn ends")
+    assert str(s.alice.id) in reminder.content
+    assert [str(u) for u in (reminder.allowed_mentions or {}).get("users", [])] == [str(s.alice.id)]
+    move_clock(parley, clock, minutes=2)
+    await s.message_with("Time is up for United States")
+    await s.message_with("the **DPRK** delegation is on move")
+    paused = await s.slash(s.prof, "session pause")
+    assert "Paused" in answer(s.fake, paused)
+    extended = await s.slash(s.prof, "session extend", {"minutes": 1})
+    assert "Extended" in answer(s.fake, extended)
+    move_clock(parley, clock, minutes=60)  # a paused clock does not run
+    refused = await s.slash(s.carol, "pass")
+    assert "wrong_phase" in answer(s.fake, refused)
+    await s.slash(s.prof, "session resume")
+    state = await parley.tables.state(1)
+    assert state.turn == "dprk" and state.deadline == clock() + timedelta(minutes=11)
+    passed = await s.slash(s.carol, "pass")
+    assert "Passed" in answer(s.fake, passed)
+    # Announcements go out in order: once the DPRK's pass is posted, an expiry during the
+    # pause would have been posted before it.
+    await s.message_with("⏭️ DPRK passes.")
+    expiries = [m for m in s.public() if "Time is up" in m.content]
+    assert len(expiries) == 1
+
+
+async def test_a_table_nobody_plays_pauses_itself(
+    seminar: Seminar, parley: ParleyBot, clock: ManualClock
+) -> None:
+    """Hours pass with nobody acting: two expiries, then one pause pinging the facilitator."""
+    s = seminar
+    await start_with_two_heads(s)
+    await s.message_with("the **United States** delegation is on move")
+    move_clock(parley, clock, minutes=3 * 60)  # eighteen turns' worth, if it kept expiring
+    paused = await s.message_with("Every delegation's time ran out in a row")
+    assert f"<@{s.prof.id}>" in paused.content
+    allowed = paused.allowed_mentions or {}
+    assert [str(u) for u in allowed.get("users", [])] == [str(s.prof.id)]
+    assert not allowed.get("roles") and "everyone" not in allowed.get("parse", [])
+    texts = [m.content for m in s.public()]
+    expired = [i for i, text in enumerate(texts) if "Time is up" in text]
+    assert [texts[i] for i in expired] == [
+        "⌛ Time is up for United States; the turn passes.",
+        "⌛ Time is up for DPRK; the turn passes.",
+    ]
+    assert expired[-1] < texts.index(paused.content)
+    await s.fake.wait_for_message(
+        s.channel, lambda m: any(e.get("title", "").endswith("— paused") for e in m.embeds)
     )
-    (rules / "hanoi-2019.toml").write_text(text)
-    bot, task = await start_bot(
-        settings_for(fake, tmp_path / "p.db"), fake, ScenarioLibrary(rules, paths.PROMPTS_DIR)
-    )
-    try:
-        s = make_seminar(fake)
-        await start_with_two_heads(s)
-        reminder = await s.message_with("Your turn ends", timeout=10)
-        assert str(s.alice.id) in reminder.content
-        await s.message_with("Time is up for United States", timeout=10)
-        paused = await s.slash(s.prof, "session pause")
-        assert "Paused" in answer(fake, paused)
-        extended = await s.slash(s.prof, "session extend", {"minutes": 1})
-        assert "Extended" in answer(fake, extended)
-        refused = await s.slash(s.carol, "pass")
-        assert "wrong_phase" in answer(fake, refused)
-        await s.slash(s.prof, "session resume")
-        passed = await s.slash(s.carol, "pass")
-        assert "Passed" in answer(fake, passed)
-    finally:
-        await stop_bot(bot, task)
-    assert bot._tables is None
+    status = await s.slash(s.alice, "status")
+    assert "— paused" in await answer_containing(s.fake, status, "paused")
+    state = await parley.tables.state(1)
+    assert state.phase is Phase.PAUSED and state.deadline is None
+    events = await parley.tables.events(1)
+    assert [e.kind.value for e in events][-3:] == ["turn_expired", "turn_expired", "table_paused"]
+    assert events[-1].data.reason == "idle"
+    # Paused, the clock has nothing more to do, however late it gets.
+    clock.advance(minutes=60)
+    assert (await parley.tables.tick(1)).events == []
+    await s.slash(s.prof, "session resume")
+    await s.message_with("The table resumes")
+    resumed = await parley.tables.state(1)
+    assert resumed.turn == "us" and resumed.deadline == clock() + timedelta(minutes=10)
+
+
+async def test_the_clock_stops_with_the_bot(fake: FakeDiscord, tmp_path: Path) -> None:
+    """Closing the bot stops its clock and closes the log."""
+    bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake)
+    await stop_bot(bot, task)
+    assert bot._tables is None and bot.clock._task is None
+
+
+def pending_handlers(name: str) -> list[asyncio.Task[object]]:
+    """discord.py's tasks still running an event handler (``on_message``...)."""
+    return [
+        t for t in asyncio.all_tasks() if t.get_name() == f"discord.py: {name}" and not t.done()
+    ]
 
 
 async def test_caucus_messages_are_recorded_only_where_the_scenario_says(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
     """With record_caucus on, members' room messages are logged; elsewhere nothing is."""
-    rules = quick_rules(tmp_path, turn_minutes=10)
-    text = (
-        (rules / "hanoi-2019.toml")
-        .read_text()
-        .replace("record_caucus = false", "record_caucus = true")
-    )
-    (rules / "hanoi-2019.toml").write_text(text)
-    library = ScenarioLibrary(rules, paths.PROMPTS_DIR)
+    library = hanoi_library(tmp_path, record_caucus=True)
     bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake, library)
     try:
         assert bot.intents.message_content
@@ -203,15 +254,25 @@ async def test_caucus_messages_are_recorded_only_where_the_scenario_says(
         await fake.post_user_message(s.alice, room, "Let us open with the liaison office.")
         await fake.post_user_message(s.alice, s.channel, "Public chatter is not recorded.")
         await fake.post_user_message(s.prof, room, "Facilitator note, not a member.")
-        for _ in range(100):
-            caucus = [e for e in await bot.tables.events(1) if e.kind.value == "caucus_message"]
-            if caucus:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
+        await fake.post_user_message(s.alice, room, "And then the remains.")
+
+        async def recorded() -> list[str]:
+            events = await bot.tables.events(1)
+            return [e.data.text for e in events if e.kind.value == "caucus_message"]
+
+        async def last_one_recorded() -> bool:
+            return "And then the remains." in await recorded()
+
+        # The gateway delivers messages in order: once the last one is recorded, every
+        # message before it has reached the bot; then wait for their handlers to finish.
+        await until(last_one_recorded, "the last room message to be recorded")
+        await until(lambda: not pending_handlers("on_message"), "on_message handlers to finish")
+        assert await recorded() == [
+            "Let us open with the liaison office.",
+            "And then the remains.",
+        ]
         caucus = [e for e in await bot.tables.events(1) if e.kind.value == "caucus_message"]
-        assert [e.data.text for e in caucus] == ["Let us open with the liaison office."]
-        assert caucus[0].data.delegation == "us"
+        assert {e.data.delegation for e in caucus} == {"us"}
     finally:
         await stop_bot(bot, task)
 

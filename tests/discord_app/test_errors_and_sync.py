@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.discord_app.conftest import (
     start_bot,
     start_with_two_heads,
     stop_bot,
+    until,
 )
 from tests.fakediscord import FakeDiscord, Permission
 
@@ -128,11 +128,7 @@ async def test_a_dropped_gateway_connection_loses_nothing(
         resumed = any(f.get("op") == 6 for f in s.fake.gateway_received)
         return resumed or s.fake.identify_count > identified
 
-    for _ in range(200):
-        if reconnected():
-            break
-        await asyncio.sleep(0.05)
-    assert reconnected()
+    await until(reconnected, "the bot to reconnect", timeout=10)
     accepted = await s.slash(s.carol, "accept")
     assert "Accepted" in answer(s.fake, accepted), answer(s.fake, accepted)
     await s.message_with("**Agreement**")

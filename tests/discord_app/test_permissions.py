@@ -7,20 +7,18 @@ from typing import Any
 
 import pytest
 
-from bot import paths
 from bot.discord_app.app import ParleyBot
-from bot.scenarios import ScenarioLibrary
 from tests.discord_app.conftest import (
     Seminar,
     answer,
     answer_containing,
+    hanoi_library,
     make_seminar,
     settings_for,
     settle,
     start_bot,
     stop_bot,
 )
-from tests.discord_app.test_restart import quick_rules
 from tests.discord_app.test_table_flow import open_and_seat
 from tests.fakediscord import FakeDiscord
 
@@ -227,14 +225,8 @@ async def test_a_player_who_changed_sides_reads_only_their_new_room(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
     """Where players pick their side, switching sides never opens the old side's room."""
-    rules = quick_rules(tmp_path, turn_minutes=10)
-    text = (
-        (rules / "hanoi-2019.toml").read_text().replace("self_select = false", "self_select = true")
-    )
-    (rules / "hanoi-2019.toml").write_text(text)
-    bot, task = await start_bot(
-        settings_for(fake, tmp_path / "p.db"), fake, ScenarioLibrary(rules, paths.PROMPTS_DIR)
-    )
+    library = hanoi_library(tmp_path, self_select=True)
+    bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake, library)
     try:
         s = make_seminar(fake)
         await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})

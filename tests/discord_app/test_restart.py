@@ -1,4 +1,4 @@
-"""Restart safety: `parley run` killed with SIGKILL mid-table, then started again."""
+"""Restart safety: `parley run` killed mid-table, and clocks read back after a restart."""
 
 from __future__ import annotations
 
@@ -7,38 +7,36 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 from bot import paths
 from bot.store import Store
-from tests.discord_app.conftest import answer, make_seminar, settle
+from tests.discord_app.conftest import (
+    ManualClock,
+    answer,
+    make_seminar,
+    move_clock,
+    settings_for,
+    settle,
+    start_bot,
+    start_with_two_heads,
+    stop_bot,
+)
 from tests.fakediscord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def quick_rules(tmp_path: Path, turn_minutes: float) -> Path:
-    """A copy of the Hanoi scenario with a short turn clock and no reminder."""
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    text = (paths.RULES_DIR / "hanoi-2019.toml").read_text(encoding="utf-8")
-    text = text.replace("turn_minutes = 10", f"turn_minutes = {turn_minutes}")
-    text = text.replace("reminder_minutes = 2", "reminder_minutes = 0")
-    (rules / "hanoi-2019.toml").write_text(text, encoding="utf-8")
-    return rules
-
-
-def start_parley(
-    fake: FakeDiscord, db: Path, rules: Path, log: IO[bytes]
-) -> subprocess.Popen[bytes]:
+def start_parley(fake: FakeDiscord, db: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     """`parley run` as a real process pointed at the fake."""
     env = {
         **os.environ,
         **fake.env(),
         "PARLEY_DB": str(db),
         "PARLEY_GUILD_IDS": str(fake.guild.id),
-        "PARLEY_RULES_DIR": str(rules),
+        "PARLEY_RULES_DIR": str(paths.RULES_DIR),
         "PARLEY_PROMPTS_DIR": str(paths.PROMPTS_DIR),
         "PARLEY_LOG_LEVEL": "INFO",
     }
@@ -52,13 +50,12 @@ def start_parley(
 
 
 async def test_killed_bot_carries_on_after_restart(fake: FakeDiscord, tmp_path: Path) -> None:
-    """After SIGKILL and a restart the table goes on, old buttons work, a deadline expires."""
-    rules = quick_rules(tmp_path, turn_minutes=0.1)  # six-second turns
+    """After SIGKILL and a restart the table goes on where it was and old buttons work."""
     db = tmp_path / "parley.db"
     log_path = tmp_path / "parley.log"
     s = make_seminar(fake)
     with log_path.open("wb") as log:
-        first = start_parley(fake, db, rules, log)
+        first = start_parley(fake, db, log)
         try:
             await fake.wait_for_ready(commands=True, timeout=20)
             await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"})
@@ -76,17 +73,16 @@ async def test_killed_bot_carries_on_after_restart(fake: FakeDiscord, tmp_path: 
             )
             assert "is on the table" in answer(fake, offered)
             offer_message = await s.message_with("Offer #")
+            await s.message_with("the **DPRK** delegation is on move")
             identified = fake.identify_count
         finally:
             first.send_signal(signal.SIGKILL)
             await asyncio.to_thread(first.wait, 10)
-        # The DPRK's turn (deadline set before the kill) runs out while or after we restart.
-        second = start_parley(fake, db, rules, log)
+        second = start_parley(fake, db, log)
         try:
             await fake.wait_for_ready(min_identifies=identified + 1, commands=True, timeout=20)
-            await s.message_with("Time is up for DPRK", timeout=20)
-            passed = await s.slash(s.alice, "pass")
-            assert "Passed" in answer(fake, passed), answer(fake, passed)
+            refused = await s.slash(s.alice, "pass")  # still the DPRK's turn
+            assert "not_your_turn" in answer(fake, refused), answer(fake, refused)
             accept_id = next(
                 c["custom_id"]
                 for c in offer_message.iter_components()
@@ -101,6 +97,69 @@ async def test_killed_bot_carries_on_after_restart(fake: FakeDiscord, tmp_path: 
             assert await asyncio.to_thread(second.wait, 15) == 0, log_path.read_text()
     async with await Store.open(db) as store:
         kinds = [e.kind.value for e in await store.events(1)]
-    assert "turn_expired" in kinds and kinds[-2:] == ["offer_accepted", "agreement_reached"]
+    assert kinds[-3:] == ["action_refused", "offer_accepted", "agreement_reached"]
     assert "Traceback" not in log_path.read_text()
     assert "stopping on a signal" in log_path.read_text()
+
+
+async def test_a_deadline_set_before_a_restart_expires_after_it(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """The new bot reads the turn's deadline back from the log and expires it on time."""
+    clock = ManualClock()
+    settings = settings_for(fake, tmp_path / "parley.db")
+    s = make_seminar(fake)
+    bot, task = await start_bot(settings, fake, now=clock)
+    try:
+        await start_with_two_heads(s)
+        await s.message_with("the **United States** delegation is on move")
+    finally:
+        await stop_bot(bot, task)
+    clock.advance(minutes=5)  # away for half the turn: the deadline has not passed
+    bot, task = await start_bot(settings, fake, now=clock)
+    try:
+        move_clock(bot, clock, minutes=5)
+        await s.message_with("Time is up for United States")
+        await s.message_with("the **DPRK** delegation is on move")
+        kinds = [e.kind.value for e in await bot.tables.events(1)]
+        assert "deadline_extended" not in kinds  # back in time: no fresh clock
+        assert kinds.count("turn_expired") == 1
+    finally:
+        await stop_bot(bot, task)
+
+
+async def test_a_long_outage_gives_the_turn_a_fresh_clock_once(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Back long after the deadline: one fresh-clock message, no expiries, same turn."""
+    clock = ManualClock()
+    settings = settings_for(fake, tmp_path / "parley.db")
+    s = make_seminar(fake)
+    bot, task = await start_bot(settings, fake, now=clock)
+    try:
+        await start_with_two_heads(s)
+        await s.message_with("the **United States** delegation is on move")
+    finally:
+        await stop_bot(bot, task)
+    clock.advance(minutes=5 * 60)  # thirty turns' worth of time away
+    bot, task = await start_bot(settings, fake, now=clock)
+    try:
+        fresh = await s.message_with("Parley was away past the deadline")
+        assert "**United States** delegation gets a fresh clock" in fresh.content
+        state = await bot.tables.state(1)
+        assert state.turn == "us" and state.round == 1
+        assert state.deadline == clock() + timedelta(minutes=10)
+        bot.clock.poke()  # another look changes nothing: the clock has not moved since
+        # A barrier: the US's own pass is announced after anything the clock posted.
+        passed = await s.slash(s.alice, "pass")
+        assert "Passed" in answer(fake, passed), answer(fake, passed)
+        await s.message_with("⏭️ United States passes.")
+        public = [m.content for m in s.public()]
+        assert sum("Parley was away" in text for text in public) == 1
+        assert not [text for text in public if "Time is up" in text]
+        events = await bot.tables.events(1)
+        extended = [e for e in events if e.kind.value == "deadline_extended"]
+        assert [e.data.reason for e in extended] == ["outage"]
+        assert "turn_expired" not in [e.kind.value for e in events]
+    finally:
+        await stop_bot(bot, task)

@@ -255,3 +255,15 @@ def test_undo_of_a_package_agreement_reopens_the_table(mini: Scenario) -> None:
     assert len(undo.data.reverts) == 3  # accepted, agreement, close
     assert t.state.phase is Phase.NEGOTIATING and t.state.agreements == []
     assert t.state.standing is not None and t.state.standing.seq == offer.seq
+
+
+def test_undo_that_restores_an_offer_restores_its_imbalance_mark(mini: Scenario) -> None:
+    """An imbalanced offer brought back by undo stands with its imbalance, as tabled."""
+    t = seated(mini)
+    [offer] = t.offer("a_head", give=["a-rel1", "a-rel2"])
+    t.do("b_head", c.Reject)
+    assert t.state.standing is None
+    t.do("fac", c.Undo)
+    assert t.state.standing is not None and t.state.standing.seq == offer.seq
+    assert t.state.standing.imbalance == 3
+    assert t.state.offers[offer.seq].imbalance == 3

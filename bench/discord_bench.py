@@ -459,11 +459,12 @@ class Probe:
     async def attach(self, bot: ParleyBot) -> None:
         """Start counting; called at the end of the bot's ``setup_hook``, when nothing holds
         the store's lock yet (the lock is swapped before the first ``await``)."""
-        lock = getattr(bot.store, "_lock", None)
+        tables = bot.tables
+        store = tables.store
+        lock = getattr(store, "_lock", None)
         if isinstance(lock, asyncio.Lock) and not lock.locked():
             self.lock = TimedLock()
-            bot.store._lock = self.lock  # type: ignore[union-attr]
-        tables = bot.tables
+            store._lock = self.lock
         act = tables.act
         tick = bot.clock.tick
 
@@ -484,7 +485,7 @@ class Probe:
 
         tables.act = timed_act  # type: ignore[method-assign]
         bot.clock.tick = timed_tick  # type: ignore[method-assign]
-        db = getattr(bot.store, "_db", None)  # the aiosqlite connection, if still so named
+        db = getattr(store, "_db", None)  # the aiosqlite connection, if still so named
         if db is not None and hasattr(db, "set_trace_callback"):
             self.statements = 0
             await db.set_trace_callback(self._statement)

@@ -34,8 +34,6 @@ from bot.store import (
     utc_now,
 )
 
-next_wakeup = engine.next_wakeup
-
 __all__ = [
     "LogUnavailable",
     "Outcome",
@@ -44,7 +42,6 @@ __all__ = [
     "TableRow",
     "TableSummary",
     "Tables",
-    "next_wakeup",
     "open_tables",
     "utc_now",
 ]
@@ -242,6 +239,10 @@ class Tables:
     async def remember_place(self, table_id: int, name: str, place_id: str) -> None:
         """Remember where something of the table now lives in Discord."""
         await self.store.set_place(table_id, name, place_id)
+
+    async def next_wakeup(self, table_id: int) -> datetime | None:
+        """When the clock next has something to do for a table (a reminder or expiry)."""
+        return engine.next_wakeup(await self.state(table_id))
 
     async def check(self, table_id: int, command: c.Command) -> Refusal | None:
         """Whether the rules would allow ``command`` now (nothing is logged either way)."""

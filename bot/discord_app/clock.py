@@ -15,8 +15,6 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.service import next_wakeup
-
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
     from bot.service import Outcome
@@ -67,7 +65,7 @@ class Clock:
         self._wake.set()
 
     async def _refresh(self, table_id: int) -> None:
-        wakeup = next_wakeup(await self.bot.tables.state(table_id))
+        wakeup = await self.bot.tables.next_wakeup(table_id)
         if wakeup is None:
             self._due.pop(table_id, None)
         else:

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
-from bot.domain.events import Actor, EventKind, NewEvent
+from bot.domain.events import CLOSE_REASONS, Actor, EventKind, NewEvent
 from bot.domain.scenario import Action, Balance, Scenario, Sequencing
 from bot.domain.state import Member, Phase, StandingOffer, TableState
 
@@ -186,16 +186,6 @@ def _require_phase(state: TableState, allowed: Sequence[Phase], what: str) -> No
     raise Refusal(R.WRONG_PHASE, f"You cannot {what} now: {why}. Allowed while {allowed_names}.")
 
 
-#: How a table closed, in words, by its close reason.
-CLOSE_REASONS = {
-    "walked_away": "a delegation walked away",
-    "max_rounds": "the last round was played",
-    "package_agreed": "the package was agreed",
-    "all_agreed": "every item was agreed",
-    "facilitator": "a facilitator ended it with /session end",
-}
-
-
 def _closed_how(state: TableState) -> str:
     how = CLOSE_REASONS.get(state.close_reason or "", state.close_reason or "closed")
     return f"{how}; a facilitator can take the close back with /session undo"
@@ -278,6 +268,9 @@ def _close(
 ) -> NewEvent:
     """The close; ``last_offer`` is an offer tabled in the same breath (on the last turn)."""
     agreed = [*state.agreed, *extra_agreed]
+    withdrawn = last_offer
+    if withdrawn is None and state.standing is not None and not extra_agreed:
+        withdrawn = state.standing.seq
     scores = {
         d.id: {
             "score": sum(state.item(i).values.get(d.id, 0) for i in agreed),
@@ -293,11 +286,7 @@ def _close(
             "agreed": agreed,
             "scores": scores,
             # the offer still on the table when it closed (none once it was agreed)
-            "withdrawn": last_offer
-            if last_offer is not None
-            else state.standing.seq
-            if state.standing is not None and not extra_agreed
-            else None,
+            "withdrawn": withdrawn,
             **({"last_offer": last_offer} if last_offer is not None else {}),
         },
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -290,6 +289,16 @@ class Score(BaseModel):
     batna: int
 
 
+#: How a table closed, in words, by its close reason.
+CLOSE_REASONS = {
+    "walked_away": "a delegation walked away",
+    "max_rounds": "the last round was played",
+    "package_agreed": "the package was agreed",
+    "all_agreed": "every item was agreed",
+    "facilitator": "a facilitator ended it with /session end",
+}
+
+
 class TableClosed(EventData):
     kind = EventKind.TABLE_CLOSED
     #: ``walked_away``, ``max_rounds``, ``package_agreed``, ``all_agreed``, ``facilitator``.
@@ -403,11 +412,3 @@ def note_facilitator(found: dict[str, str], event: Event) -> None:
     placed_other = isinstance(event.data, MemberAssigned) and event.data.user_id != actor.user_id
     if event.kind in FACILITATOR_KINDS or placed_other:
         found.setdefault(actor.user_id, actor.name)
-
-
-def facilitators(events: Iterable[Event]) -> dict[str, str]:
-    """Who acted as a facilitator at a table (user id to name, in order of first act)."""
-    found: dict[str, str] = {}
-    for event in events:
-        note_facilitator(found, event)
-    return found

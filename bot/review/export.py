@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from bot.domain import events as ev
-from bot.domain.events import Event, EventKind, facilitators
+from bot.domain.events import Event, EventKind
 from bot.domain.scenario import Scenario
 from bot.domain.state import Replay
 from bot.review.narrate import delegation_name, describe
@@ -109,7 +109,7 @@ def export_dict(
             "phase": state.phase.value,
             "round": state.round,
             "facilitators": [
-                {"user_id": uid, "name": name} for uid, name in facilitators(events).items()
+                {"user_id": uid, "name": name} for uid, name in state.facilitators.items()
             ],
         },
         "scenario": scenario.model_dump(mode="json"),

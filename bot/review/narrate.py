@@ -65,20 +65,11 @@ def _offer(seq: int, d: ev.OfferTabled, s: Scenario) -> str:
     return text
 
 
-_CLOSE_REASONS = {
-    "walked_away": "after a walk-out",
-    "max_rounds": "the last round is over",
-    "package_agreed": "the package is agreed",
-    "all_agreed": "every item is agreed",
-    "facilitator": "ended by the facilitator",
-}
-
-
 def _closed(d: ev.TableClosed, s: Scenario) -> str:
     scores = "; ".join(
         f"{delegation_name(s, k)} {v.score} (BATNA {v.batna})" for k, v in d.scores.items()
     )
-    return f"Table closed: {_CLOSE_REASONS.get(d.reason, d.reason)}. Scores: {scores}"
+    return f"Table closed: {ev.CLOSE_REASONS.get(d.reason, d.reason)}. Scores: {scores}"
 
 
 def _assigned(d: ev.MemberAssigned, s: Scenario) -> str:

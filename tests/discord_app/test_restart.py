@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import IO
 
 from bot import paths
+from bot.settings import Settings
 from bot.store import Store
 from tests.discord_app.conftest import (
     ManualClock,
+    Seminar,
     answer,
     make_seminar,
     move_clock,
@@ -102,11 +104,10 @@ async def test_killed_bot_carries_on_after_restart(fake: FakeDiscord, tmp_path: 
     assert "stopping on a signal" in log_path.read_text()
 
 
-async def test_a_deadline_set_before_a_restart_expires_after_it(
-    fake: FakeDiscord, tmp_path: Path
-) -> None:
-    """The new bot reads the turn's deadline back from the log and expires it on time."""
-    clock = ManualClock()
+async def played_then_stopped(
+    fake: FakeDiscord, tmp_path: Path, clock: ManualClock
+) -> tuple[Settings, Seminar]:
+    """A started Hanoi table (the US on move) whose bot has stopped; the log stays."""
     settings = settings_for(fake, tmp_path / "parley.db")
     s = make_seminar(fake)
     bot, task = await start_bot(settings, fake, now=clock)
@@ -115,6 +116,15 @@ async def test_a_deadline_set_before_a_restart_expires_after_it(
         await s.message_with("the **United States** delegation is on move")
     finally:
         await stop_bot(bot, task)
+    return settings, s
+
+
+async def test_a_deadline_set_before_a_restart_expires_after_it(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """The new bot reads the turn's deadline back from the log and expires it on time."""
+    clock = ManualClock()
+    settings, s = await played_then_stopped(fake, tmp_path, clock)
     clock.advance(minutes=5)  # away for half the turn: the deadline has not passed
     bot, task = await start_bot(settings, fake, now=clock)
     try:
@@ -133,14 +143,7 @@ async def test_a_long_outage_gives_the_turn_a_fresh_clock_once(
 ) -> None:
     """Back long after the deadline: one fresh-clock message, no expiries, same turn."""
     clock = ManualClock()
-    settings = settings_for(fake, tmp_path / "parley.db")
-    s = make_seminar(fake)
-    bot, task = await start_bot(settings, fake, now=clock)
-    try:
-        await start_with_two_heads(s)
-        await s.message_with("the **United States** delegation is on move")
-    finally:
-        await stop_bot(bot, task)
+    settings, s = await played_then_stopped(fake, tmp_path, clock)
     clock.advance(minutes=5 * 60)  # thirty turns' worth of time away
     bot, task = await start_bot(settings, fake, now=clock)
     try:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from bot.domain import commands as c
 from bot.domain import engine
-from bot.domain.events import Event, facilitators
+from bot.domain.events import Event
 from bot.domain.scenario import Scenario
 from bot.domain.state import Replay
 from bot.review.export import export_dict
@@ -38,7 +38,7 @@ def test_a_player_switching_delegation_is_not_a_facilitator(mini: Scenario) -> N
             now,
         )
     )
-    assert facilitators(events) == {"p": "Prof"}
+    assert replay.state.facilitators == {"p": "Prof"}
     row = TableRow(1, None, "ch", mini.id, "open", "t", now, None)
     assert export_dict(row, mini, events)["table"]["facilitators"] == [
         {"user_id": "p", "name": "Prof"}

@@ -1,0 +1,367 @@
+"""The outcome space of a scenario under a rule mode, and the measures of ANALYSIS.md.
+
+An outcome is a non-empty set of agreed items; a delegation's utility of it is the sum of
+its private values of those items. Items are additive and independent, so the space is
+walked item by item, basket by basket, as a small state machine that enforces the mode's
+constraint (Singapore's gating, the package's coverage and item limit). Two exact passes:
+
+- **Fronts**: for each state, the utility vectors no other vector of the same state
+  dominates, each with one item set that reaches it. Pruning within a state is safe
+  because what can still be added depends only on the state. The frontier, the maximum
+  joint gain, and the Nash and Kalai-Smorodinsky points all lie on the final front.
+- **Counts**: how many item sets reach each utility vector (for the number of outcomes and
+  of outcomes in the ZOPA).
+
+Nothing is sampled. Pure: no I/O, no discord, no aiosqlite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from bot.domain.scenario import Item, Scenario, Sequencing
+
+#: A utility vector, one entry per offering delegation in scenario order.
+Vector = tuple[int, ...]
+#: A state of the walk: (chain, took in the current gated basket, items taken so far).
+State = tuple[str, bool, int]
+
+OPEN, CLOSED = "open", "closed"
+
+
+@dataclass(frozen=True)
+class Point:
+    """An outcome with each delegation's utility of it."""
+
+    items: tuple[str, ...]
+    scores: dict[str, int]
+
+    def to_json(self) -> dict[str, object]:
+        """``{"items": [...], "scores": {delegation: utility}}``."""
+        return {"items": list(self.items), "scores": dict(self.scores)}
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What ANALYSIS.md says of one outcome (no deal: each delegation keeps its BATNA)."""
+
+    scores: dict[str, int]
+    gains: dict[str, int]
+    joint_gain: int
+    left_on_table: int
+    pareto_optimal: bool
+    distance_to_frontier: float
+    distance_to_nash: float | None
+
+    def to_json(self) -> dict[str, object]:
+        """The export's ``analysis.outcome``."""
+        return {
+            "scores": dict(self.scores),
+            "gains": dict(self.gains),
+            "joint_gain": self.joint_gain,
+            "left_on_table": self.left_on_table,
+            "pareto_optimal": self.pareto_optimal,
+            "distance_to_frontier": round(self.distance_to_frontier, 3),
+            "distance_to_nash": None
+            if self.distance_to_nash is None
+            else round(self.distance_to_nash, 3),
+        }
+
+
+def utilities(scenario: Scenario, items: Iterable[str]) -> dict[str, int]:
+    """Each offering delegation's utility of a set of items (unknown ids count nothing)."""
+    chosen = [scenario.item(i) for i in items]
+    return {
+        d: sum(item.values.get(d, 0) for item in chosen if item is not None)
+        for d in scenario.offering
+    }
+
+
+@dataclass
+class Space:
+    """The outcome space of one scenario under one sequencing mode, analysed exactly."""
+
+    scenario: Scenario
+    variant: str
+    sequencing: Sequencing
+    delegations: tuple[str, ...]
+    batnas: Vector
+    #: Utility vectors of the Pareto frontier, each with one item set reaching it.
+    front: dict[Vector, tuple[str, ...]]
+    #: How many outcomes reach each utility vector.
+    counts: dict[Vector, int]
+    #: True for ``parallel``: any set of items, an upper bound on what offers can build.
+    upper_bound: bool = False
+
+    # -- the space ------------------------------------------------------------------------
+
+    @cached_property
+    def outcomes(self) -> int:
+        """How many outcomes (non-empty item sets) the mode allows."""
+        return sum(self.counts.values())
+
+    @cached_property
+    def zopa(self) -> int:
+        """How many outcomes leave every delegation at or above its BATNA."""
+        return sum(n for v, n in self.counts.items() if self._rational(v))
+
+    @cached_property
+    def frontier(self) -> list[Point]:
+        """The Pareto frontier, by the first delegation's utility (highest first)."""
+        return [self._point(v) for v in sorted(self.front, reverse=True)]
+
+    @cached_property
+    def max_joint_gain(self) -> int | None:
+        """The largest sum of utilities minus the sum of BATNAs (None: no outcome)."""
+        if not self.front:
+            return None
+        return max(sum(v) for v in self.front) - sum(self.batnas)
+
+    @cached_property
+    def _zopa_front(self) -> list[Vector]:
+        return [v for v in self.front if self._rational(v)]
+
+    @cached_property
+    def nash(self) -> Point | None:
+        """The ZOPA outcome maximising the product of gains (ties: larger joint gain)."""
+        if not self._zopa_front:
+            return None
+        best = max(self._zopa_front, key=lambda v: (math.prod(self._gains(v)), sum(v), v))
+        return self._point(best)
+
+    @cached_property
+    def best_gains(self) -> Vector:
+        """Each delegation's best gain in the ZOPA."""
+        if not self._zopa_front:
+            return tuple(0 for _ in self.delegations)
+        gains = [self._gains(v) for v in self._zopa_front]
+        return tuple(max(g[i] for g in gains) for i in range(len(self.delegations)))
+
+    @cached_property
+    def kalai(self) -> Point | None:
+        """The ZOPA outcome maximising the smallest share of each delegation's best gain
+        (ties: the larger joint gain)."""
+        if not self._zopa_front:
+            return None
+
+        def share(v: Vector) -> tuple[float, int, Vector]:
+            fractions = [
+                g / best if best else 1.0
+                for g, best in zip(self._gains(v), self.best_gains, strict=True)
+            ]
+            return min(fractions), sum(v), v
+
+        return self._point(max(self._zopa_front, key=share))
+
+    # -- one outcome ----------------------------------------------------------------------
+
+    def vector(self, items: Iterable[str]) -> Vector:
+        """The utility vector of a set of items."""
+        scores = utilities(self.scenario, items)
+        return tuple(scores[d] for d in self.delegations)
+
+    def dominated(self, vector: Vector) -> bool:
+        """Whether an outcome of the space is at least as good for all and better for one."""
+        return any(
+            all(f >= u for f, u in zip(front, vector, strict=True)) and front != vector
+            for front in self.front
+        )
+
+    def distance_to_frontier(self, vector: Vector) -> float:
+        """The Euclidean distance, in utility space, to the nearest frontier point."""
+        if not self.front:
+            return 0.0
+        return min(math.dist(vector, front) for front in self.front)
+
+    def measure(self, items: Sequence[str]) -> Measures:
+        """Every measure of the outcome ``items`` (empty: no deal)."""
+        deal = bool(items)
+        vector = self.vector(items) if deal else self.batnas
+        gains = self._gains(vector)
+        joint = sum(gains)
+        best = self.max_joint_gain or 0
+        # no deal: the whole maximum was left, if a deal could have been rational
+        left = best - joint if deal else (best if self.zopa else 0)
+        nash = self.nash
+        return Measures(
+            scores=dict(zip(self.delegations, vector, strict=True)),
+            gains=dict(zip(self.delegations, gains, strict=True)),
+            joint_gain=joint,
+            left_on_table=left,
+            pareto_optimal=deal and not self.dominated(vector),
+            distance_to_frontier=self.distance_to_frontier(vector),
+            distance_to_nash=None if nash is None else math.dist(vector, self.vector(nash.items)),
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _rational(self, vector: Vector) -> bool:
+        return all(u >= b for u, b in zip(vector, self.batnas, strict=True))
+
+    def _gains(self, vector: Vector) -> Vector:
+        return tuple(u - b for u, b in zip(vector, self.batnas, strict=True))
+
+    def _point(self, vector: Vector) -> Point:
+        return Point(self.front[vector], dict(zip(self.delegations, vector, strict=True)))
+
+
+# -- the walk ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The items in walking order (gated baskets in order, then the rest) and the mode's
+    constraint as transitions between states."""
+
+    items: list[Item]
+    gated_ends: set[int]  # indices of the last item of each gated basket
+    mode: Sequencing
+    limit: int | None  # the package's item limit
+
+    def start(self) -> State:
+        return (OPEN, False, 0)
+
+    def take(self, state: State, index: int) -> State | None:
+        """The state after taking item ``index`` (None: the mode forbids it)."""
+        chain, took, count = state
+        gated = index <= max(self.gated_ends, default=-1)
+        if gated and self.mode is Sequencing.SINGAPORE and chain == CLOSED:
+            return None  # a later basket while an earlier one has nothing
+        count = count + 1 if self.limit is not None else 1  # only the package counts
+        if self.limit is not None and count > self.limit:
+            return None
+        return (chain, took or gated, count)
+
+    def leave_basket(self, state: State) -> State | None:
+        """The state after the last item of a gated basket."""
+        chain, took, count = state
+        if self.mode is Sequencing.PACKAGE and not took:
+            return None  # a package covers every gated basket
+        if chain == OPEN and not took:
+            chain = CLOSED  # nothing here: no later gated basket may open
+        return (chain, False, count)
+
+
+def _walk(scenario: Scenario, mode: Sequencing, limit: int) -> _Walk:
+    gated: list[Item] = []
+    gated_ends: set[int] = set()
+    ungated: list[Item] = []
+    for basket in scenario.baskets_in_order():
+        items = [i for i in scenario.items if i.basket == basket.id]
+        if not basket.gated or mode is Sequencing.PARALLEL:
+            ungated += items
+        elif items:
+            gated += items
+            gated_ends.add(len(gated) - 1)
+    package = mode is Sequencing.PACKAGE
+    return _Walk(gated + ungated, gated_ends, mode, limit if package else None)
+
+
+#: Per state, what reaches each vector: a witness bitmask (fronts) or a count (counts).
+Layers = dict[State, dict[Vector, int]]
+
+
+def _run(
+    walk: _Walk,
+    values: list[Vector],
+    seed: int,
+    grow: Callable[[int, int], int],
+    merge: Callable[[dict[Vector, int], dict[Vector, int]], dict[Vector, int]],
+) -> Layers:
+    """Walk the items once: ``grow(what, index)`` is what reaches a vector after taking
+    item ``index``; ``merge`` combines two layers of one state."""
+    zero: Vector = tuple(0 for _ in values[0]) if values else ()
+    layers: Layers = {walk.start(): {zero: seed}}
+    for index, value in enumerate(values):
+        nxt: Layers = {}
+        for state, layer in layers.items():
+            nxt[state] = merge(nxt.get(state, {}), layer)
+            taken = walk.take(state, index)
+            if taken is not None:
+                grown = {_add(v, value): grow(w, index) for v, w in layer.items()}
+                nxt[taken] = merge(nxt.get(taken, {}), grown)
+        if index in walk.gated_ends:
+            crossed: Layers = {}
+            for state, layer in nxt.items():
+                after = walk.leave_basket(state)
+                if after is not None:
+                    crossed[after] = merge(crossed.get(after, {}), layer)
+            nxt = crossed
+        layers = nxt
+    return layers
+
+
+def analyze(scenario: Scenario, variant: str) -> Space:
+    """The outcome space of ``scenario`` under one of its sequencing variants."""
+    rules = scenario.rules_for(variant)
+    delegations = tuple(scenario.offering)
+    walk = _walk(scenario, rules.sequencing, rules.max_items_per_offer)
+    values = [tuple(item.values.get(d, 0) for d in delegations) for item in walk.items]
+    ids = [item.id for item in walk.items]
+    fronts = _run(walk, values, 0, lambda w, i: w | 1 << i, _merge_front)
+    counts = _run(walk, values, 1, lambda n, _: n, _merge_count)
+    front: dict[Vector, int] = {}
+    total: dict[Vector, int] = {}
+    for state, layer in fronts.items():
+        if state[2]:  # the empty set is no deal, not an outcome
+            front = _merge_front(front, layer)
+    for state, layer in counts.items():
+        if state[2]:
+            total = _merge_count(total, layer)
+    batnas = []
+    for d in delegations:
+        delegation = scenario.delegation(d)
+        assert delegation is not None
+        batnas.append(delegation.batna)
+    return Space(
+        scenario=scenario,
+        variant=variant,
+        sequencing=rules.sequencing,
+        delegations=delegations,
+        batnas=tuple(batnas),
+        front={v: tuple(ids[i] for i in range(len(ids)) if w >> i & 1) for v, w in front.items()},
+        counts=total,
+        upper_bound=rules.sequencing is Sequencing.PARALLEL,
+    )
+
+
+def _add(a: Vector, b: Vector) -> Vector:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def _merge_count(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:
+    out = dict(a)
+    for v, n in b.items():
+        out[v] = out.get(v, 0) + n
+    return out
+
+
+def _merge_front(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:
+    """The non-dominated vectors of both, each with a witness (the first one seen)."""
+    merged = dict(a)
+    for v, w in b.items():
+        merged.setdefault(v, w)
+    return {v: merged[v] for v in pareto(list(merged))}
+
+
+def pareto(vectors: list[Vector]) -> list[Vector]:
+    """The vectors no other vector dominates (at least as good in all, better in one)."""
+    if not vectors:
+        return []
+    if len(vectors[0]) == 2:  # a staircase: sweep by the first utility, highest first
+        kept: list[Vector] = []
+        best_second = -math.inf
+        for v in sorted(set(vectors), key=lambda v: (-v[0], -v[1])):
+            if v[1] > best_second:
+                kept.append(v)
+                best_second = v[1]
+        return kept
+    kept = []
+    for v in sorted(set(vectors), key=lambda v: (-sum(v), v)):
+        # only a vector with a larger (or equal) sum can dominate this one
+        if not any(all(k >= x for k, x in zip(kv, v, strict=True)) for kv in kept):
+            kept.append(v)
+    return kept

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.domain.scenario import Scenario
 from bot.review import charts
+from bot.review.anonymize import anonymize
 from bot.review.export import FORMAT
 from bot.review.report import (
     agreements_count,
@@ -65,13 +66,121 @@ def _agreed_by_basket(export: dict[str, Any], scenario: Scenario) -> dict[str, l
     return by_basket
 
 
-def render_comparison(exports: list[dict[str, Any]]) -> str:
+def first_agreement_round(export: dict[str, Any]) -> int | None:
+    """The round of the table's first agreement (undone ones excepted), if any."""
+    agreements = export["outcome"]["agreements"]
+    return min((a["round"] for a in agreements), default=None)
+
+
+def _value_rows(exports: list[dict[str, Any]], row: Any) -> list[str]:
+    """Deal or not, left on the table, Pareto-optimal, rounds to the first agreement."""
+    analyses = [e.get("analysis") or {} for e in exports]
+    outcomes = [a.get("outcome") or {} for a in analyses]
+    deals = [bool(e["outcome"]["agreements"]) for e in exports]
+    firsts = [first_agreement_round(e) for e in exports]
+    rows = [
+        row("Deal", ["yes" if d else "no" for d in deals], "deal", deals),
+        row(
+            "Left on the table",
+            [str(o.get("left_on_table", "—")) for o in outcomes],
+            "left_on_table",
+            [o.get("left_on_table", "") for o in outcomes],
+        ),
+        row(
+            "Pareto-optimal",
+            [
+                "—" if "pareto_optimal" not in o else "yes" if o["pareto_optimal"] else "no"
+                for o in outcomes
+            ],
+            "pareto_optimal",
+            [o.get("pareto_optimal", "") for o in outcomes],
+        ),
+        row(
+            "Rounds to the first agreement",
+            ["—" if f is None else str(f) for f in firsts],
+            "first_agreement",
+            ["" if f is None else f for f in firsts],
+        ),
+    ]
+    return rows
+
+
+def by_rule_mode(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per rule mode (variant): tables, deals, mean joint gain and left on the table,
+    Pareto-optimal deals, mean rounds to the first agreement, refused attempts."""
+    modes: dict[str, list[dict[str, Any]]] = {}
+    for e in exports:
+        modes.setdefault(e["table"]["variant"], []).append(e)
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 2) if values else None
+
+    summary = []
+    for variant, group in modes.items():
+        outcomes = [(e.get("analysis") or {}).get("outcome") or {} for e in group]
+        firsts = [f for e in group if (f := first_agreement_round(e)) is not None]
+        summary.append(
+            {
+                "variant": variant,
+                "tables": len(group),
+                "deals": sum(1 for e in group if e["outcome"]["agreements"]),
+                "mean_joint_gain": mean([e["outcome"]["joint_gain"] for e in group]),
+                "mean_left_on_table": mean(
+                    [o["left_on_table"] for o in outcomes if "left_on_table" in o]
+                ),
+                "pareto_optimal": sum(1 for o in outcomes if o.get("pareto_optimal")),
+                "mean_rounds_to_first_agreement": mean([float(f) for f in firsts]),
+                "refusals": sum(sum(e["outcome"]["refusals"].values()) for e in group),
+            }
+        )
+    return summary
+
+
+def _modes_html(exports: list[dict[str, Any]], scenario: Scenario) -> str:
+    heads = (
+        "Rules",
+        "Tables",
+        "Deals",
+        "Mean joint gain",
+        "Mean left on the table",
+        "Pareto-optimal deals",
+        "Mean rounds to the first agreement",
+        "Refused attempts",
+    )
+    keys = (
+        "tables",
+        "deals",
+        "mean_joint_gain",
+        "mean_left_on_table",
+        "pareto_optimal",
+        "mean_rounds_to_first_agreement",
+        "refusals",
+    )
+    body = "".join(
+        f'<tr data-variant="{esc(m["variant"])}"><th scope="row">'
+        f"{esc(variant_title(scenario, m['variant']))}</th>"
+        + "".join(f'<td data-measure="{k}">{esc("—" if m[k] is None else m[k])}</td>' for k in keys)
+        + "</tr>"
+        for m in by_rule_mode(exports)
+    )
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in heads)
+    return (
+        '<section class="card" id="by-rules"><h2>By rule mode</h2>'
+        '<div class="table-wrap"><table class="compare">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def render_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -> str:
     """One self-contained HTML page comparing ``exports`` (tables of one scenario).
 
+    ``anonymized``: students become "Student 1"..., titles "Table A"... (to show a class).
     Raises :class:`ValueError` for fewer than two tables, tables of different scenarios,
     a table listed twice, or an export in another format.
     """
     _check(exports)
+    if anonymized:
+        exports = anonymize(exports)
     scenario = Scenario.model_validate(exports[0]["scenario"])
     baskets = scenario.baskets_in_order()
     delegations = [d for d in scenario.delegations if d.offers] or scenario.delegations
@@ -152,6 +261,7 @@ def render_comparison(exports: list[dict[str, Any]]) -> str:
             [e["outcome"]["joint_gain"] for e in exports],
         )
     )
+    rows += _value_rows(exports, row)
     rows.append(
         row(
             "Refused attempts",
@@ -265,7 +375,8 @@ def render_comparison(exports: list[dict[str, Any]]) -> str:
     )
     toc = (
         '<nav class="toc" aria-label="Sections"><a href="#side-by-side">Side by side</a>'
-        '<a href="#charts">Charts</a><a href="#statements">Agreements</a></nav>'
+        '<a href="#by-rules">By rule mode</a><a href="#charts">Charts</a>'
+        '<a href="#statements">Agreements</a></nav>'
     )
     footer = (
         '<footer class="page">Made by Parley from the '
@@ -277,6 +388,6 @@ def render_comparison(exports: list[dict[str, Any]]) -> str:
     return html_page(
         f"{scenario.title} — Parley comparison",
         header,
-        toc + table_html + charts_html + statements_html,
+        toc + table_html + _modes_html(exports, scenario) + charts_html + statements_html,
         footer,
     )

@@ -98,9 +98,9 @@ def test_parley_compare_anonymize(tmp_path: Path) -> None:
         assert code == 0 and table_id is not None
         ids.append(str(table_id))
     out = tmp_path / "class.html"
+    command = [sys.executable, "-m", "bot.cli", "compare", *ids, "--db", str(db)]
     run = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "compare", *ids, "--db", str(db), "--anonymize"]
-        + ["-o", str(out)],  # noqa: RUF005
+        [*command, "--anonymize", "-o", str(out)],
         capture_output=True,
         text=True,
         check=False,

@@ -97,3 +97,10 @@ async def test_compare_attaches_one_page_for_closed_tables(
     assert page.guessed_content_type == "text/html" and b"<svg" in page.data
     unknown = await s.slash(s.prof, "session compare", {"tables": "1,99"})
     assert "unknown_table" in answer(s.fake, unknown)
+    shown = await s.slash(s.prof, "session compare", {"tables": "1,2", "anonymize": True})
+    await answer_containing(s.fake, shown, "side by side")
+    (anonymous,) = uploaded(shown)
+    for name in (s.alice.name, s.carol.name, s.prof.name):
+        assert name.encode() not in anonymous.data
+    assert b"#1 " in page.data and b"#1 " not in anonymous.data.replace(b"#1 Table", b"")
+    assert b"Table A" in anonymous.data and b"Table B" in anonymous.data

@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+import textwrap
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from bot import paths
-from bot.domain.scenario import ScenarioError, load_scenario
+from bot.analysis import Point, Space
+from bot.domain.scenario import Scenario, ScenarioError, load_scenario
 from bot.play import PlayClock, Player, PlayError
 from bot.review.export import FORMATS, build_export, format_for, render, to_markdown
+from bot.review.value import mode_summary, space_for
 from bot.scenarios import ScenarioLibrary
 from bot.service import LogUnavailable, Tables
 from bot.settings import Settings
@@ -313,7 +316,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if found is None:
         return EXIT_FAILURE
     try:
-        page = render_comparison(found)
+        page = render_comparison(found, anonymized=args.anonymize)
     except ValueError as exc:
         print(f"parley compare: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -338,6 +341,133 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"variants {', '.join(scenario.variant_names())}"
         )
     return EXIT_FAILURE if failed else EXIT_OK
+
+
+# -- analyze --------------------------------------------------------------------------------
+
+
+def _scenario_to_analyze(arg: str, prompts: Path | None) -> Scenario | str:
+    """The scenario named by ``arg`` (a library id or a .toml file), or why not, in a line."""
+    if arg.endswith(".toml") or "/" in arg or "\\" in arg or Path(arg).is_file():
+        try:
+            return load_scenario(arg, prompts)
+        except ScenarioError as exc:
+            first, more = exc.problems[0], len(exc.problems) - 1
+            also = f" (and {more} more; `parley check {arg}` lists them all)" if more else ""
+            prompts_hint = (
+                "; pass --prompts with its prompts folder"
+                if any("prompt file not found" in p.message for p in exc.problems)
+                else ""
+            )
+            return f"{exc.file}: {first}{also}{prompts_hint}"
+    library = ScenarioLibrary(prompts_dir=prompts)
+    if arg in library.ids():
+        return library.get(arg)
+    for error in library.errors:
+        if Path(error.file).stem == arg:
+            return f"the scenario {arg} cannot be used: {error.file}: {error.problems[0]}"
+    known = ", ".join(library.ids()) or "none"
+    return (
+        f"there is no scenario {arg!r} in {library.rules_dir} (scenarios: {known}); "
+        "pass a scenario id or a .toml file"
+    )
+
+
+def _points_text(scenario: Scenario, space: Space, point: Point | None) -> list[str]:
+    """A point as its scores and gains, then its items by title, wrapped."""
+    if point is None:
+        return ["none: the ZOPA is empty (no outcome leaves every delegation at its BATNA)"]
+    scores = ", ".join(
+        f"{d} {u} (gain {u - b:+d})"
+        for (d, u), b in zip(point.scores.items(), space.batnas, strict=True)
+    )
+    chosen = set(point.items)
+    left_out = [i.title for i in scenario.items if i.id not in chosen]
+    if len(left_out) < len(chosen):
+        said = f"{len(chosen)} of {len(scenario.items)} items, all but: " + (
+            " · ".join(left_out) or "none"
+        )
+    else:
+        said = f"{len(chosen)} of {len(scenario.items)} items: " + " · ".join(
+            i.title for i in scenario.items if i.id in chosen
+        )
+    items = textwrap.wrap(said, width=96, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return [scores, *items]
+
+
+def _mode_text(scenario: Scenario, variant: str, space: Space) -> list[str]:
+    share = f" ({space.zopa / space.outcomes:.1%})" if space.outcomes else ""
+    overrides = scenario.variants.get(variant)
+    title = f": {overrides.title}" if overrides and overrides.title else ""
+    lines = [
+        "",
+        f"{variant}{title} (rule: {space.sequencing.value})",
+        f"  outcomes: {space.outcomes:,}; in the ZOPA: {space.zopa:,}{share}",
+        "  maximum joint gain: "
+        + ("none (no outcome)" if space.max_joint_gain is None else str(space.max_joint_gain)),
+    ]
+    for name, point in (("Nash point", space.nash), ("Kalai point", space.kalai)):
+        first, *rest = _points_text(scenario, space, point)
+        lines += [f"  {name}: {first}", *rest]
+    if len(space.delegations) == 2:
+        pairs = " ".join(
+            f"({a},{b})" for a, b in (tuple(p.scores.values()) for p in space.frontier)
+        )
+        lines += textwrap.wrap(
+            f"Pareto frontier ({', '.join(space.delegations)}), {len(space.frontier)} points: "
+            + pairs,
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        )
+    else:
+        lines.append(
+            f"  Pareto frontier: {len(space.front)} points "
+            "(not listed for more than two delegations)"
+        )
+    if space.upper_bound:
+        lines += textwrap.wrap(
+            f"{variant} is an upper bound: it counts any set of items, whether or not "
+            "offers under its rules could build it",
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="    ",
+        )
+    return lines
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    found = _scenario_to_analyze(args.scenario, args.prompts)
+    if isinstance(found, str):
+        print(f"parley analyze: {found}", file=sys.stderr)
+        return EXIT_FAILURE
+    scenario = found
+    variants = scenario.variant_names()
+    if args.sequencing is not None and args.sequencing not in variants:
+        print(
+            f"parley analyze: {scenario.id} has no sequencing {args.sequencing!r}; "
+            f"its variants: {', '.join(variants)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    chosen = [args.sequencing] if args.sequencing else variants
+    spaces = [(v, space_for(scenario, v)) for v in chosen]
+    if args.json:
+        modes = [{"sequencing": v, **mode_summary(space)} for v, space in spaces]
+        print(json.dumps({"scenario": scenario.id, "modes": modes}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    offering = [d for d in scenario.delegations if d.offers]
+    print(
+        f"{scenario.title} ({scenario.id}): {len(scenario.items)} items; BATNAs "
+        + ", ".join(f"{d.id} {d.batna}" for d in offering)
+    )
+    for variant, space in spaces:
+        print("\n".join(_mode_text(scenario, variant, space)))
+    print(
+        "\nScores are each delegation's utility (the sum of its values of the items); "
+        "gain = utility - BATNA."
+    )
+    return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -472,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="one HTML page comparing tables of the same scenario")
     p.add_argument("tables", type=int, nargs="+", metavar="TABLE", help="table ids (2 or more)")
     p.add_argument("-o", "--output", help="the page's file (default: parley-compare-IDS.html)")
+    p.add_argument(
+        "--anonymize",
+        action="store_true",
+        help='"Student 1", "Student 2"... for names and "Table A"... for titles, to show a class',
+    )
     db_option(p)
     p.set_defaults(func=cmd_compare)
 
@@ -484,6 +619,22 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the prompts folder (default: prompts/ beside rules/, here {paths.PROMPTS_DIR})",
     )
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "analyze", help="what a scenario allows per rule mode: ZOPA, joint gain, Nash, frontier"
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario id or a .toml file")
+    p.add_argument(
+        "--sequencing", metavar="MODE", help="one of the scenario's variants (default: all)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--prompts",
+        type=Path,
+        default=None,
+        help="a file's prompts folder (default: prompts/ beside its rules/ folder)",
+    )
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the json export (parley-log/1)")
     p.set_defaults(func=cmd_schema)

@@ -1,5 +1,5 @@
 """The negotiation dance: each delegation's move from its previous offer to its next,
-classed as in Genius by the change in its own utility and in the others' (ANALYSIS.md).
+classed as in Genius by the change in its own utility and in the others' (ANALYTICS.md).
 
 Scenario values are integers, so any change counts (no threshold).
 """
@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class Move(StrEnum):
-    """The move classes of ANALYSIS.md."""
+    """The move classes of ANALYTICS.md."""
 
     SILENT = "silent"
     NICE = "nice"

@@ -1,4 +1,4 @@
-"""The outcome space of a scenario under a rule mode, and the measures of ANALYSIS.md.
+"""The outcome space of a scenario under a rule mode, and the measures of ANALYTICS.md.
 
 An outcome is a non-empty set of agreed items; a delegation's utility of it is the sum of
 its private values of those items. Items are additive and independent, so the space is
@@ -46,7 +46,7 @@ class Point:
 
 @dataclass(frozen=True)
 class Measures:
-    """What ANALYSIS.md says of one outcome (no deal: each delegation keeps its BATNA)."""
+    """What ANALYTICS.md says of one outcome (no deal: each delegation keeps its BATNA)."""
 
     scores: dict[str, int]
     gains: dict[str, int]

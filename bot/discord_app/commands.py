@@ -479,9 +479,12 @@ async def session_export(
 
 
 @session.command(name="compare")
-@app_commands.describe(tables="Two or more tables of the same scenario, e.g. 3,4,5")
+@app_commands.describe(
+    tables="Two or more tables of the same scenario, e.g. 3,4,5",
+    anonymize='Show "Student 1"... and "Table A"... instead of names, to show the class',
+)
 @app_commands.autocomplete(tables=closed_table_choices)
-async def session_compare(interaction: Interaction, tables: str) -> None:
+async def session_compare(interaction: Interaction, tables: str, anonymize: bool = False) -> None:
     """Attach one HTML page comparing tables of the same scenario side by side."""
     await _defer(interaction)
     bot = _bot(interaction)
@@ -495,7 +498,7 @@ async def session_compare(interaction: Interaction, tables: str) -> None:
         )
     exports = [await bot.tables.export(t) for t in ids]
     try:
-        page = await asyncio.to_thread(render_comparison, exports)
+        page = await asyncio.to_thread(render_comparison, exports, anonymize)
     except ValueError as exc:
         raise Refusal(RefusalCode.BAD_ARGUMENT, str(exc)) from None
     name = f"parley-compare-{'-'.join(map(str, ids))}.html"

@@ -117,7 +117,13 @@ def svg_of(fig: Figure, name: str, label: str) -> str:
 
 
 def _prefixed(tag: str, name: str) -> str:
-    """One SVG tag with its id and its references to ids prefixed (text is left alone)."""
+    """One SVG tag with its id and its references to ids prefixed (text is left alone).
+
+    A link (``<a>``, from an artist's ``set_url``) points into the page, not into the
+    chart, so it keeps its address.
+    """
+    if tag.startswith("<a "):
+        return tag
     tag = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', tag)
     return tag.replace("url(#", f"url(#{name}-").replace('href="#', f'href="#{name}-')
 
@@ -487,3 +493,249 @@ def bars_svg(
             fontsize=8.5,
         )
     return svg_of(fig, name, title)
+
+
+# -- the utility plane (two delegations) -------------------------------------------------------
+
+#: Colours of the plane's reference marks.
+FRONTIER = "#1d2330"
+ZOPA = "#009E73"
+NO_DEAL = "#7a7a7a"
+#: Marker shapes of the two dances (shape as well as colour tells them apart in print).
+DANCE_MARKERS = ("o", "s")
+#: Above this many offers the plane leaves out the offer numbers beside the marks.
+LABELLED_OFFERS = 60
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point on the utility plane: what it says on hover, and the transcript row
+    (``seq``) it links to, if any."""
+
+    x: float
+    y: float
+    title: str
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Dance:
+    """One delegation's offers, in the order it made them."""
+
+    label: str
+    colour: str
+    offers: Sequence[Mark]
+
+
+@dataclass(frozen=True)
+class Plane:
+    """What the utility plane of two delegations shows: x is the first one's score,
+    y the second's."""
+
+    names: tuple[str, str]
+    colours: tuple[str, str]
+    batnas: tuple[int, int]
+    #: The Pareto frontier, as (x, y) points.
+    frontier: Sequence[tuple[int, int]]
+    dances: Sequence[Dance] = ()
+    nash: Mark | None = None
+    kalai: Mark | None = None
+    outcome: Mark | None = None
+    deal: bool = False
+    #: The Nash mark's legend entry ("Nash and Kalai point" when they are one outcome).
+    nash_label: str = "Nash point"
+
+
+def zopa_polygon(
+    frontier: Sequence[tuple[int, int]], batnas: tuple[int, int]
+) -> list[tuple[int, int]]:
+    """The zone of possible agreement as a polygon: the part of the plane at or above both
+    BATNAs and under the frontier's staircase (empty when no frontier point is in it)."""
+    bx, by = batnas
+    kept = sorted({(x, y) for x, y in frontier if x >= bx and y >= by})
+    if not kept:
+        return []
+    polygon = [(bx, by), (bx, kept[0][1])]
+    for (x, y), (_, next_y) in zip(kept, [*kept[1:], (0, by)], strict=True):
+        polygon += [(x, y), (x, next_y)]
+    return polygon
+
+
+def _plane_limits(plane: Plane) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Square limits (one point of score is as long on both axes) around what matters:
+    the BATNAs, the zone of possible agreement, the offers and the marked points."""
+    points: list[tuple[float, float]] = [plane.batnas]
+    zopa = [(x, y) for x, y in plane.frontier if x >= plane.batnas[0] and y >= plane.batnas[1]]
+    if not zopa and plane.frontier:  # no zone: show the frontier point nearest the BATNAs
+        zopa = [min(plane.frontier, key=lambda p: math.dist(p, plane.batnas))]
+    points += zopa
+    points += [(m.x, m.y) for d in plane.dances for m in d.offers]
+    points += [(m.x, m.y) for m in (plane.nash, plane.kalai, plane.outcome) if m is not None]
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 4.0) * 1.18 + 1
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    return (cx - span / 2, cx + span / 2), (cy - span / 2, cy + span / 2)
+
+
+@_styled
+def utility_plane_svg(plane: Plane, name: str = "value") -> str:
+    """The utility plane of two delegations: the Pareto frontier (a staircase), the BATNA
+    lines, the zone of possible agreement shaded, the Nash and Kalai points, each
+    delegation's offers as its path in time (the negotiation dance), and the outcome.
+
+    Every offer's mark links to its transcript row (``#e<seq>``) and names the offer on
+    hover (an SVG ``<title>``); the Nash, Kalai and outcome marks name themselves too.
+    """
+    fig = _figure(6.6, 6.9)
+    ax = fig.add_subplot()
+    (x0, x1), (y0, y1) = _plane_limits(plane)
+    far = 10 * (x1 - x0)
+    bx, by = plane.batnas
+
+    polygon = zopa_polygon(plane.frontier, plane.batnas)
+    if polygon:
+        (zone,) = ax.fill(
+            [p[0] for p in polygon],
+            [p[1] for p in polygon],
+            color=ZOPA,
+            alpha=0.16,
+            linewidth=0,
+            label="zone of possible agreement",
+            zorder=1,
+        )
+        zone.set_gid("zopa")
+    if plane.frontier:
+        steps = sorted(set(plane.frontier))
+        xs = [steps[0][0] - far, *(p[0] for p in steps), steps[-1][0]]
+        ys = [steps[0][1], *(p[1] for p in steps), steps[-1][1] - far]
+        (line,) = ax.step(
+            xs, ys, where="pre", color=FRONTIER, linewidth=1.3, label="Pareto frontier", zorder=2
+        )
+        line.set_gid("frontier")
+        ax.scatter([p[0] for p in steps], [p[1] for p in steps], s=9, color=FRONTIER, zorder=2)
+    ax.axvline(
+        bx,
+        color=plane.colours[0],
+        linestyle="--",
+        linewidth=1.1,
+        label=f"{plane.names[0]} BATNA ({bx})",
+        zorder=1,
+    )
+    ax.axhline(
+        by,
+        color=plane.colours[1],
+        linestyle="--",
+        linewidth=1.1,
+        label=f"{plane.names[1]} BATNA ({by})",
+        zorder=1,
+    )
+
+    by_link: dict[str, str] = {}
+    by_id: dict[str, str] = {}
+    labels: dict[tuple[float, float], list[int]] = defaultdict(list)
+    for k, dance in enumerate(plane.dances):
+        if not dance.offers:
+            continue
+        xs = [m.x for m in dance.offers]
+        ys = [m.y for m in dance.offers]
+        ax.plot(xs, ys, color=dance.colour, linewidth=1.3, alpha=0.55, zorder=3)
+        marks = ax.scatter(
+            xs,
+            ys,
+            s=46,
+            marker=DANCE_MARKERS[k % len(DANCE_MARKERS)],
+            color=dance.colour,
+            edgecolors="white",
+            linewidths=0.7,
+            label=dance.label,
+            zorder=5,
+        )
+        marks.set_gid(f"dance-{k}")
+        marks.set_urls([None if m.seq is None else f"#e{m.seq}" for m in dance.offers])
+        for m in dance.offers:
+            if m.seq is not None:
+                by_link[f"#e{m.seq}"] = m.title
+                labels[(m.x, m.y)].append(m.seq)
+    if sum(len(d.offers) for d in plane.dances) <= LABELLED_OFFERS:
+        for (x, y), seqs in labels.items():
+            shown = ", ".join(f"#{s}" for s in seqs[:3]) + ("…" if len(seqs) > 3 else "")
+            ax.annotate(
+                shown,
+                (x, y),
+                xytext=(5, 4),
+                textcoords="offset points",
+                fontsize=7,
+                color="#333a44",
+                zorder=6,
+            )
+
+    specials = (
+        ("nash", plane.nash, "D", "white", FRONTIER, 70, plane.nash_label),
+        ("kalai", plane.kalai, "s", "white", "#6a3d9a", 60, "Kalai point"),
+        (
+            "outcome",
+            plane.outcome,
+            "*" if plane.deal else "X",
+            AGREEMENT if plane.deal else NO_DEAL,
+            "#0b5d46" if plane.deal else "white",
+            260 if plane.deal else 130,
+            "agreed outcome" if plane.deal else "no deal (both BATNAs)",
+        ),
+    )
+    for gid, mark, marker, face, edge, size, label in specials:
+        if mark is None:
+            continue
+        point = ax.scatter(
+            [mark.x],
+            [mark.y],
+            s=size,
+            marker=marker,
+            facecolors=face,
+            edgecolors=edge,
+            linewidths=1.6 if face == "white" else 0.8,
+            label=label,
+            zorder=4,  # under the offers: an agreed offer's mark stays visible on the star
+        )
+        point.set_gid(gid)
+        if mark.seq is not None:
+            point.set_urls([f"#e{mark.seq}"])
+            by_link[f"#e{mark.seq}"] = mark.title
+        else:
+            by_id[f"{name}-{gid}"] = mark.title
+
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel(f"{plane.names[0]} score")
+    ax.set_ylabel(f"{plane.names[1]} score")
+    ax.grid(color="#eef0f3", linewidth=0.8, zorder=0)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8.5, handletextpad=0.4)
+    svg = svg_of(
+        fig,
+        name,
+        f"Utility plane: {plane.names[0]}'s and {plane.names[1]}'s scores of every offer, "
+        "with the Pareto frontier, the BATNAs, the zone of possible agreement, the Nash "
+        "point and the outcome",
+    )
+    return _titled(svg, by_link, by_id)
+
+
+_LINK = re.compile(r'<a xlink:href="(#[\w-]+)"(?: target="_blank")?>')
+
+
+def _titled(svg: str, by_link: Mapping[str, str], by_id: Mapping[str, str]) -> str:
+    """Give marks their hover text: a ``<title>`` first inside each link (by its address)
+    and inside each group (by its id). Links stay in the page (matplotlib's
+    ``target="_blank"`` is dropped). Every title is escaped."""
+
+    def link(match: re.Match[str]) -> str:
+        href = match.group(1)
+        title = by_link.get(href)
+        hover = f"<title>{escape(title, quote=False)}</title>" if title else ""
+        return f'<a xlink:href="{href}">{hover}'
+
+    svg = _LINK.sub(link, svg)
+    for gid, title in by_id.items():
+        opening = f'<g id="{gid}">'
+        svg = svg.replace(opening, f"{opening}<title>{escape(title, quote=False)}</title>", 1)
+    return svg

@@ -17,6 +17,7 @@ from bot.domain.events import Event, EventKind
 from bot.domain.scenario import Scenario
 from bot.domain.state import Replay
 from bot.review.narrate import delegation_name, describe
+from bot.review.value import table_analysis
 from bot.store import Store, TableRow
 
 FORMAT = "parley-log/1"
@@ -137,6 +138,7 @@ def export_dict(
             "refusals": dict(sorted(refusals.items())),
         },
         "prompts": prompts or {},
+        "analysis": table_analysis(scenario, row.variant, events, reverted_by, state.agreed),
     }
 
 
@@ -318,10 +320,43 @@ def to_markdown(export: dict[str, Any]) -> str:
             f"| {_cell(delegation_name(scenario, delegation_id))} | {score['score']} | "
             f"{score['batna']} | {'yes' if score['beats_batna'] else 'no'} |"
         )
+    lines += _value_lines(export, scenario)
     if outcome["refusals"]:
         lines += ["", "## Refused attempts", ""]
         lines += [f"- `{code}`: {n}" for code, n in outcome["refusals"].items()]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _value_lines(export: dict[str, Any], scenario: Scenario) -> list[str]:
+    """The Markdown "Value" section: what the table made of what the rules allowed."""
+    analysis = export.get("analysis")
+    if not analysis or analysis["max_joint_gain"] is None:
+        return []
+    measured = analysis["outcome"]
+    bound = " (an upper bound: any set of items)" if analysis.get("upper_bound") else ""
+    lines = [
+        "",
+        "## Value",
+        "",
+        f"- Maximum joint gain under `{analysis['variant']}`: {analysis['max_joint_gain']}{bound}",
+        f"- This table's joint gain: {measured['joint_gain']}",
+        f"- Left on the table: {measured['left_on_table']}",
+        "- Pareto-optimal: "
+        + (
+            "yes"
+            if measured["pareto_optimal"]
+            else f"no (distance to the frontier: {measured['distance_to_frontier']})"
+            if export["outcome"]["agreements"]
+            else "no (no deal)"
+        ),
+    ]
+    nash = analysis["nash"]
+    if nash is not None and measured["distance_to_nash"] is not None:
+        at = ", ".join(
+            f"{_text(delegation_name(scenario, d))} {u}" for d, u in nash["scores"].items()
+        )
+        lines.append(f"- Distance to the Nash point ({at}): {measured['distance_to_nash']}")
+    return lines
 
 
 def _text(text: object) -> str:

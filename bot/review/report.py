@@ -9,18 +9,22 @@ Everything that users wrote (names, titles, notes, statements) is HTML-escaped.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from bot import paths
+from bot.analysis import Move, Space
 from bot.domain import events as ev
 from bot.domain.scenario import Scenario
 from bot.review import charts
 from bot.review.export import joint_statement
 from bot.review.narrate import delegation_name, describe
 from bot.review.schema import ExportedEvent, parse_events
+from bot.review.value import space_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -82,11 +86,17 @@ def html_page(title: str, header: str, body: str, footer: str, extra_css: str = 
     )
 
 
+def delegation_colour(scenario: Scenario, delegation_id: str) -> str:
+    """The delegation's colour on every page and chart (by its place in the scenario)."""
+    ids = [d.id for d in scenario.delegations]
+    index = ids.index(delegation_id) if delegation_id in ids else len(ids)
+    return charts.SERIES[index % len(charts.SERIES)]
+
+
 def delegation_css(scenario: Scenario) -> str:
     """One colour per delegation, as ``.d-ID { --dc: colour }`` rules."""
     return "".join(
-        f".d-{d.id}{{--dc:{charts.SERIES[i % len(charts.SERIES)]}}}\n"
-        for i, d in enumerate(scenario.delegations)
+        f".d-{d.id}{{--dc:{delegation_colour(scenario, d.id)}}}\n" for d in scenario.delegations
     )
 
 
@@ -586,6 +596,380 @@ def _transcript(events: list[ExportedEvent], scenario: Scenario, rounds: list[in
     )
 
 
+# -- value (ANALYTICS.md) ---------------------------------------------------------------------
+
+#: What each move class of ANALYTICS.md means, in words (``{other}``: who else is at the table).
+MOVE_MEANING = {
+    Move.SILENT: "no change for anyone",
+    Move.NICE: "the same for itself, better for {other}",
+    Move.FORTUNATE: "better for itself and for {other}",
+    Move.SELFISH: "better for itself, not better for {other}",
+    Move.CONCESSION: "worse for itself, not worse for {other}",
+    Move.UNFORTUNATE: "not better for itself, worse for {other}",
+}
+
+
+def _and(parts: Sequence[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C``."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _points(n: int) -> str:
+    return f"{n} point" if abs(n) == 1 else f"{n} points"
+
+
+def _scores_text(scenario: Scenario, scores: Mapping[str, int]) -> str:
+    """``United States 5, DPRK 3``."""
+    return ", ".join(f"{delegation_name(scenario, d)} {v}" for d, v in scores.items())
+
+
+def _variant(export: dict[str, Any]) -> str:
+    return str(export["analysis"].get("variant") or export["table"]["variant"])
+
+
+def offer_title(scenario: Scenario, offer: Mapping[str, Any]) -> str:
+    """What an offer's mark says on hover: who made it, what it gives each side, its move."""
+    move = offer.get("move") or "first offer"
+    return (
+        f"Offer #{offer['seq']} by {delegation_name(scenario, offer['delegation'])}: "
+        f"{_scores_text(scenario, offer['scores'])} ({move})"
+    )
+
+
+def _change_in_words(scenario: Scenario, added: Sequence[str], removed: Sequence[str]) -> str:
+    """``adding “X” (United States) for “Y” (DPRK) and leaving out “Z”``."""
+
+    def titles(ids: Sequence[str]) -> list[str]:
+        return [f"“{found.title if (found := scenario.item(i)) else i}”" for i in ids]
+
+    parts = []
+    if added:
+        by_giver: dict[str, list[str]] = {}
+        for item_id in added:
+            item = scenario.item(item_id)
+            by_giver.setdefault(item.giver if item else "", []).append(item_id)
+        groups = [
+            _and(titles(ids)) + (f" ({delegation_name(scenario, giver)})" if giver else "")
+            for giver, ids in by_giver.items()
+        ]
+        parts.append("adding " + " for ".join(groups))
+    if removed:
+        parts.append("leaving out " + _and(titles(removed)))
+    return " and ".join(parts)
+
+
+def nearest_better(
+    scenario: Scenario,
+    scores: Mapping[str, int],
+    agreed: Sequence[str],
+    frontier: Sequence[Mapping[str, Any]],
+) -> str:
+    """How the frontier outcome that beats the deal with the fewest items changed would
+    have done better, in words ("" when no frontier outcome beats it).
+
+    ``frontier``: points as in the export (``{"items": [...], "scores": {...}}``).
+    """
+    mine = set(agreed)
+    better = [
+        p
+        for p in frontier
+        if all(p["scores"][d] >= v for d, v in scores.items())
+        and any(p["scores"][d] > v for d, v in scores.items())
+    ]
+    if not better:
+        return ""
+    best = min(
+        better,
+        key=lambda p: (len(mine ^ set(p["items"])), -sum(p["scores"].values()), p["items"]),
+    )
+    order = {item.id: i for i, item in enumerate(scenario.items)}
+    added = sorted(set(best["items"]) - mine, key=lambda i: order.get(i, len(order)))
+    removed = sorted(mine - set(best["items"]), key=lambda i: order.get(i, len(order)))
+    gainers = [d for d, v in scores.items() if best["scores"][d] > v]
+    if len(gainers) == len(scores):
+        who = "both sides more" if len(scores) == 2 else "every delegation more"
+    else:
+        same = [delegation_name(scenario, d) for d in scores if d not in gainers]
+        who = (
+            f"{_and([delegation_name(scenario, d) for d in gainers])} more and {_and(same)} as much"
+        )
+    return f"{_change_in_words(scenario, added, removed)} would have given {who}"
+
+
+def value_sentences(
+    export: dict[str, Any], scenario: Scenario, space: Callable[[], Space] | None = None
+) -> list[str]:
+    """Two or three plain sentences about the value the table made, to read aloud.
+
+    ``space``: gives the outcome space of the table's rules, when a sentence needs more
+    than the export's ``analysis`` holds (computed here if not given).
+    """
+    analysis = export["analysis"]
+    space = space or cache(lambda: space_for(scenario, _variant(export)))
+    outcome = analysis["outcome"]
+    scores: dict[str, int] = outcome["scores"]
+    n = len(scores)
+    everyone = "both sides" if n == 2 else "every delegation"
+    their = "their BATNAs" if n == 2 else "its BATNA"
+    left = outcome["left_on_table"]
+    best = analysis.get("max_joint_gain")
+    agreed = [a["item"] for a in export["outcome"]["agreed"]]
+    nash = analysis.get("nash")
+    sentences: list[str] = []
+    if agreed:
+        if outcome["pareto_optimal"] and left <= 0:
+            sentences.append(
+                "The deal was Pareto-optimal and made the most joint gain possible "
+                f"({_points(outcome['joint_gain'])}): nothing was left on the table."
+            )
+        elif outcome["pareto_optimal"]:
+            sentences.append(
+                "The deal was Pareto-optimal: no other outcome gives one side more without "
+                f"giving another less. Yet it left {_points(left)} on the table: the most "
+                f"joint gain possible is {best}, and this deal made {outcome['joint_gain']}."
+            )
+        else:
+            frontier = analysis.get("frontier") or [p.to_json() for p in space().frontier]
+            how = nearest_better(scenario, scores, agreed, frontier)
+            sentences.append(
+                f"This deal left {_points(left)} on the table" + (f": {how}." if how else ".")
+            )
+        below = [delegation_name(scenario, d) for d, g in outcome["gains"].items() if g < 0]
+        if below:
+            sentences.append(
+                f"{_and(below)} ended below {'its' if len(below) == 1 else 'their'} BATNA."
+            )
+    else:
+        table = space()
+        beats = sum(
+            count
+            for vector, count in table.counts.items()
+            if all(u > b for u, b in zip(vector, table.batnas, strict=True))
+        )
+        closed = export["outcome"]["phase"] == "closed"
+        outcomes = f"{beats:,} outcome{'' if beats == 1 else 's'}"
+        would = "would have" if closed else "would"
+        if beats and closed:
+            sentences.append(
+                f"No deal was reached although {outcomes} {would} left {everyone} better off "
+                f"than {their}: {_points(left)} of joint gain "
+                f"{'was' if left == 1 else 'were'} left on the table."
+            )
+        elif beats:
+            sentences.append(
+                f"Nothing is agreed yet; {outcomes} {would} leave {everyone} better off than "
+                f"{their} (up to {_points(best or 0)} of joint gain)."
+            )
+        elif table.zopa:
+            sentences.append(
+                ("No deal was reached" if closed else "Nothing is agreed yet")
+                + f", and no outcome {would} leave {everyone} better off than {their}"
+                + (f"; the best deal makes {_points(left)} of joint gain." if left else ".")
+            )
+        else:
+            sentences.append(
+                ("No deal was reached" if closed else "Nothing is agreed yet")
+                + f", and none is possible: no outcome leaves {everyone} at or above {their}."
+            )
+    if nash:
+        sentence = (
+            "The Nash point, the outcome with the largest product of the gains over the "
+            f"BATNAs, gives {_scores_text(scenario, nash['scores'])}"
+        )
+        if agreed:
+            sentence += f"; this deal gave {_scores_text(scenario, scores)}"
+        sentences.append(sentence + ".")
+    elif agreed:
+        sentences.append(
+            f"No outcome leaves {everyone} at or above {their}, so there is no Nash point."
+        )
+    return sentences
+
+
+def _value_plane(export: dict[str, Any], scenario: Scenario) -> str:
+    """The utility plane of a two-delegation table, as a figure with its caption."""
+    analysis = export["analysis"]
+    outcome = analysis["outcome"]
+    x_id, y_id = list(outcome["scores"])
+    batnas = {d.id: d.batna for d in scenario.delegations}
+
+    def at(scores: Mapping[str, int], title: str, seq: int | None = None) -> charts.Mark:
+        return charts.Mark(scores[x_id], scores[y_id], title, seq)
+
+    dances = [
+        charts.Dance(
+            f"offers by {delegation_name(scenario, d)}",
+            delegation_colour(scenario, d),
+            [
+                at(o["scores"], offer_title(scenario, o), o["seq"])
+                for o in sorted(analysis["offers"], key=lambda o: o["seq"])
+                if o["delegation"] == d
+            ],
+        )
+        for d in (x_id, y_id)
+    ]
+    nash, kalai = analysis.get("nash"), analysis.get("kalai")
+    same = bool(nash and kalai and nash["scores"] == kalai["scores"])
+    nash_name = "Nash and Kalai-Smorodinsky point" if same else "Nash point"
+    agreements = export["outcome"]["agreements"]
+    deal = bool(export["outcome"]["agreed"])
+    if deal:
+        outcome_title = (
+            f"Outcome: {_scores_text(scenario, outcome['scores'])} "
+            f"(agreed; joint gain {outcome['joint_gain']})"
+        )
+    else:
+        nothing = "No deal" if export["outcome"]["phase"] == "closed" else "Nothing agreed yet"
+        outcome_title = (
+            f"{nothing}: each side keeps its BATNA ({_scores_text(scenario, outcome['scores'])})"
+        )
+    plane = charts.Plane(
+        names=(delegation_name(scenario, x_id), delegation_name(scenario, y_id)),
+        colours=(delegation_colour(scenario, x_id), delegation_colour(scenario, y_id)),
+        batnas=(batnas.get(x_id, 0), batnas.get(y_id, 0)),
+        frontier=[(p["scores"][x_id], p["scores"][y_id]) for p in analysis["frontier"]],
+        dances=dances,
+        nash=at(nash["scores"], f"{nash_name}: {_scores_text(scenario, nash['scores'])}")
+        if nash
+        else None,
+        nash_label="Nash and Kalai point" if same else "Nash point",
+        kalai=at(
+            kalai["scores"], f"Kalai-Smorodinsky point: {_scores_text(scenario, kalai['scores'])}"
+        )
+        if kalai and not same
+        else None,
+        outcome=at(
+            outcome["scores"], outcome_title, agreements[-1]["seq"] if deal and agreements else None
+        ),
+        deal=deal,
+    )
+    upper = (
+        " Under the parallel rule any set of items counts: the frontier is an upper bound on "
+        "what the offers could build."
+        if analysis.get("upper_bound", analysis.get("sequencing") == "parallel")
+        else ""
+    )
+    return (
+        f'<figure class="chart-box plane">{charts.utility_plane_svg(plane)}'
+        '<figcaption class="caption">Each mark is an offer, placed by what it gives each side '
+        "(the items agreed so far plus the offer's items); a line joins each delegation's "
+        "offers in time, numbered by their transcript rows. Hover over a mark to name it, "
+        "click it to go to its row. The staircase is the Pareto frontier: no outcome lies "
+        "beyond it. The shaded zone (the ZOPA) is at or above both BATNAs and under the "
+        f"frontier.{esc(upper)}</figcaption></figure>"
+    )
+
+
+def _value_gains(export: dict[str, Any], scenario: Scenario, space: Callable[[], Space]) -> str:
+    """Each delegation's gain against its best possible gain in the ZOPA (any number)."""
+    outcome = export["analysis"]["outcome"]
+    table = space()
+    best = dict(zip(table.delegations, table.best_gains, strict=True))
+    batnas = dict(zip(table.delegations, table.batnas, strict=True))
+    rows = []
+    for d, gain in outcome["gains"].items():
+        most = best.get(d, 0)
+        share = max(0.0, min(1.0, gain / most)) if most > 0 else None
+        bar = (
+            f'<span class="share"><span style="width:{share * 100:.0f}%"></span></span>'
+            f"{share * 100:.0f}%"
+            if share is not None
+            else "—"
+        )
+        rows.append(
+            f'<tr class="d-{esc(d)}" data-delegation="{esc(d)}" data-gain="{gain}" '
+            f'data-best-gain="{most}">'
+            f"<th scope=row>{esc(delegation_name(scenario, d))}</th>"
+            f'<td class="num">{outcome["scores"][d]}</td><td class="num">{batnas.get(d, 0)}</td>'
+            f'<td class="num">{gain:+d}</td><td class="num">{most:+d}</td>'
+            f"<td>{bar}</td></tr>"
+        )
+    return (
+        '<h3>Gains against the best possible</h3><div class="table-wrap">'
+        '<table class="gains"><thead><tr><th>Delegation</th><th class="num">Score</th>'
+        '<th class="num">BATNA</th><th class="num">Gain</th>'
+        '<th class="num">Best possible gain</th><th>Share of the best</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="caption">A gain is the score minus the BATNA; the best possible gain is the '
+        "most the delegation could get from any outcome that leaves every delegation at or "
+        "above its BATNA.</p>"
+    )
+
+
+def _value_moves(export: dict[str, Any], scenario: Scenario) -> str:
+    """The move classes of each delegation's offers (a delegation × class table)."""
+    analysis = export["analysis"]
+    delegations = list(analysis["outcome"]["scores"])
+    counts: dict[str, Counter[str]] = {d: Counter() for d in delegations}
+    for offer in analysis["offers"]:
+        counts.setdefault(offer["delegation"], Counter())[offer["move"] or ""] += 1
+    other = "the other side" if len(delegations) == 2 else "the others"
+    head = "".join(
+        f'<th class="num"><abbr title="{esc(meaning.format(other=other))}">{esc(move)}</abbr></th>'
+        for move, meaning in MOVE_MEANING.items()
+    )
+    rows = "".join(
+        f'<tr class="d-{esc(d)}" data-delegation="{esc(d)}">'
+        f"<th scope=row>{esc(delegation_name(scenario, d))}</th>"
+        f'<td class="num">{sum(c.values())}</td>'
+        + "".join(f'<td class="num" data-move="{m}">{c[m]}</td>' for m in MOVE_MEANING)
+        + "</tr>"
+        for d, c in counts.items()
+    )
+    glossary = "; ".join(
+        f"<strong>{esc(move)}</strong>: {esc(meaning.format(other=other))}"
+        for move, meaning in MOVE_MEANING.items()
+    )
+    return (
+        '<h3>Moves</h3><div class="table-wrap"><table class="moves"><thead><tr>'
+        f'<th>Delegation</th><th class="num">Offers</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+        '<p class="caption">Each offer after a delegation\'s first is a move from its previous '
+        f"offer, classed by what it changes (undone offers left out): {glossary}.</p>"
+    )
+
+
+def _value(export: dict[str, Any], scenario: Scenario) -> str:
+    """The Value section (ANALYTICS.md): sentences to read aloud, the key measures, the
+    utility plane (two delegations) or the gains table (more), and the move classes."""
+    analysis = export.get("analysis")
+    if not analysis:
+        return (
+            '<section class="card" id="value"><h2>Value</h2><p class="muted">This export '
+            "has no analysis of value (an older Parley made it): export the table again to "
+            "see the frontier, the Nash point and the negotiation dance.</p></section>"
+        )
+    space = cache(lambda: space_for(scenario, _variant(export)))
+    outcome = analysis["outcome"]
+    readout = "".join(f"<p>{esc(s)}</p>" for s in value_sentences(export, scenario, space))
+    distance_to_nash = outcome.get("distance_to_nash")
+    best = analysis.get("max_joint_gain")
+    measures = [
+        ("Most joint gain possible", "—" if best is None else str(best), "max-joint-gain"),
+        ("Joint gain made", str(outcome["joint_gain"]), "joint-gain"),
+        ("Left on the table", str(outcome["left_on_table"]), "left-on-table"),
+        ("Pareto-optimal", "yes" if outcome["pareto_optimal"] else "no", "pareto-optimal"),
+        ("Distance to the frontier", f"{outcome['distance_to_frontier']:g}", "to-frontier"),
+        (
+            "Distance to Nash",
+            "—" if distance_to_nash is None else f"{distance_to_nash:g}",
+            "to-nash",
+        ),
+    ]
+    figures = "".join(
+        f'<div><dt>{esc(label)}</dt><dd data-measure="{key}">{esc(value)}</dd></div>'
+        for label, value, key in measures
+    )
+    two = len(outcome["scores"]) == 2
+    picture = _value_plane(export, scenario) if two else _value_gains(export, scenario, space)
+    return (
+        '<section class="card" id="value"><h2>Value</h2>'
+        f'<div class="readout">{readout}</div>'
+        f'<dl class="measures">{figures}</dl>'
+        f"{picture}{_value_moves(export, scenario)}</section>"
+    )
+
+
 def _debrief(debrief_markdown: str | None) -> str:
     if not debrief_markdown:
         return ""
@@ -610,6 +994,7 @@ def render_report(export: dict[str, Any], debrief_markdown: str | None = None) -
         ("timeline", "Timeline", _timeline(export, scenario, events)),
         ("statement", "Joint statement", _statement(export)),
         ("scores", "Scores", _scores(export, scenario)),
+        ("value", "Value", _value(export, scenario)),
         ("participation", "Participation", _participation(export, scenario, events)),
         ("refusals", "Refusals", _refusals(export, events)),
         ("injects", "Injects", _injects(events, rounds)),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from bot.analysis import Move
 from bot.domain.events import DATA_MODELS, Actor, Event
 from bot.domain.scenario import Scenario, Sequencing
 from bot.domain.state import Phase
@@ -188,10 +189,68 @@ class Outcome(_Part):
     refusals: dict[str, int]
 
 
+class AnalysisPoint(_Part):
+    """An outcome of the space: its items and each offering delegation's utility."""
+
+    items: list[str]
+    scores: dict[str, int]
+
+
+class AnalysisOffer(_Part):
+    """A tabled offer (not undone) in the negotiation dance: each offering delegation's
+    utility of what was agreed when it was tabled plus its items, and the offering
+    delegation's move since its previous offer (null for its first)."""
+
+    seq: int = Field(ge=1)
+    delegation: str
+    scores: dict[str, int]
+    move: Move | None
+
+
+class AnalysisOutcome(_Part):
+    """The measures of the table's outcome (no deal: each delegation keeps its BATNA)."""
+
+    scores: dict[str, int]
+    gains: dict[str, int]
+    joint_gain: int
+    left_on_table: int
+    pareto_optimal: bool
+    distance_to_frontier: float = Field(ge=0)
+    #: Null when the zone of possible agreement is empty (no Nash point).
+    distance_to_nash: float | None = Field(ge=0)
+
+
+class Analysis(_Part):
+    """What the outcome space of the table's rule mode says of the table (ANALYTICS.md).
+
+    Only ``sequencing`` and ``offers`` are required, so a partial analysis (an older
+    writer's) still validates; ``export_dict`` writes every key.
+    """
+
+    #: The sequencing rule of the table's variant.
+    sequencing: Sequencing
+    offers: list[AnalysisOffer]
+    variant: str | None = None
+    #: True under ``parallel``: the space counts any set of items, an upper bound.
+    upper_bound: bool = False
+    #: How many outcomes the mode allows, and how many of them are in the ZOPA.
+    outcomes: int = Field(default=0, ge=0)
+    zopa: int = Field(default=0, ge=0)
+    #: Null when the mode allows no outcome at all.
+    max_joint_gain: int | None = None
+    #: Null when the ZOPA is empty.
+    nash: AnalysisPoint | None = None
+    kalai: AnalysisPoint | None = None
+    #: The Pareto frontier for two offering delegations (empty for more).
+    frontier: list[AnalysisPoint] = Field(default_factory=list)
+    outcome: AnalysisOutcome | None = None
+
+
 class ParleyLog(BaseModel):
     """The ``parley-log/1`` export of one table.
 
-    Keys beyond these (such as ``analysis``) may be added by later versions.
+    ``analysis`` is optional (older exports have none); keys beyond these may be added by
+    later versions.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True, title=SCHEMA_TITLE)
@@ -204,6 +263,8 @@ class ParleyLog(BaseModel):
     outcome: Outcome
     #: The table's copy of its prompt texts, by path relative to prompts/.
     prompts: dict[str, str]
+    #: The value created and left on the table, and the negotiation dance.
+    analysis: Analysis | None = None
 
 
 def export_schema() -> dict[str, Any]:

@@ -273,7 +273,9 @@ async def test_report_loads_offline_with_charts_and_every_row(
         await load_offline(devtools, page)
         rows = await devtools.evaluate("document.querySelectorAll('#transcript tbody tr').length")
         assert rows == len(export["events"])
-        assert_charts_visible(await devtools.evaluate(CHART_BOXES), {"timeline", "participation"})
+        assert_charts_visible(
+            await devtools.evaluate(CHART_BOXES), {"timeline", "participation", "value"}
+        )
         await devtools.evaluate("window.scrollTo(0, 0)")
         save_png(tmp_path / "report.png", await devtools.screenshot())
 
@@ -290,7 +292,9 @@ async def test_report_fits_a_phone(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0
-        assert_charts_visible(await devtools.evaluate(CHART_BOXES), {"timeline", "participation"})
+        assert_charts_visible(
+            await devtools.evaluate(CHART_BOXES), {"timeline", "participation", "value"}
+        )
         await devtools.evaluate("window.scrollTo(0, 0)")
         save_png(tmp_path / "report-phone.png", await devtools.screenshot(full_page=False))
 
@@ -324,7 +328,7 @@ async def test_comparison_loads_offline_with_its_charts(
     async with browser(chromium, tmp_path) as devtools:
         await load_offline(devtools, page)
         columns = await devtools.evaluate(
-            "document.querySelectorAll('table.compare thead th').length"
+            "document.querySelectorAll('#side-by-side table.compare thead th').length"
         )
         assert columns == 1 + len(exports)
         assert_charts_visible(

@@ -295,7 +295,7 @@ def test_charts_are_responsive_inline_svg(pages: dict[str, Page]) -> None:
     """Charts are inline SVG with width 100% and a viewBox, and no XML prolog or doctype."""
     page = pages["demo"]
     svgs = page.find("svg")
-    assert {s.attrs["data-chart"] for s in svgs} == {"timeline", "participation"}
+    assert {s.attrs["data-chart"] for s in svgs} == {"timeline", "participation", "value"}
     for svg in svgs:
         assert svg.attrs["width"] == "100%"
         assert "height" not in svg.attrs

@@ -516,6 +516,13 @@ class Mark:
     y: float
     title: str
     seq: int | None = None
+    #: Where the mark links to, if not to the transcript row of ``seq``.
+    href: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        """The mark's link: ``href``, else its transcript row, else none."""
+        return self.href or (None if self.seq is None else f"#e{self.seq}")
 
 
 @dataclass(frozen=True)
@@ -525,6 +532,8 @@ class Dance:
     label: str
     colour: str
     offers: Sequence[Mark]
+    #: Whether a line joins the marks in order (a path in time), or they stand alone.
+    joined: bool = True
 
 
 @dataclass(frozen=True)
@@ -579,7 +588,7 @@ def _plane_limits(plane: Plane) -> tuple[tuple[float, float], tuple[float, float
 
 
 @_styled
-def utility_plane_svg(plane: Plane, name: str = "value") -> str:
+def utility_plane_svg(plane: Plane, name: str = "value", description: str | None = None) -> str:
     """The utility plane of two delegations: the Pareto frontier (a staircase), the BATNA
     lines, the zone of possible agreement shaded, the Nash and Kalai points, each
     delegation's offers as its path in time (the negotiation dance), and the outcome.
@@ -639,7 +648,8 @@ def utility_plane_svg(plane: Plane, name: str = "value") -> str:
             continue
         xs = [m.x for m in dance.offers]
         ys = [m.y for m in dance.offers]
-        ax.plot(xs, ys, color=dance.colour, linewidth=1.3, alpha=0.55, zorder=3)
+        if dance.joined:
+            ax.plot(xs, ys, color=dance.colour, linewidth=1.3, alpha=0.55, zorder=3)
         marks = ax.scatter(
             xs,
             ys,
@@ -652,10 +662,11 @@ def utility_plane_svg(plane: Plane, name: str = "value") -> str:
             zorder=5,
         )
         marks.set_gid(f"dance-{k}")
-        marks.set_urls([None if m.seq is None else f"#e{m.seq}" for m in dance.offers])
+        marks.set_urls([m.link for m in dance.offers])
         for m in dance.offers:
+            if m.link is not None:
+                by_link[m.link] = m.title
             if m.seq is not None:
-                by_link[f"#e{m.seq}"] = m.title
                 labels[(m.x, m.y)].append(m.seq)
     if sum(len(d.offers) for d in plane.dances) <= LABELLED_OFFERS:
         for (x, y), seqs in labels.items():
@@ -698,9 +709,9 @@ def utility_plane_svg(plane: Plane, name: str = "value") -> str:
             zorder=4,  # under the offers: an agreed offer's mark stays visible on the star
         )
         point.set_gid(gid)
-        if mark.seq is not None:
-            point.set_urls([f"#e{mark.seq}"])
-            by_link[f"#e{mark.seq}"] = mark.title
+        if mark.link is not None:
+            point.set_urls([mark.link])
+            by_link[mark.link] = mark.title
         else:
             by_id[f"{name}-{gid}"] = mark.title
 
@@ -713,7 +724,8 @@ def utility_plane_svg(plane: Plane, name: str = "value") -> str:
     svg = svg_of(
         fig,
         name,
-        f"Utility plane: {plane.names[0]}'s and {plane.names[1]}'s scores of every offer, "
+        description
+        or f"Utility plane: {plane.names[0]}'s and {plane.names[1]}'s scores of every offer, "
         "with the Pareto frontier, the BATNAs, the zone of possible agreement, the Nash "
         "point and the outcome",
     )

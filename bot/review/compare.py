@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from bot.analysis import pareto
 from bot.domain.scenario import Scenario
 from bot.review import charts
 from bot.review.anonymize import anonymize
@@ -171,6 +172,71 @@ def _modes_html(exports: list[dict[str, Any]], scenario: Scenario) -> str:
     )
 
 
+#: Colours of the rule modes on the class plane (colour-blind safe, in order of first use).
+MODE_COLOURS = ("#1b6ca8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e")
+
+
+def _class_plane(exports: list[dict[str, Any]], scenario: Scenario) -> str:
+    """Every table's outcome on one utility plane with the Pareto frontier (two
+    delegations; the frontier of all the compared rule modes together), one colour per
+    rule mode; each mark names its table on hover and links to its column."""
+    offering = [d for d in scenario.delegations if d.offers]
+    if len(offering) != 2 or not any(e.get("analysis") for e in exports):
+        return ""
+    first, second = offering
+    frontier = pareto(
+        [
+            (p["scores"][first.id], p["scores"][second.id])
+            for e in exports
+            for p in (e.get("analysis") or {}).get("frontier", [])
+        ]
+    )
+    by_mode: dict[str, list[charts.Mark]] = {}
+    for e in exports:
+        scores = e["outcome"]["scores"]
+        deal = bool(e["outcome"]["agreements"])
+        x = scores[first.id]["score"] if deal else first.batna
+        y = scores[second.id]["score"] if deal else second.batna
+        left = ((e.get("analysis") or {}).get("outcome") or {}).get("left_on_table")
+        title = (
+            f"{_label(e)} ({e['table']['variant']}): "
+            + (f"{first.name} {x}, {second.name} {y}" if deal else "no deal")
+            + ("" if left is None else f"; {left} left on the table")
+        )
+        by_mode.setdefault(e["table"]["variant"], []).append(
+            charts.Mark(x, y, title, href=f"#t{e['table']['id']}")
+        )
+    dances = [
+        charts.Dance(
+            variant_title(scenario, variant),
+            MODE_COLOURS[k % len(MODE_COLOURS)],
+            marks,
+            joined=False,
+        )
+        for k, (variant, marks) in enumerate(by_mode.items())
+    ]
+    plane = charts.Plane(
+        names=(first.name, second.name),
+        colours=(MODE_COLOURS[0], MODE_COLOURS[1]),
+        batnas=(first.batna, second.batna),
+        frontier=[(int(x), int(y)) for x, y in frontier],
+        dances=dances,
+    )
+    svg = charts.utility_plane_svg(
+        plane,
+        "class",
+        f"The class on one utility plane: each table's outcome ({first.name}'s and "
+        f"{second.name}'s scores; no deal at the BATNAs), with the Pareto frontier, the "
+        "BATNAs and the zone of possible agreement",
+    )
+    return (
+        '<section class="card" id="class"><h2>The class on one plane</h2>'
+        '<p class="muted">Each mark is a table\'s outcome, coloured by its rules; the '
+        "frontier is the best any agreement could do. Marks below and left of it left "
+        f"value on the table.</p><figure>{svg}</figure></section>"
+    )
+
+
 def render_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -> str:
     """One self-contained HTML page comparing ``exports`` (tables of one scenario).
 
@@ -275,7 +341,8 @@ def render_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -
         rows.append(row(f"refused: {code}", [str(n) for n in counts], f"refusal:{code}", counts))
 
     head = "".join(
-        f'<th scope="col" data-table="{esc(e["table"]["id"])}">{esc(label)}</th>'
+        f'<th scope="col" id="t{esc(e["table"]["id"])}" data-table="{esc(e["table"]["id"])}">'
+        f"{esc(label)}</th>"
         for e, label in zip(exports, labels, strict=True)
     )
     table_html = (
@@ -375,7 +442,8 @@ def render_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -
     )
     toc = (
         '<nav class="toc" aria-label="Sections"><a href="#side-by-side">Side by side</a>'
-        '<a href="#by-rules">By rule mode</a><a href="#charts">Charts</a>'
+        '<a href="#class">The class</a><a href="#by-rules">By rule mode</a>'
+        '<a href="#charts">Charts</a>'
         '<a href="#statements">Agreements</a></nav>'
     )
     footer = (
@@ -388,6 +456,11 @@ def render_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -
     return html_page(
         f"{scenario.title} — Parley comparison",
         header,
-        toc + table_html + _modes_html(exports, scenario) + charts_html + statements_html,
+        toc
+        + table_html
+        + _class_plane(exports, scenario)
+        + _modes_html(exports, scenario)
+        + charts_html
+        + statements_html,
         footer,
     )

@@ -333,10 +333,32 @@ async def test_comparison_loads_offline_with_its_charts(
         assert columns == 1 + len(exports)
         assert_charts_visible(
             await devtools.evaluate(CHART_BOXES),
-            {"cmp-rounds", "cmp-baskets", "cmp-scores", "cmp-gain", "cmp-refusals"},
+            {"class", "cmp-rounds", "cmp-baskets", "cmp-scores", "cmp-gain", "cmp-refusals"},
         )
         await devtools.evaluate("window.scrollTo(0, 0)")
         save_png(tmp_path / "compare.png", await devtools.screenshot())
+
+
+async def test_an_anonymized_class_page_shows_no_name_and_titles_every_table(
+    chromium: str, tables: dict[str, Played], tmp_path: Path
+) -> None:
+    """Anonymized, the class page's text names no player or table title, and the class
+    plane has a hover title for every table."""
+    page = tmp_path / "class.html"
+    exports = [tables[n].export for n in ("demo", "package", "hostile")]
+    page.write_text(render_comparison(exports, anonymized=True), encoding="utf-8")
+    async with browser(chromium, tmp_path) as devtools:
+        await load_offline(devtools, page)
+        text = await devtools.evaluate("document.body.innerText")
+        for name in ("alice", "bob", "carol", "dave", "instructor", "Seminar B", "Bold"):
+            assert name not in text, name
+        assert "Table A" in text and "Table C" in text
+        titles = await devtools.evaluate(
+            "[...document.querySelectorAll('svg[data-chart=class] a title')]"
+            ".map(t => t.textContent)"
+        )
+        assert len(titles) == len(exports)
+        assert all("Table" in t for t in titles), titles
 
 
 async def test_the_harness_sees_requests_and_errors(chromium: str, tmp_path: Path) -> None:

@@ -108,9 +108,17 @@ def test_refusal_counts_by_code_match_the_logs(tables: dict[str, Played], page: 
 
 
 def test_a_chart_per_measure(page: Page) -> None:
-    """Rounds, agreements per basket, scores, joint gain and refusals each get an SVG chart."""
+    """The class plane, and rounds, agreements per basket, scores, joint gain and refusals
+    each get an SVG chart."""
     charts = {svg.attrs["data-chart"] for svg in page.find("svg")}
-    assert charts == {"cmp-rounds", "cmp-baskets", "cmp-scores", "cmp-gain", "cmp-refusals"}
+    assert charts == {
+        "class",
+        "cmp-rounds",
+        "cmp-baskets",
+        "cmp-scores",
+        "cmp-gain",
+        "cmp-refusals",
+    }
     ids = [e.attrs["id"] for e in page.with_attr("id")]
     assert len(ids) == len(set(ids))
 

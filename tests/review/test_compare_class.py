@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,24 @@ def test_parley_compare_anonymize(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     html = out.read_text(encoding="utf-8")
     assert "alice" not in html and "Seminar B" not in html and "Table B" in html
+
+
+def test_the_class_plane_marks_every_table_with_a_linked_title(
+    tables: dict[str, Played],
+) -> None:
+    """Every compared table's outcome is one mark on the class plane, naming the table on
+    hover and linking to its column; the frontier is drawn."""
+    html = render_comparison(exports(tables))
+    page = Page(html)
+    assert page.find("svg", data_chart="class")
+    plane = html[html.index('id="class"') :]
+    plane = plane[: plane.index("</section>")]
+    for name in COMPARED:
+        table = tables[name].export["table"]
+        link = f'xlink:href="#t{table["id"]}"'
+        assert plane.count(link) == 1, name
+        after = plane[plane.index(link) :]
+        title = re.search(r"<title>([^<]*)</title>", after)
+        assert title and f"#{table['id']}" in title.group(1)
+        assert page.by_id(f"t{table['id']}")
+    assert re.search(r'id="class-frontier', plane) and re.search(r'id="class-zopa', plane)

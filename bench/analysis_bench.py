@@ -196,7 +196,7 @@ def table(rows: list[tuple[Case, dict[str, Any]]]) -> str:
     """The results as a fixed-width table."""
     head = (
         f"{'case':<28}{'seconds':>9}{'target':>8}{'ratio':>8}{'peak MiB':>10}{'RSS MiB':>9}"
-        f"{'outcomes':>22}{'ZOPA':>22}{'frontier':>10}"
+        f"{'outcomes':>27}{'ZOPA':>27}{'frontier':>10}"
     )
     lines = [head, "-" * len(head)]
     for case, r in rows:
@@ -208,7 +208,7 @@ def table(rows: list[tuple[Case, dict[str, Any]]]) -> str:
         flag = "" if seconds <= case.target else "  SLOW"
         lines.append(
             f"{case.name:<28}{seconds:>9.3f}{case.target:>8g}{seconds / case.target:>8.2f}"
-            f"{peak:>10}{r['rss_mib']:>9.0f}{r['outcomes']:>22,}{r['zopa']:>22,}"
+            f"{peak:>10}{r['rss_mib']:>9.0f}{r['outcomes']:>27,}{r['zopa']:>27,}"
             f"{r['frontier']:>10,}{flag}"
         )
     return "\n".join(lines)

@@ -7,8 +7,16 @@ the real engine and log (``bot.cli.play_lines`` into a temporary database): offe
 counter-offers, rejections, passes, statements, refused attempts of six codes, injects,
 and agreements that the facilitator undoes, with the US and DPRK heads alternating as the
 turn order demands. The scenario is copied with a high ``max_rounds`` so a long table does
-not close early. It then times ``build_export`` and ``render_report`` (best of
-``--repeat``) and prints the size of the HTML, raw and gzipped.
+not close early.
+
+It then times what ``parley export TABLE -o report.html`` does, best of ``--repeat``:
+``build_export`` (reading the log, the replay, and the analysis, with the outcome-space
+cache emptied first so the analysis is worked out every time) and
+``bot.review.render.render(export, "html")`` (the report model, its charts and the
+templates). Issue 8 asks for the report of a 10,000-event table, analysis included, in
+under 2 s: the ``of 2 s`` column is export + render against that target. The process's
+first report also pays one-off costs (compiling the templates, matplotlib's first
+figure); it is shown apart. Last, the size of the HTML, raw and gzipped.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,10 +106,15 @@ def logged_kinds(output: str) -> Iterator[str]:
             yield "action_refused"
 
 
+#: Issue 8: the report of a 10,000-event table, analysis included, in under 2 s.
+TARGET_SECONDS = 2.0
+TARGET_EVENTS = 10_000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1_000, 10_000])
-    parser.add_argument("--repeat", type=int, default=3, help="renders per size (best kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="reports per size (best kept)")
     parser.add_argument("--keep", type=Path, help="write each report to this folder")
     args = parser.parse_args()
 
@@ -116,54 +130,81 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
 
     from bot.cli import play_lines
+    from bot.review import value
     from bot.review.export import build_export
-    from bot.review.report import read_debrief, render_report
+    from bot.review.render import render
     from bot.store import Store
 
-    async def play(size: int) -> tuple[dict[str, object], float, float, int]:
+    async def play(size: int) -> tuple[Path, int, float, int]:
         db = work / f"table-{size}.db"
         out = io.StringIO()
         started = time.perf_counter()
         code, table_id = await play_lines(script(size), str(db), ["instructor"], out)
         played = time.perf_counter() - started
         assert code == 0 and table_id is not None, out.getvalue()[-2000:]
-        predicted = sum(1 for _ in logged_kinds(out.getvalue()))
+        return db, table_id, played, sum(1 for _ in logged_kinds(out.getvalue()))
+
+    async def export_of(db: Path, table_id: int) -> tuple[dict[str, Any], float]:
+        value._space.cache_clear()  # the analysis is part of the report: work it out anew
         async with await Store.open(str(db)) as store:
             started = time.perf_counter()
             export = await build_export(store, table_id)
-            built = time.perf_counter() - started
-        return export, played, built, predicted
+            return export, time.perf_counter() - started
 
     header = (
         f"{'events':>8} {'rounds':>7} {'refused':>8} {'play (s)':>9} {'export (ms)':>12} "
-        f"{'render (ms)':>12} {'HTML (KiB)':>11} {'gzip (KiB)':>11} {'B/event':>8}"
+        f"{'render (ms)':>12} {'report (ms)':>12} {'of 2 s':>7} {'HTML (KiB)':>11} "
+        f"{'gzip (KiB)':>11} {'B/event':>8}"
     )
-    print(f"render_report, best of {args.repeat}; Python {sys.version.split()[0]}")
+    python = sys.version.split()[0]
+    print(f"export + render of the HTML report, best of {args.repeat}; Python {python}")
     print(header)
     print("-" * len(header))
+    first: tuple[int, float] | None = None
+    verdicts = []
     for size in args.sizes:
-        export, played, built, reported = asyncio.run(play(size))
-        events: list[dict[str, object]] = export["events"]  # type: ignore[assignment]
-        assert len(events) == size == reported, (len(events), size, reported)
-        debrief = read_debrief(export)
-        timings = []
+        db, table_id, played, predicted = asyncio.run(play(size))
+        best: tuple[float, float] | None = None
         html = ""
+        export: dict[str, Any] = {}
         for _ in range(args.repeat):
+            export, built = asyncio.run(export_of(db, table_id))
             started = time.perf_counter()
-            html = render_report(export, debrief)
-            timings.append(time.perf_counter() - started)
+            html = render(export, "html")
+            rendered = time.perf_counter() - started
+            if first is None:
+                first = (size, built + rendered)
+            if best is None or built + rendered < sum(best):
+                best = (built, rendered)
+        assert best is not None
+        assert len(export["events"]) == size == predicted, (len(export["events"]), size, predicted)
+        built, rendered = best
+        total = built + rendered
         raw = html.encode("utf-8")
         packed = gzip.compress(raw)
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             (args.keep / f"report-{size}.html").write_bytes(raw)
-        outcome: dict[str, object] = export["outcome"]  # type: ignore[assignment]
-        refusals: dict[str, int] = outcome["refusals"]  # type: ignore[assignment]
+        outcome = export["outcome"]
         print(
-            f"{size:>8,} {outcome['rounds']:>7} {sum(refusals.values()):>8} {played:>9.1f} "
-            f"{built * 1000:>12.0f} {min(timings) * 1000:>12.0f} {len(raw) / 1024:>11.0f} "
-            f"{len(packed) / 1024:>11.0f} {len(raw) / size:>8.0f}"
+            f"{size:>8,} {outcome['rounds']:>7} {sum(outcome['refusals'].values()):>8} "
+            f"{played:>9.1f} {built * 1000:>12.0f} {rendered * 1000:>12.0f} {total * 1000:>12.0f} "
+            f"{total / TARGET_SECONDS:>7.2f} {len(raw) / 1024:>11.0f} {len(packed) / 1024:>11.0f} "
+            f"{len(raw) / size:>8.0f}"
         )
+        if size == TARGET_EVENTS:
+            verdicts.append(
+                f"The report of a {size:,}-event table, analysis included: {total:.2f} s, "
+                f"{total / TARGET_SECONDS:.2f} of the {TARGET_SECONDS:g} s target "
+                f"({'within' if total < TARGET_SECONDS else 'OVER'} it)."
+            )
+    if first is not None:
+        print(
+            f"\nThe process's first report ({first[0]:,} events), one-off costs included: "
+            f"{first[1] * 1000:.0f} ms."
+        )
+    for verdict in verdicts:
+        print(verdict)
     return 0
 
 

@@ -21,7 +21,7 @@ from bot import paths
 from bot.analysis import Point, Space
 from bot.domain.scenario import Scenario, ScenarioError, load_scenario
 from bot.play import PlayClock, Player, PlayError
-from bot.review.export import FORMATS, build_export, format_for, render, to_markdown
+from bot.review.export import FORMATS, build_export, format_for, to_markdown
 from bot.review.value import mode_summary, space_for
 from bot.scenarios import ScenarioLibrary
 from bot.service import LogUnavailable, Tables
@@ -196,6 +196,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     export = asyncio.run(_export(db, table_id))
     print()
     print(to_markdown(export))
+    from bot.review.render import render  # the report draws with matplotlib: slow to import
+
     report = Path(db).with_name(f"{Path(db).stem}-table-{table_id}.html")
     report.write_text(render(export, "html"), encoding="utf-8")
     print(f"Table {table_id} is in {db}: `parley export {table_id} --db {db} --format json`.")
@@ -248,6 +250,8 @@ def _existing_db(command: str, db: str) -> bool:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bot.review.render import render  # the report draws with matplotlib: slow to import
+
     fmt = args.format
     if fmt is None and args.output not in (None, "-"):
         fmt = format_for(args.output)

@@ -18,9 +18,12 @@ Nothing is sampled. Pure: no I/O, no discord, no aiosqlite.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 from bot.domain.scenario import Item, Scenario, Sequencing
 
@@ -91,22 +94,18 @@ class Space:
     batnas: Vector
     #: Utility vectors of the Pareto frontier, each with one item set reaching it.
     front: dict[Vector, tuple[str, ...]]
-    #: How many outcomes reach each utility vector.
-    counts: dict[Vector, int]
+    #: How many outcomes the mode allows (non-empty item sets).
+    outcomes: int
+    #: How many of them leave every delegation at or above its BATNA.
+    zopa: int
+    #: How many leave every delegation strictly better off than its BATNA.
+    better_for_all: int
     #: True for ``parallel``: any set of items, an upper bound on what offers can build.
     upper_bound: bool = False
+    #: The package's item limit (the variant's ``max_items_per_offer``).
+    rules_limit: int = 0
 
     # -- the space ------------------------------------------------------------------------
-
-    @cached_property
-    def outcomes(self) -> int:
-        """How many outcomes (non-empty item sets) the mode allows."""
-        return sum(self.counts.values())
-
-    @cached_property
-    def zopa(self) -> int:
-        """How many outcomes leave every delegation at or above its BATNA."""
-        return sum(n for v, n in self.counts.items() if self._rational(v))
 
     @cached_property
     def frontier(self) -> list[Point]:
@@ -176,9 +175,31 @@ class Space:
             return 0.0
         return min(math.dist(vector, front) for front in self.front)
 
+    def contains(self, items: Iterable[str]) -> bool:
+        """Whether ``items`` is an outcome of this space (the mode allows it)."""
+        chosen = set(items)
+        walk = _walk(self.scenario, self.sequencing, self.rules_limit)
+        state: State | None = walk.start()
+        for index, item in enumerate(walk.items):
+            if state is not None and item.id in chosen:
+                state = walk.take(state, index)
+                chosen.discard(item.id)
+            if state is not None and index in walk.gated_ends:
+                state = walk.leave_basket(state)
+        return state is not None and state[2] > 0 and not chosen
+
     def measure(self, items: Sequence[str]) -> Measures:
-        """Every measure of the outcome ``items`` (empty: no deal)."""
+        """Every measure of the outcome ``items`` (empty: no deal).
+
+        Raises :class:`ValueError` if ``items`` is not an outcome of this space (measured
+        against another mode's space, its frontier would mean nothing).
+        """
         deal = bool(items)
+        if deal and not self.contains(items):
+            raise ValueError(
+                f"{sorted(items)} is not an outcome under {self.variant!r} "
+                f"({self.sequencing.value}); measure it against its own rule mode"
+            )
         vector = self.vector(items) if deal else self.batnas
         gains = self._gains(vector)
         joint = sum(gains)
@@ -270,11 +291,16 @@ def _run(
     seed: int,
     grow: Callable[[int, int], int],
     merge: Callable[[dict[Vector, int], dict[Vector, int]], dict[Vector, int]],
+    clamp: Callable[[Vector, int], Vector | None] | None = None,
 ) -> Layers:
     """Walk the items once: ``grow(what, index)`` is what reaches a vector after taking
-    item ``index``; ``merge`` combines two layers of one state."""
+    item ``index``; ``merge`` combines two layers of one state; ``clamp(vector, index)``,
+    if given, rewrites (or drops, with None) every vector after item ``index``."""
     zero: Vector = tuple(0 for _ in values[0]) if values else ()
-    layers: Layers = {walk.start(): {zero: seed}}
+    start = clamp(zero, -1) if clamp is not None else zero
+    if start is None:  # nothing can meet the thresholds
+        return {}
+    layers: Layers = {walk.start(): {start: seed}}
     for index, value in enumerate(values):
         nxt: Layers = {}
         for state, layer in layers.items():
@@ -290,8 +316,67 @@ def _run(
                 if after is not None:
                     crossed[after] = merge(crossed.get(after, {}), layer)
             nxt = crossed
+        if clamp is not None:  # counting: vectors that clamp alike add up
+            for state, layer in nxt.items():
+                clamped: dict[Vector, int] = {}
+                for v, n in layer.items():
+                    c = clamp(v, index)
+                    if c is not None:
+                        clamped[c] = clamped.get(c, 0) + n
+                nxt[state] = clamped
         layers = nxt
     return layers
+
+
+#: A coordinate whose threshold is met whatever items follow.
+MET = sys.maxsize
+
+
+def _count_outcomes(walk: _Walk) -> int:
+    """How many outcomes the mode allows (the walk's states alone, no utilities)."""
+    layers = _run(walk, [() for _ in walk.items], 1, lambda n, _: n, _merge_count)
+    return sum(n for state, layer in layers.items() if state[2] for n in layer.values())
+
+
+def _count_rational(walk: _Walk, values: list[Vector], batnas: Vector) -> tuple[int, int]:
+    """How many outcomes leave every delegation at or above its BATNA, and how many
+    strictly above.
+
+    Counting every distinct utility vector would be exact but slow with many delegations;
+    instead a vector is dropped as soon as the items still to come cannot lift one of its
+    coordinates to the BATNA, and a coordinate is marked :data:`MET` once they cannot pull
+    it below BATNA + 1: only the vectors still undecided are told apart.
+    """
+    size = len(batnas)
+    high = [[0] * size for _ in range(len(values) + 1)]  # the most the rest can add
+    low = [[0] * size for _ in range(len(values) + 1)]  # the most the rest can take away
+    for i in reversed(range(len(values))):
+        for d in range(size):
+            high[i][d] = high[i + 1][d] + max(values[i][d], 0)
+            low[i][d] = low[i + 1][d] + min(values[i][d], 0)
+
+    def clamp(vector: Vector, index: int) -> Vector | None:
+        up, down = high[index + 1], low[index + 1]
+        out = []
+        for d, u in enumerate(vector):
+            if u == MET:
+                out.append(MET)
+            elif u + up[d] < batnas[d]:
+                return None
+            else:
+                out.append(MET if u + down[d] > batnas[d] else u)
+        return tuple(out)
+
+    layers = _run(walk, values, 1, lambda n, _: n, _merge_count, clamp)
+    at_least = above = 0
+    for state, layer in layers.items():
+        if not state[2]:
+            continue
+        for vector, n in layer.items():
+            at_least += n  # what survived meets every BATNA (nothing is left to come)
+            if all(u == MET or u > b for u, b in zip(vector, batnas, strict=True)):
+                above += n
+    return at_least, above
 
 
 def analyze(scenario: Scenario, variant: str) -> Space:
@@ -302,20 +387,16 @@ def analyze(scenario: Scenario, variant: str) -> Space:
     values = [tuple(item.values.get(d, 0) for d in delegations) for item in walk.items]
     ids = [item.id for item in walk.items]
     fronts = _run(walk, values, 0, lambda w, i: w | 1 << i, _merge_front)
-    counts = _run(walk, values, 1, lambda n, _: n, _merge_count)
     front: dict[Vector, int] = {}
-    total: dict[Vector, int] = {}
     for state, layer in fronts.items():
         if state[2]:  # the empty set is no deal, not an outcome
             front = _merge_front(front, layer)
-    for state, layer in counts.items():
-        if state[2]:
-            total = _merge_count(total, layer)
-    batnas = []
+    batnas: list[int] = []
     for d in delegations:
         delegation = scenario.delegation(d)
         assert delegation is not None
         batnas.append(delegation.batna)
+    zopa, better_for_all = _count_rational(walk, values, tuple(batnas))
     return Space(
         scenario=scenario,
         variant=variant,
@@ -323,13 +404,16 @@ def analyze(scenario: Scenario, variant: str) -> Space:
         delegations=delegations,
         batnas=tuple(batnas),
         front={v: tuple(ids[i] for i in range(len(ids)) if w >> i & 1) for v, w in front.items()},
-        counts=total,
+        outcomes=_count_outcomes(walk),
+        zopa=zopa,
+        better_for_all=better_for_all,
         upper_bound=rules.sequencing is Sequencing.PARALLEL,
+        rules_limit=rules.max_items_per_offer,
     )
 
 
 def _add(a: Vector, b: Vector) -> Vector:
-    return tuple(x + y for x, y in zip(a, b, strict=True))
+    return tuple(x if x == MET else x + y for x, y in zip(a, b, strict=True))
 
 
 def _merge_count(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:
@@ -359,9 +443,14 @@ def pareto(vectors: list[Vector]) -> list[Vector]:
                 kept.append(v)
                 best_second = v[1]
         return kept
-    kept = []
-    for v in sorted(set(vectors), key=lambda v: (-sum(v), v)):
-        # only a vector with a larger (or equal) sum can dominate this one
-        if not any(all(k >= x for k, x in zip(kv, v, strict=True)) for kv in kept):
-            kept.append(v)
-    return kept
+    # Only a vector with a larger (or equal) sum can dominate another: in that order,
+    # each vector is checked against those kept so far, all at once with numpy.
+    ordered = np.array(sorted(set(vectors), key=lambda v: (-sum(v), v)), dtype=np.int64)
+    kept_rows = np.empty_like(ordered)
+    n = 0
+    for row in ordered:
+        if n and bool((kept_rows[:n] >= row).all(axis=1).any()):
+            continue
+        kept_rows[n] = row
+        n += 1
+    return [tuple(int(x) for x in row) for row in kept_rows[:n]]

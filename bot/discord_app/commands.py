@@ -23,7 +23,8 @@ from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.state import TableState
 from bot.review.compare import render_comparison
-from bot.review.export import SUFFIX, render
+from bot.review.export import SUFFIX
+from bot.review.render import render
 
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot

@@ -198,13 +198,17 @@ class Timeline:
 
 
 def timeline_data(
-    export: Mapping[str, Any], scenario: Scenario, events: Events | None = None
+    export: Mapping[str, Any],
+    scenario: Scenario,
+    events: Events | None = None,
+    rounds: Sequence[int] | None = None,
 ) -> Timeline:
     """Count the table's offers, counter-offers, rejections, refusals and agreements.
 
     An offer counts on every basket it touches; a refused attempt on the baskets of the
     items it named (or on a row of its own when it named none); an undone action is left
-    out, as it no longer stands. ``events``: the export's events if already parsed.
+    out, as it no longer stands. ``events``: the export's events if already parsed;
+    ``rounds``: their rounds (:func:`event_rounds`) if already known.
     """
     baskets = scenario.baskets_in_order()
     row_of = {b.id: i for i, b in enumerate(baskets)}
@@ -213,7 +217,8 @@ def timeline_data(
     timeline = Timeline(rows=rows)
     offer_rows: dict[int, set[int]] = {}
     typed = parse_events(export["events"] if events is None else events)
-    rounds = event_rounds(typed)
+    if rounds is None:
+        rounds = event_rounds(typed)
     no_row = len(rows)
 
     def rows_for(items: Sequence[str]) -> set[int]:
@@ -259,13 +264,16 @@ def refusal_colours(codes: Sequence[str]) -> dict[str, str]:
 
 @_styled
 def timeline_svg(
-    export: Mapping[str, Any], scenario: Scenario, events: Events | None = None
+    export: Mapping[str, Any],
+    scenario: Scenario,
+    events: Events | None = None,
+    rounds: Sequence[int] | None = None,
 ) -> str:
     """The timeline: moves and refusals by basket (rows, in basket order) over rounds.
 
-    ``events``: the export's events if already parsed.
+    ``events``: the export's events if already parsed; ``rounds``: their rounds if known.
     """
-    data = timeline_data(export, scenario, events)
+    data = timeline_data(export, scenario, events, rounds)
     colours = refusal_colours(data.codes)
     n_rows = len(data.rows)
     last = max(data.last_round, 1)
@@ -298,19 +306,24 @@ def timeline_svg(
             style = _Style("X", colours[mark.split(":", 1)[1]], 55, "white")
         else:
             style = styles[mark]
-        xs = [p[0] for p in points]
-        ys = [p[1] for p in points]
-        sizes = [style.size * scale * (1 + 0.35 * math.log2(p[2])) for p in points]
-        ax.scatter(
-            xs,
-            ys,
-            s=sizes,
-            marker=style.marker,
-            c=style.color,
-            edgecolors=style.edge,
-            linewidths=1.4 if mark == "rejected" else 0.6,
-            zorder=3,
-        )
+        # One marker line per size (a size per count): matplotlib writes a marker line as
+        # one shape and a reference per point, several times faster than a scatter's
+        # collection, which styles every point anew (a 10,000-event table has thousands).
+        by_size: dict[float, list[tuple[float, float]]] = defaultdict(list)
+        for x, y, count in points:
+            by_size[style.size * scale * (1 + 0.35 * math.log2(count))].append((x, y))
+        for size, at in by_size.items():
+            ax.plot(
+                [p[0] for p in at],
+                [p[1] for p in at],
+                linestyle="",
+                marker=style.marker,
+                markersize=math.sqrt(size),  # a scatter's size is an area, in points²
+                markerfacecolor=style.color,
+                markeredgecolor=style.edge,
+                markeredgewidth=1.4 if mark == "rejected" else 0.6,
+                zorder=3,
+            )
         if not dense:
             for x, y, count in points:
                 if count > 1:

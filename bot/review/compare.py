@@ -2,28 +2,237 @@
 
 The tables may be sections of one class or the same class under different rules
 (``singapore``, ``package``, ``parallel``). The page shows, per table, the outcome, the
-rounds used, the agreed items per basket, each delegation's score and the joint gain, and
-the refused attempts by code, with one chart per measure. Like the report, it is one
-self-contained HTML file (:func:`bot.review.report.html_page`).
+rounds used, the agreed items per basket, each delegation's score and the joint gain, what
+the table made of the value on offer, and the refused attempts by code, with one chart per
+measure; the class on one utility plane; and a summary per rule mode.
+
+Each table's facts are worked out once (:class:`TableFacts`), the page's model
+(:class:`Comparison`) is built from them, and ``templates/compare.html`` renders it with
+autoescaping: like the report, one self-contained HTML file.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
 from bot.analysis import pareto
-from bot.domain.scenario import Scenario
+from bot.domain.scenario import Delegation, Scenario
 from bot.review import charts
 from bot.review.anonymize import anonymize
 from bot.review.export import FORMAT
-from bot.review.report import (
+from bot.review.pages import (
+    PageHeader,
     agreements_count,
-    esc,
-    html_page,
+    collector_paused,
     outcome_text,
+    render_page,
     variant_title,
     when,
+)
+
+#: Colours of the rule modes on the class plane (colour-blind safe, in order of first use).
+MODE_COLOURS = ("#1b6ca8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e")
+
+
+# -- the facts of one table -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TableFacts:
+    """What the comparison says of one table, read from its export once."""
+
+    id: int
+    #: ``#3 Seminar A``.
+    label: str
+    variant: str
+    opened_at: str | None
+    #: How it ended, in words and as a key (the close reason, else the phase).
+    outcome: str
+    outcome_key: str
+    rounds: int
+    agreements: int
+    #: Whether any agreement stands.
+    deal: bool
+    #: The titles of the agreed items, per basket id.
+    agreed: dict[str, list[str]]
+    #: The export's ``outcome.scores`` (score, batna, margin, beats_batna per delegation).
+    scores: dict[str, dict[str, Any]]
+    joint_gain: int
+    #: Whether the export has an ``analysis`` (an older Parley's has none).
+    analysed: bool
+    #: From the export's ``analysis`` (None without one).
+    left_on_table: int | None
+    pareto_optimal: bool | None
+    frontier: list[dict[str, Any]]
+    first_agreement: int | None
+    #: Refused attempts per code, and in all.
+    refusals: dict[str, int]
+    refused: int
+
+
+def first_agreement_round(export: dict[str, Any]) -> int | None:
+    """The round of the table's first agreement (undone ones excepted), if any."""
+    agreements = export["outcome"]["agreements"]
+    return min((a["round"] for a in agreements), default=None)
+
+
+def table_facts(export: dict[str, Any], scenario: Scenario) -> TableFacts:
+    """One table's facts, from its export."""
+    table = export["table"]
+    outcome = export["outcome"]
+    analysis = export.get("analysis") or {}
+    measured = analysis.get("outcome") or {}
+    agreed: dict[str, list[str]] = {b.id: [] for b in scenario.baskets_in_order()}
+    for item in outcome["agreed"]:
+        agreed.setdefault(item["basket"], []).append(item["title"])
+    return TableFacts(
+        id=table["id"],
+        label=f"#{table['id']} {table['title']}".strip(),
+        variant=table["variant"],
+        opened_at=table["opened_at"],
+        outcome=outcome_text(export),
+        outcome_key=outcome["reason"] or outcome["phase"],
+        rounds=outcome["rounds"],
+        agreements=agreements_count(export),
+        deal=bool(outcome["agreements"]),
+        agreed=agreed,
+        scores=outcome["scores"],
+        joint_gain=outcome["joint_gain"],
+        analysed=bool(analysis),
+        left_on_table=measured.get("left_on_table"),
+        pareto_optimal=measured.get("pareto_optimal"),
+        frontier=analysis.get("frontier", []),
+        first_agreement=first_agreement_round(export),
+        refusals=outcome["refusals"],
+        refused=sum(outcome["refusals"].values()),
+    )
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _modes(tables: Sequence[TableFacts]) -> list[dict[str, Any]]:
+    modes: dict[str, list[TableFacts]] = {}
+    for t in tables:
+        modes.setdefault(t.variant, []).append(t)
+    return [
+        {
+            "variant": variant,
+            "tables": len(group),
+            "deals": sum(1 for t in group if t.deal),
+            "mean_joint_gain": _mean([t.joint_gain for t in group]),
+            "mean_left_on_table": _mean(
+                [t.left_on_table for t in group if t.left_on_table is not None]
+            ),
+            "pareto_optimal": sum(1 for t in group if t.pareto_optimal),
+            "mean_rounds_to_first_agreement": _mean(
+                [float(t.first_agreement) for t in group if t.first_agreement is not None]
+            ),
+            "refusals": sum(t.refused for t in group),
+        }
+        for variant, group in modes.items()
+    ]
+
+
+def by_rule_mode(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per rule mode (variant): tables, deals, mean joint gain and left on the table,
+    Pareto-optimal deals, mean rounds to the first agreement, refused attempts."""
+    if not exports:
+        return []
+    scenario = Scenario.model_validate(exports[0]["scenario"])
+    return _modes([table_facts(e, scenario) for e in exports])
+
+
+# -- the page's model -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCell:
+    """A delegation's score at one table, against its BATNA."""
+
+    score: int
+    batna: int
+    margin: int
+    beats_batna: bool
+    deal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One table's cell in a row of the side-by-side table."""
+
+    table: int
+    #: The cell's ``data-value`` (None: no attribute).
+    value: str | None
+    text: str
+    strong: bool = False
+    #: Shown instead of ``text`` when set.
+    score: ScoreCell | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureRow:
+    """A row of the side-by-side table (``measure``: its ``data-measure``)."""
+
+    label: str
+    measure: str
+    cells: Sequence[Cell]
+
+
+@dataclass(frozen=True, slots=True)
+class ModeRow:
+    """A rule mode's summary: (key, text) cells in the order of :data:`MODE_COLUMNS`."""
+
+    variant: str
+    rules: str
+    cells: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class TableAgreed:
+    """What one table agreed: (basket title, item titles) for each basket with any."""
+
+    label: str
+    rules: str
+    baskets: Sequence[tuple[str, Sequence[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Everything the comparison page shows, worked out once from the exports."""
+
+    title: str
+    header: PageHeader
+    #: (section id, label) of the table of contents.
+    contents: Sequence[tuple[str, str]]
+    #: (table id, label) of each column.
+    columns: Sequence[tuple[int, str]]
+    rows: Sequence[MeasureRow]
+    #: The class on one utility plane (two offering delegations, with an analysis), else None.
+    plane: Markup | None
+    #: (key of :func:`by_rule_mode`, heading) of the rule-mode table's columns.
+    mode_columns: Sequence[tuple[str, str]]
+    modes: Sequence[ModeRow]
+    charts: Sequence[Markup]
+    agreed: Sequence[TableAgreed]
+    format: str
+
+
+#: The rule-mode table's columns: (key of :func:`by_rule_mode`, heading).
+MODE_COLUMNS = (
+    ("tables", "Tables"),
+    ("deals", "Deals"),
+    ("mean_joint_gain", "Mean joint gain"),
+    ("mean_left_on_table", "Mean left on the table"),
+    ("pareto_optimal", "Pareto-optimal deals"),
+    ("mean_rounds_to_first_agreement", "Mean rounds to the first agreement"),
+    ("refusals", "Refused attempts"),
 )
 
 
@@ -55,157 +264,159 @@ def _check(exports: list[dict[str, Any]]) -> None:
         raise ValueError(f"table {', '.join(twice)} is listed more than once")
 
 
-def _label(export: dict[str, Any]) -> str:
-    table = export["table"]
-    return f"#{table['id']} {table['title']}".strip()
+def _row(
+    label: str,
+    measure: str,
+    tables: Sequence[TableFacts],
+    texts: Sequence[str],
+    values: Sequence[object] | None = None,
+) -> MeasureRow:
+    """A row of plain cells (``values``: each cell's ``data-value``, if it has one)."""
+    return MeasureRow(
+        label,
+        measure,
+        [
+            Cell(t.id, None if values is None else str(values[i]), text)
+            for i, (t, text) in enumerate(zip(tables, texts, strict=True))
+        ],
+    )
 
 
-def _agreed_by_basket(export: dict[str, Any], scenario: Scenario) -> dict[str, list[str]]:
-    by_basket: dict[str, list[str]] = {b.id: [] for b in scenario.baskets_in_order()}
-    for agreed in export["outcome"]["agreed"]:
-        by_basket.setdefault(agreed["basket"], []).append(agreed["title"])
-    return by_basket
-
-
-def first_agreement_round(export: dict[str, Any]) -> int | None:
-    """The round of the table's first agreement (undone ones excepted), if any."""
-    agreements = export["outcome"]["agreements"]
-    return min((a["round"] for a in agreements), default=None)
-
-
-def _value_rows(exports: list[dict[str, Any]], row: Any) -> list[str]:
-    """Deal or not, left on the table, Pareto-optimal, rounds to the first agreement."""
-    analyses = [e.get("analysis") or {} for e in exports]
-    outcomes = [a.get("outcome") or {} for a in analyses]
-    deals = [bool(e["outcome"]["agreements"]) for e in exports]
-    firsts = [first_agreement_round(e) for e in exports]
+def _rows(
+    tables: Sequence[TableFacts],
+    scenario: Scenario,
+    delegations: Sequence[Delegation],
+    codes: list[str],
+) -> list[MeasureRow]:
+    """The side-by-side table, one row per measure."""
     rows = [
-        row("Deal", ["yes" if d else "no" for d in deals], "deal", deals),
-        row(
-            "Left on the table",
-            [str(o.get("left_on_table", "—")) for o in outcomes],
-            "left_on_table",
-            [o.get("left_on_table", "") for o in outcomes],
+        _row(
+            "Rules",
+            "variant",
+            tables,
+            [variant_title(scenario, t.variant) for t in tables],
+            [t.variant for t in tables],
         ),
-        row(
-            "Pareto-optimal",
-            [
-                "—" if "pareto_optimal" not in o else "yes" if o["pareto_optimal"] else "no"
-                for o in outcomes
-            ],
-            "pareto_optimal",
-            [o.get("pareto_optimal", "") for o in outcomes],
+        _row("Opened", "opened", tables, [when(t.opened_at) for t in tables]),
+        _row(
+            "Outcome",
+            "outcome",
+            tables,
+            [t.outcome for t in tables],
+            [t.outcome_key for t in tables],
         ),
-        row(
-            "Rounds to the first agreement",
-            ["—" if f is None else str(f) for f in firsts],
-            "first_agreement",
-            ["" if f is None else f for f in firsts],
+        _row(
+            "Rounds used",
+            "rounds",
+            tables,
+            [str(t.rounds) for t in tables],
+            [t.rounds for t in tables],
+        ),
+        _row(
+            "Agreements",
+            "agreements",
+            tables,
+            [str(t.agreements) for t in tables],
+            [t.agreements for t in tables],
         ),
     ]
+    for basket in scenario.baskets_in_order():
+        counts = [len(t.agreed.get(basket.id, [])) for t in tables]
+        rows.append(
+            _row(
+                f"Agreed: {basket.title}",
+                f"basket:{basket.id}",
+                tables,
+                [str(n) for n in counts],
+                counts,
+            )
+        )
+    for d in delegations:
+        cells = []
+        for t in tables:
+            s = t.scores.get(d.id)
+            if s is None:
+                cells.append(Cell(t.id, "", "—"))
+                continue
+            score = ScoreCell(s["score"], s["batna"], s["margin"], s["beats_batna"], t.deal)
+            cells.append(Cell(t.id, str(s["score"]), str(s["score"]), score=score))
+        rows.append(MeasureRow(f"Score: {d.name}", f"score:{d.id}", cells))
+    rows.append(
+        MeasureRow(
+            "Joint gain",
+            "joint_gain",
+            [Cell(t.id, str(t.joint_gain), f"{t.joint_gain:+d}", strong=True) for t in tables],
+        )
+    )
+    rows += [
+        _row(
+            "Deal",
+            "deal",
+            tables,
+            ["yes" if t.deal else "no" for t in tables],
+            [t.deal for t in tables],
+        ),
+        _row(
+            "Left on the table",
+            "left_on_table",
+            tables,
+            ["—" if t.left_on_table is None else str(t.left_on_table) for t in tables],
+            ["" if t.left_on_table is None else t.left_on_table for t in tables],
+        ),
+        _row(
+            "Pareto-optimal",
+            "pareto_optimal",
+            tables,
+            [
+                "—" if t.pareto_optimal is None else "yes" if t.pareto_optimal else "no"
+                for t in tables
+            ],
+            ["" if t.pareto_optimal is None else t.pareto_optimal for t in tables],
+        ),
+        _row(
+            "Rounds to the first agreement",
+            "first_agreement",
+            tables,
+            ["—" if t.first_agreement is None else str(t.first_agreement) for t in tables],
+            ["" if t.first_agreement is None else t.first_agreement for t in tables],
+        ),
+        _row(
+            "Refused attempts",
+            "refusals",
+            tables,
+            [str(t.refused) for t in tables],
+            [t.refused for t in tables],
+        ),
+    ]
+    for code in codes:
+        counts = [t.refusals.get(code, 0) for t in tables]
+        rows.append(
+            _row(f"refused: {code}", f"refusal:{code}", tables, [str(n) for n in counts], counts)
+        )
     return rows
 
 
-def by_rule_mode(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per rule mode (variant): tables, deals, mean joint gain and left on the table,
-    Pareto-optimal deals, mean rounds to the first agreement, refused attempts."""
-    modes: dict[str, list[dict[str, Any]]] = {}
-    for e in exports:
-        modes.setdefault(e["table"]["variant"], []).append(e)
-
-    def mean(values: list[float]) -> float | None:
-        return round(sum(values) / len(values), 2) if values else None
-
-    summary = []
-    for variant, group in modes.items():
-        outcomes = [(e.get("analysis") or {}).get("outcome") or {} for e in group]
-        firsts = [f for e in group if (f := first_agreement_round(e)) is not None]
-        summary.append(
-            {
-                "variant": variant,
-                "tables": len(group),
-                "deals": sum(1 for e in group if e["outcome"]["agreements"]),
-                "mean_joint_gain": mean([e["outcome"]["joint_gain"] for e in group]),
-                "mean_left_on_table": mean(
-                    [o["left_on_table"] for o in outcomes if "left_on_table" in o]
-                ),
-                "pareto_optimal": sum(1 for o in outcomes if o.get("pareto_optimal")),
-                "mean_rounds_to_first_agreement": mean([float(f) for f in firsts]),
-                "refusals": sum(sum(e["outcome"]["refusals"].values()) for e in group),
-            }
-        )
-    return summary
-
-
-def _modes_html(exports: list[dict[str, Any]], scenario: Scenario) -> str:
-    heads = (
-        "Rules",
-        "Tables",
-        "Deals",
-        "Mean joint gain",
-        "Mean left on the table",
-        "Pareto-optimal deals",
-        "Mean rounds to the first agreement",
-        "Refused attempts",
-    )
-    keys = (
-        "tables",
-        "deals",
-        "mean_joint_gain",
-        "mean_left_on_table",
-        "pareto_optimal",
-        "mean_rounds_to_first_agreement",
-        "refusals",
-    )
-    body = "".join(
-        f'<tr data-variant="{esc(m["variant"])}"><th scope="row">'
-        f"{esc(variant_title(scenario, m['variant']))}</th>"
-        + "".join(f'<td data-measure="{k}">{esc("—" if m[k] is None else m[k])}</td>' for k in keys)
-        + "</tr>"
-        for m in by_rule_mode(exports)
-    )
-    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in heads)
-    return (
-        '<section class="card" id="by-rules"><h2>By rule mode</h2>'
-        '<div class="table-wrap"><table class="compare">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
-    )
-
-
-#: Colours of the rule modes on the class plane (colour-blind safe, in order of first use).
-MODE_COLOURS = ("#1b6ca8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e")
-
-
-def _class_plane(exports: list[dict[str, Any]], scenario: Scenario) -> str:
+def _class_plane(tables: Sequence[TableFacts], scenario: Scenario) -> str | None:
     """Every table's outcome on one utility plane with the Pareto frontier (two
     delegations; the frontier of all the compared rule modes together), one colour per
     rule mode; each mark names its table on hover and links to its column."""
     offering = [d for d in scenario.delegations if d.offers]
-    if len(offering) != 2 or not any(e.get("analysis") for e in exports):
-        return ""
+    if len(offering) != 2 or not any(t.analysed for t in tables):
+        return None
     first, second = offering
     frontier = pareto(
-        [
-            (p["scores"][first.id], p["scores"][second.id])
-            for e in exports
-            for p in (e.get("analysis") or {}).get("frontier", [])
-        ]
+        [(p["scores"][first.id], p["scores"][second.id]) for t in tables for p in t.frontier]
     )
     by_mode: dict[str, list[charts.Mark]] = {}
-    for e in exports:
-        scores = e["outcome"]["scores"]
-        deal = bool(e["outcome"]["agreements"])
-        x = scores[first.id]["score"] if deal else first.batna
-        y = scores[second.id]["score"] if deal else second.batna
-        left = ((e.get("analysis") or {}).get("outcome") or {}).get("left_on_table")
+    for t in tables:
+        x = t.scores[first.id]["score"] if t.deal else first.batna
+        y = t.scores[second.id]["score"] if t.deal else second.batna
         title = (
-            f"{_label(e)} ({e['table']['variant']}): "
-            + (f"{first.name} {x}, {second.name} {y}" if deal else "no deal")
-            + ("" if left is None else f"; {left} left on the table")
+            f"{t.label} ({t.variant}): "
+            + (f"{first.name} {x}, {second.name} {y}" if t.deal else "no deal")
+            + ("" if t.left_on_table is None else f"; {t.left_on_table} left on the table")
         )
-        by_mode.setdefault(e["table"]["variant"], []).append(
-            charts.Mark(x, y, title, href=f"#t{e['table']['id']}")
-        )
+        by_mode.setdefault(t.variant, []).append(charts.Mark(x, y, title, href=f"#t{t.id}"))
     dances = [
         charts.Dance(
             variant_title(scenario, variant),
@@ -222,18 +433,128 @@ def _class_plane(exports: list[dict[str, Any]], scenario: Scenario) -> str:
         frontier=[(int(x), int(y)) for x, y in frontier],
         dances=dances,
     )
-    svg = charts.utility_plane_svg(
+    return charts.utility_plane_svg(
         plane,
         "class",
         f"The class on one utility plane: each table's outcome ({first.name}'s and "
         f"{second.name}'s scores; no deal at the BATNAs), with the Pareto frontier, the "
         "BATNAs and the zone of possible agreement",
     )
-    return (
-        '<section class="card" id="class"><h2>The class on one plane</h2>'
-        '<p class="muted">Each mark is a table\'s outcome, coloured by its rules; the '
-        "frontier is the best any agreement could do. Marks below and left of it left "
-        f"value on the table.</p><figure>{svg}</figure></section>"
+
+
+def _charts(
+    tables: Sequence[TableFacts],
+    scenario: Scenario,
+    delegations: Sequence[Delegation],
+    codes: list[str],
+) -> list[str]:
+    """One bar chart per measure: rounds, agreed items per basket, scores, joint gain and
+    refused attempts by code."""
+    labels = [t.label for t in tables]
+    baskets = scenario.baskets_in_order()
+    return [
+        charts.bars_svg(
+            "cmp-rounds",
+            "Rounds used",
+            labels,
+            {"rounds": [t.rounds for t in tables]},
+            ylabel="rounds",
+        ),
+        charts.bars_svg(
+            "cmp-baskets",
+            "Agreed items per basket",
+            labels,
+            {b.title: [len(t.agreed.get(b.id, [])) for t in tables] for b in baskets},
+            ylabel="items",
+        ),
+        charts.bars_svg(
+            "cmp-scores",
+            "Scores against BATNA",
+            labels,
+            {d.name: [t.scores.get(d.id, {}).get("score", 0) for t in tables] for d in delegations},
+            ylabel="score",
+            references={
+                d.name: [t.scores.get(d.id, {}).get("batna", d.batna) for t in tables]
+                for d in delegations
+            },
+        ),
+        charts.bars_svg(
+            "cmp-gain",
+            "Joint gain (sum of scores above BATNA)",
+            labels,
+            {"joint gain": [t.joint_gain for t in tables]},
+            ylabel="points",
+            colours={"joint gain": charts.AGREEMENT},
+        ),
+        charts.bars_svg(
+            "cmp-refusals",
+            "Refused attempts by code",
+            labels,
+            {c: [t.refusals.get(c, 0) for t in tables] for c in codes}
+            or {"refused": [0 for _ in tables]},
+            ylabel="attempts",
+            stacked=True,
+            colours=charts.refusal_colours(codes),
+        ),
+    ]
+
+
+def build_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -> Comparison:
+    """The comparison page's model, from ``exports`` (tables of one scenario).
+
+    ``anonymized``: students become "Student 1"..., titles "Table A"... (to show a class).
+    Raises :class:`ValueError` for fewer than two tables, tables of different scenarios,
+    a table listed twice, or an export in another format.
+    """
+    _check(exports)
+    if anonymized:
+        exports = anonymize(exports)
+    scenario = Scenario.model_validate(exports[0]["scenario"])
+    tables = [table_facts(e, scenario) for e in exports]
+    delegations = [d for d in scenario.delegations if d.offers] or scenario.delegations
+    codes = sorted({code for t in tables for code in t.refusals})
+    plane = _class_plane(tables, scenario)
+    contents = [("side-by-side", "Side by side")]
+    if plane is not None:
+        contents.append(("class", "The class"))
+    contents += [("by-rules", "By rule mode"), ("charts", "Charts"), ("statements", "Agreements")]
+    # charts.py escapes every text it writes into the SVG
+    return Comparison(
+        title=f"{scenario.title} — Parley comparison",
+        header=PageHeader(
+            kicker="Parley · comparison",
+            title=scenario.title,
+            subtitle=f"{len(tables)} tables · rules: "
+            + ", ".join(sorted({t.variant for t in tables})),
+            facts=[(t.label, f"{t.variant} · {t.outcome}") for t in tables],
+        ),
+        contents=contents,
+        columns=[(t.id, t.label) for t in tables],
+        rows=_rows(tables, scenario, delegations, codes),
+        plane=None if plane is None else Markup(plane),
+        mode_columns=MODE_COLUMNS,
+        modes=[
+            ModeRow(
+                m["variant"],
+                variant_title(scenario, m["variant"]),
+                [(key, "—" if m[key] is None else str(m[key])) for key, _ in MODE_COLUMNS],
+            )
+            for m in _modes(tables)
+        ],
+        charts=[Markup(svg) for svg in _charts(tables, scenario, delegations, codes)],
+        agreed=[
+            TableAgreed(
+                t.label,
+                variant_title(scenario, t.variant),
+                [
+                    (b.title, t.agreed[b.id])
+                    for b in scenario.baskets_in_order()
+                    if t.agreed.get(b.id)
+                ],
+            )
+            for t in tables
+        ],
+        format=FORMAT,
     )
 
 
@@ -244,223 +565,5 @@ def render_comparison(exports: list[dict[str, Any]], anonymized: bool = False) -
     Raises :class:`ValueError` for fewer than two tables, tables of different scenarios,
     a table listed twice, or an export in another format.
     """
-    _check(exports)
-    if anonymized:
-        exports = anonymize(exports)
-    scenario = Scenario.model_validate(exports[0]["scenario"])
-    baskets = scenario.baskets_in_order()
-    delegations = [d for d in scenario.delegations if d.offers] or scenario.delegations
-    labels = [_label(e) for e in exports]
-    codes = sorted({code for e in exports for code in e["outcome"]["refusals"]})
-    agreed = [_agreed_by_basket(e, scenario) for e in exports]
-
-    def row(header: str, cells: list[str], measure: str, values: list[Any] | None = None) -> str:
-        tds = "".join(
-            f'<td data-table="{esc(e["table"]["id"])}"'
-            + (f' data-value="{esc(values[i])}"' if values is not None else "")
-            + f">{cell}</td>"
-            for i, (e, cell) in enumerate(zip(exports, cells, strict=True))
-        )
-        return f'<tr data-measure="{esc(measure)}"><th scope="row">{esc(header)}</th>{tds}</tr>'
-
-    rows: list[str] = [
-        row(
-            "Rules",
-            [esc(variant_title(scenario, e["table"]["variant"])) for e in exports],
-            "variant",
-            [e["table"]["variant"] for e in exports],
-        ),
-        row("Opened", [esc(when(e["table"]["opened_at"])) for e in exports], "opened"),
-        row(
-            "Outcome",
-            [esc(outcome_text(e)) for e in exports],
-            "outcome",
-            [e["outcome"]["reason"] or e["outcome"]["phase"] for e in exports],
-        ),
-        row(
-            "Rounds used",
-            [str(e["outcome"]["rounds"]) for e in exports],
-            "rounds",
-            [e["outcome"]["rounds"] for e in exports],
-        ),
-        row(
-            "Agreements",
-            [str(agreements_count(e)) for e in exports],
-            "agreements",
-            [agreements_count(e) for e in exports],
-        ),
-    ]
-    for basket in baskets:
-        cells = []
-        for by_basket in agreed:
-            titles = by_basket.get(basket.id, [])
-            cells.append(str(len(titles)))
-        rows.append(
-            row(
-                f"Agreed: {basket.title}",
-                cells,
-                f"basket:{basket.id}",
-                [len(b.get(basket.id, [])) for b in agreed],
-            )
-        )
-    for d in delegations:
-        cells, values = [], []
-        for e in exports:
-            s = e["outcome"]["scores"].get(d.id)
-            if s is None:
-                cells.append("—")
-                values.append("")
-                continue
-            margin = (
-                f'<span class="{"yes" if s["beats_batna"] else "no"}">{s["margin"]:+d}</span>'
-                if e["outcome"]["agreements"]
-                else '<span class="muted">no deal</span>'
-            )
-            cells.append(f'{s["score"]} <span class="muted">/ BATNA {s["batna"]}</span> {margin}')
-            values.append(s["score"])
-        rows.append(row(f"Score: {d.name}", cells, f"score:{d.id}", values))
-    rows.append(
-        row(
-            "Joint gain",
-            [f"<strong>{e['outcome']['joint_gain']:+d}</strong>" for e in exports],
-            "joint_gain",
-            [e["outcome"]["joint_gain"] for e in exports],
-        )
-    )
-    rows += _value_rows(exports, row)
-    rows.append(
-        row(
-            "Refused attempts",
-            [str(sum(e["outcome"]["refusals"].values())) for e in exports],
-            "refusals",
-            [sum(e["outcome"]["refusals"].values()) for e in exports],
-        )
-    )
-    for code in codes:
-        counts = [e["outcome"]["refusals"].get(code, 0) for e in exports]
-        rows.append(row(f"refused: {code}", [str(n) for n in counts], f"refusal:{code}", counts))
-
-    head = "".join(
-        f'<th scope="col" id="t{esc(e["table"]["id"])}" data-table="{esc(e["table"]["id"])}">'
-        f"{esc(label)}</th>"
-        for e, label in zip(exports, labels, strict=True)
-    )
-    table_html = (
-        '<section class="card" id="side-by-side"><h2>Side by side</h2>'
-        '<div class="table-wrap"><table class="compare"><thead><tr><th>Measure</th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
-    )
-
-    score_series = {
-        d.name: [e["outcome"]["scores"].get(d.id, {}).get("score", 0) for e in exports]
-        for d in delegations
-    }
-    batnas = {
-        d.name: [e["outcome"]["scores"].get(d.id, {}).get("batna", d.batna) for e in exports]
-        for d in delegations
-    }
-    figures = [
-        charts.bars_svg(
-            "cmp-rounds",
-            "Rounds used",
-            labels,
-            {"rounds": [e["outcome"]["rounds"] for e in exports]},
-            ylabel="rounds",
-        ),
-        charts.bars_svg(
-            "cmp-baskets",
-            "Agreed items per basket",
-            labels,
-            {b.title: [len(a.get(b.id, [])) for a in agreed] for b in baskets},
-            ylabel="items",
-        ),
-        charts.bars_svg(
-            "cmp-scores",
-            "Scores against BATNA",
-            labels,
-            score_series,
-            ylabel="score",
-            references=batnas,
-        ),
-        charts.bars_svg(
-            "cmp-gain",
-            "Joint gain (sum of scores above BATNA)",
-            labels,
-            {"joint gain": [e["outcome"]["joint_gain"] for e in exports]},
-            ylabel="points",
-            colours={"joint gain": charts.AGREEMENT},
-        ),
-        charts.bars_svg(
-            "cmp-refusals",
-            "Refused attempts by code",
-            labels,
-            {c: [e["outcome"]["refusals"].get(c, 0) for e in exports] for c in codes}
-            or {"refused": [0 for _ in exports]},
-            ylabel="attempts",
-            stacked=True,
-            colours=charts.refusal_colours(codes),
-        ),
-    ]
-    charts_html = (
-        '<section class="card" id="charts"><h2>Charts</h2><div class="charts">'
-        + "".join(f"<figure>{svg}</figure>" for svg in figures)
-        + "</div></section>"
-    )
-
-    statements = []
-    for e, by_basket in zip(exports, agreed, strict=True):
-        parts = "".join(
-            f"<h4>{esc(b.title)}</h4><ul>"
-            + "".join(f"<li>{esc(t)}</li>" for t in by_basket.get(b.id, []))
-            + "</ul>"
-            for b in baskets
-            if by_basket.get(b.id)
-        )
-        statements.append(
-            f'<div class="delegation"><h3>{esc(_label(e))}</h3>'
-            f'<div class="muted">{esc(variant_title(scenario, e["table"]["variant"]))}</div>'
-            + (parts or '<p class="muted">Nothing was agreed.</p>')
-            + "</div>"
-        )
-    statements_html = (
-        '<section class="card" id="statements"><h2>What each table agreed</h2>'
-        f'<div class="delegations">{"".join(statements)}</div></section>'
-    )
-
-    variants = sorted({e["table"]["variant"] for e in exports})
-    header = (
-        '<header class="page"><div><p class="kicker">Parley · comparison</p>'
-        f"<h1>{esc(scenario.title)}</h1>"
-        f'<p class="subtitle">{len(exports)} tables · rules: {esc(", ".join(variants))}</p>'
-        "<dl>"
-        + "".join(
-            f"<div><dt>{esc(_label(e))}</dt><dd>{esc(e['table']['variant'])} · "
-            f"{esc(outcome_text(e))}</dd></div>"
-            for e in exports
-        )
-        + "</dl></div></header>"
-    )
-    toc = (
-        '<nav class="toc" aria-label="Sections"><a href="#side-by-side">Side by side</a>'
-        '<a href="#class">The class</a><a href="#by-rules">By rule mode</a>'
-        '<a href="#charts">Charts</a>'
-        '<a href="#statements">Agreements</a></nav>'
-    )
-    footer = (
-        '<footer class="page">Made by Parley from the '
-        f"{FORMAT} exports of tables "
-        + ", ".join(f"#{esc(e['table']['id'])}" for e in exports)
-        + ". Scores use each delegation's private values; the joint gain is the sum of "
-        "the delegations' scores above their BATNA.</footer>"
-    )
-    return html_page(
-        f"{scenario.title} — Parley comparison",
-        header,
-        toc
-        + table_html
-        + _class_plane(exports, scenario)
-        + _modes_html(exports, scenario)
-        + charts_html
-        + statements_html,
-        footer,
-    )
+    with collector_paused():
+        return render_page("compare.html", page=build_comparison(exports, anonymized))

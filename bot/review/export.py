@@ -378,18 +378,3 @@ def format_for(filename: str | None) -> str | None:
     suffix = name.rsplit(".", 1)[1].lower()
     suffix = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
     return next((fmt for fmt, ext in SUFFIX.items() if ext == suffix), None)
-
-
-def render(export: dict[str, Any], fmt: str) -> str:
-    """An export in one of :data:`FORMATS`."""
-    if fmt == "html":
-        from bot.review.report import read_debrief, render_report
-
-        return render_report(export, read_debrief(export))
-    if fmt == "json":
-        return to_json(export)
-    if fmt == "csv":
-        return to_csv(export)
-    if fmt == "markdown":
-        return to_markdown(export)
-    raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")

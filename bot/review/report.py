@@ -1,5 +1,11 @@
 """The HTML report of one table: a single self-contained page built from the export.
 
+The export (``parley-log/1``, with its ``analysis``) is read once into a :class:`Report`,
+a plain typed model of everything the page shows, and ``templates/report.html`` renders
+it with autoescaping. Every fact is worked out once here (the events are parsed once,
+their rounds found once, the outcome space asked for at most once) and the template only
+lays it out.
+
 The page needs nothing but itself: the stylesheet is inlined from ``templates/``, the
 charts are inline SVG drawn by matplotlib (:mod:`bot.review.charts`), there is no script,
 and a Content-Security-Policy forbids any request, so it opens offline and prints as it is.
@@ -8,39 +14,34 @@ Everything that users wrote (names, titles, notes, statements) is HTML-escaped.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
-from html import escape
 from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup
 
 from bot import paths
 from bot.analysis import Move, Space
 from bot.domain import events as ev
 from bot.domain.scenario import Scenario
 from bot.review import charts
-from bot.review.export import joint_statement
+from bot.review.export import FORMAT, joint_statement
+from bot.review.markdown import markdown_to_html
 from bot.review.narrate import delegation_name, describe
+from bot.review.pages import (
+    PageHeader,
+    agreements_count,
+    collector_paused,
+    outcome_text,
+    render_page,
+    variant_title,
+    when,
+)
 from bot.review.schema import ExportedEvent, parse_events
 from bot.review.value import space_for
-
-TEMPLATES = Path(__file__).parent / "templates"
-
-#: No request may leave the page: styles inline, images only as data: URLs, no scripts.
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "base-uri 'none'; form-action 'none'"
-)
-
-CLOSE_REASONS = {
-    "walked_away": "a delegation walked away",
-    "max_rounds": "the last round ended",
-    "package_agreed": "the package was agreed",
-    "all_agreed": "every item was agreed",
-    "facilitator": "ended by the facilitator",
-}
 
 #: Turn actions a player takes (counted as "actions" in participation).
 ACTIONS = (ev.OfferTabled, ev.OfferAccepted, ev.OfferRejected, ev.TurnPassed, ev.WalkedAway)
@@ -60,30 +61,214 @@ ADMIN = (
 )
 
 
-def esc(value: object) -> str:
-    """HTML-escape any value's text (quotes too, so it is safe in attributes)."""
-    return escape(str(value), quote=True)
+# -- the model ----------------------------------------------------------------------------------
 
 
-@cache
-def stylesheet() -> str:
-    """The review pages' CSS (``templates/report.css``)."""
-    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+@dataclass(frozen=True, slots=True)
+class KeyFigure:
+    """One of the cards under the table of contents."""
+
+    label: str
+    value: str
+    note: str = ""
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the value is words rather than a number (shown smaller)."""
+        return not self.value[-1:].isdigit()
 
 
-def html_page(title: str, header: str, body: str, footer: str, extra_css: str = "") -> str:
-    """A whole self-contained HTML document."""
-    return (
-        "<!doctype html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="generator" content="Parley">\n'
-        '<link rel="icon" href="data:,">\n'
-        f"<title>{esc(title)}</title>\n"
-        f"<style>\n{stylesheet()}{extra_css}</style>\n</head>\n<body>\n"
-        f"{header}\n<main>\n{body}\n</main>\n{footer}\n</body>\n</html>\n"
-    )
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone in a participants card."""
+
+    name: str
+    #: ``head``, ``member`` or ``observer``.
+    role: str
+    left: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationCard:
+    """A delegation and its people (``id`` None: the observers' card)."""
+
+    id: str | None
+    name: str
+    note: str
+    people: Sequence[Person]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    """A delegation's score against its BATNA."""
+
+    delegation: str
+    name: str
+    score: int
+    batna: int
+    margin: int
+    beats_batna: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One of the Value section's measures (``key``: its ``data-measure``)."""
+
+    label: str
+    value: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class GainRow:
+    """A delegation's gain against the best it could have gained (three or more)."""
+
+    delegation: str
+    name: str
+    score: int
+    batna: int
+    gain: int
+    best_gain: int
+    #: The gain as a share of the best, in percent (``"62"``), or None if no gain was possible.
+    percent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MoveClass:
+    """A move class of ANALYTICS.md and what it means at this table."""
+
+    move: str
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRow:
+    """How many offers a delegation made, and how many of each move class."""
+
+    delegation: str
+    name: str
+    offers: int
+    #: (move class, count), in the order of :data:`MOVE_MEANING`.
+    counts: Sequence[tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSection:
+    """The Value section (ANALYTICS.md) of a table whose export has an ``analysis``."""
+
+    sentences: Sequence[str]
+    measures: Sequence[Measure]
+    #: The utility plane (two delegations), else None.
+    plane: Markup | None
+    #: Whether the frontier is an upper bound (the parallel rule).
+    upper_bound: bool
+    #: Gains against the best possible (three delegations or more), else empty.
+    gains: Sequence[GainRow]
+    moves: Sequence[MoveClass]
+    move_rows: Sequence[MoveRow]
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipationRow:
+    """A player's turn actions, statements and refused attempts."""
+
+    user_id: str
+    name: str
+    delegation: str
+    role: str
+    actions: int
+    statements: int
+    refusals: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalRow:
+    """How often a refusal code came up, and the transcript row of its first time."""
+
+    code: str
+    count: int
+    first: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InjectRow:
+    """An event posted to the table."""
+
+    round: int
+    title: str
+    posted_by: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A label in front of a transcript row's text (``kind``: its CSS class)."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Links from a transcript row to others: ``answers #3``, ``undoes #7, #8``."""
+
+    label: str
+    seqs: Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRow:
+    """One event of the log as a transcript row (its id is ``e<seq>``)."""
+
+    seq: int
+    kind: str
+    #: The row's CSS classes: ``k-<kind>``, what it is, ``reverted``, its delegation.
+    classes: str
+    #: The refusal code of a refused attempt.
+    code: str | None
+    round: int
+    #: The time as the export has it (for ``<time datetime>``) and as shown.
+    at: str
+    time: str
+    badges: Sequence[Badge]
+    text: str
+    links: Sequence[Links]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the report of one table shows, worked out once from its export."""
+
+    title: str
+    header: PageHeader
+    #: (delegation id, colour), for the delegations' CSS classes.
+    colours: Sequence[tuple[str, str]]
+    #: (section id, label) of the table of contents.
+    contents: Sequence[tuple[str, str]]
+    figures: Sequence[KeyFigure]
+    delegations: Sequence[DelegationCard]
+    timeline: Markup
+    #: (basket title, clauses) in basket order.
+    statement: Sequence[tuple[str, Sequence[str]]]
+    scores: Sequence[ScoreRow]
+    joint_gain: int
+    #: None when the export has no ``analysis`` (an older Parley made it).
+    value: ValueSection | None
+    participation: Sequence[ParticipationRow]
+    participation_chart: Markup
+    refusals: Sequence[RefusalRow]
+    #: How many attempts were refused, all codes together.
+    refused: int
+    injects: Sequence[InjectRow]
+    transcript: Sequence[TranscriptRow]
+    debrief: Markup | None
+    #: The export's format, table id and number of events, for the footer.
+    format: str
+    table_id: int
+    event_count: int
+
+
+# -- building it ----------------------------------------------------------------------------
 
 
 def delegation_colour(scenario: Scenario, delegation_id: str) -> str:
@@ -91,139 +276,6 @@ def delegation_colour(scenario: Scenario, delegation_id: str) -> str:
     ids = [d.id for d in scenario.delegations]
     index = ids.index(delegation_id) if delegation_id in ids else len(ids)
     return charts.SERIES[index % len(charts.SERIES)]
-
-
-def delegation_css(scenario: Scenario) -> str:
-    """One colour per delegation, as ``.d-ID { --dc: colour }`` rules."""
-    return "".join(
-        f".d-{d.id}{{--dc:{delegation_colour(scenario, d.id)}}}\n" for d in scenario.delegations
-    )
-
-
-def when(iso: str | None) -> str:
-    """An ISO 8601 UTC time as ``YYYY-MM-DD HH:MM UTC`` (or a dash)."""
-    if not iso:
-        return "—"
-    return f"{iso[:10]} {iso[11:16]} UTC"
-
-
-def variant_title(scenario: Scenario, variant: str) -> str:
-    """The variant's title from the scenario, or its name."""
-    found = scenario.variants.get(variant)
-    return found.title if found and found.title else variant
-
-
-def outcome_text(export: dict[str, Any]) -> str:
-    """How the table ended, in words."""
-    outcome = export["outcome"]
-    if outcome["phase"] != "closed":
-        return f"not closed ({outcome['phase']})"
-    reason = outcome.get("reason") or ""
-    return CLOSE_REASONS.get(reason, reason or "closed")
-
-
-def agreements_count(export: dict[str, Any]) -> int:
-    """How many agreements the table reached (undone ones excluded)."""
-    return len({a["agreement_seq"] for a in export["outcome"]["agreed"]})
-
-
-# -- a tiny, safe Markdown renderer ---------------------------------------------------------
-
-_LIST_ITEM = re.compile(r"^\s{0,3}([-*+]|\d{1,9}[.)])\s+(.*)$")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-
-
-def _inline(text: str) -> str:
-    """Escape, then code spans, strong and emphasis; links keep their text and address."""
-    parts = re.split(r"(`[^`]+`)", text)
-    out = []
-    for part in parts:
-        if len(part) > 2 and part.startswith("`") and part.endswith("`"):
-            out.append(f"<code>{esc(part[1:-1])}</code>")
-            continue
-        html = esc(part)
-        html = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"\1 (\2)", html)
-        html = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", html)
-        html = re.sub(r"__(?=\S)(.+?)(?<=\S)__", r"<strong>\1</strong>", html)
-        html = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"<em>\1</em>", html)
-        html = re.sub(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])", r"<em>\1</em>", html)
-        out.append(html)
-    return "".join(out)
-
-
-def markdown_to_html(text: str, heading_offset: int = 2) -> str:
-    """Render a small, safe subset of Markdown: headings, lists, paragraphs, quotes, code.
-
-    Every character of the source is escaped; the only tags in the output are the ones
-    this function writes. Headings move down by ``heading_offset`` levels (a ``#`` in a
-    prompt file sits under the page's own ``<h2>``).
-    """
-    blocks: list[str] = []
-    paragraph: list[str] = []
-    quote: list[str] = []
-    items: list[list[str]] = []
-    list_tag = ""
-    list_start = 1
-    lines = text.replace("\r\n", "\n").split("\n")
-
-    def flush() -> None:
-        nonlocal items, list_tag
-        if paragraph:
-            blocks.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-            paragraph.clear()
-        if quote:
-            blocks.append(f"<blockquote><p>{_inline(' '.join(quote))}</p></blockquote>")
-            quote.clear()
-        if items:
-            start = f' start="{list_start}"' if list_tag == "ol" and list_start != 1 else ""
-            lis = "".join(f"<li>{_inline(' '.join(item))}</li>" for item in items)
-            blocks.append(f"<{list_tag}{start}>{lis}</{list_tag}>")
-            items, list_tag = [], ""
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if _FENCE.match(line):
-            flush()
-            fence = stripped[:3]
-            code: list[str] = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(fence):
-                code.append(lines[i])
-                i += 1
-            blocks.append(f"<pre><code>{esc(chr(10).join(code))}</code></pre>")
-            i += 1
-            continue
-        if not stripped:
-            flush()
-        elif heading := _HEADING.match(line):
-            flush()
-            level = min(6, len(heading.group(1)) + heading_offset)
-            blocks.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif item := _LIST_ITEM.match(line):
-            marker, rest = item.groups()
-            tag = "ul" if marker in "-*+" else "ol"
-            if paragraph or quote or (items and tag != list_tag):
-                flush()
-            if not items:
-                list_tag = tag
-                list_start = int(marker[:-1]) if tag == "ol" else 1
-            items.append([rest])
-        elif stripped.startswith(">"):
-            if paragraph or items:
-                flush()
-            quote.append(stripped.lstrip(">").strip())
-        elif items:
-            items[-1].append(stripped)
-        elif quote:
-            quote.append(stripped)
-        else:
-            paragraph.append(stripped)
-        i += 1
-    flush()
-    return "\n".join(blocks)
 
 
 def read_debrief(export: dict[str, Any], prompts_dir: Path | None = None) -> str | None:
@@ -241,143 +293,73 @@ def read_debrief(export: dict[str, Any], prompts_dir: Path | None = None) -> str
         return None
 
 
-# -- the report ---------------------------------------------------------------------------------
-
-
-def _header(export: dict[str, Any], scenario: Scenario, kicker: str) -> str:
+def _header(export: dict[str, Any], scenario: Scenario) -> PageHeader:
     table = export["table"]
-    facilitators = ", ".join(f["name"] for f in table["facilitators"]) or "—"
     variant = table["variant"]
     rules = variant_title(scenario, variant)
     if rules != variant:
         rules = f"{rules} ({variant})"
-    fields = [
-        ("Rules", rules),
-        ("Opened", when(table["opened_at"])),
-        ("Closed", when(table["closed_at"])),
-        ("Facilitators", facilitators),
-        ("Table", f"#{table['id']}"),
-    ]
-    items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in fields)
-    return (
-        '<header class="page"><div>'
-        f'<p class="kicker">{esc(kicker)}</p>'
-        f"<h1>{esc(table['title'] or scenario.title)}</h1>"
-        f'<p class="subtitle">{esc(scenario.title)}</p>'
-        f"<dl>{items}</dl></div></header>"
+    return PageHeader(
+        kicker="Parley · table report",
+        title=table["title"] or scenario.title,
+        subtitle=scenario.title,
+        facts=(
+            ("Rules", rules),
+            ("Opened", when(table["opened_at"])),
+            ("Closed", when(table["closed_at"])),
+            ("Facilitators", ", ".join(f["name"] for f in table["facilitators"]) or "—"),
+            ("Table", f"#{table['id']}"),
+        ),
     )
 
 
-def _figures(export: dict[str, Any]) -> str:
+def _figures(export: dict[str, Any], refused: int) -> tuple[KeyFigure, ...]:
     outcome = export["outcome"]
-    refused = sum(outcome["refusals"].values())
+    return (
+        KeyFigure("Outcome", outcome_text(export)),
+        KeyFigure("Rounds", str(outcome["rounds"])),
+        KeyFigure("Agreements", str(agreements_count(export)), f"{len(outcome['agreed'])} items"),
+        KeyFigure("Joint gain", f"{outcome['joint_gain']:+d}", "sum of scores above BATNA"),
+        KeyFigure("Refused attempts", str(refused), f"{len(outcome['refusals'])} codes"),
+        KeyFigure("Events", str(len(export["events"])), "in the log"),
+    )
+
+
+def _delegations(export: dict[str, Any], scenario: Scenario) -> tuple[DelegationCard, ...]:
     cards = [
-        ("Outcome", outcome_text(export), ""),
-        ("Rounds", str(outcome["rounds"]), ""),
-        ("Agreements", str(agreements_count(export)), f"{len(outcome['agreed'])} items"),
-        ("Joint gain", f"{outcome['joint_gain']:+d}", "sum of scores above BATNA"),
-        ("Refused attempts", str(refused), f"{len(outcome['refusals'])} codes"),
-        ("Events", str(len(export["events"])), "in the log"),
+        DelegationCard(
+            d.id,
+            d.name,
+            f"BATNA {d.batna}" + ("" if d.offers else " · does not make offers"),
+            tuple(
+                Person(m["name"], m["role"] or "member", bool(m.get("left")))
+                for m in export["members"]
+                if m["delegation"] == d.id
+            ),
+        )
+        for d in scenario.delegations
     ]
-    return (
-        '<div class="figures">'
-        + "".join(
-            f'<div class="figure"><div class="label">{esc(label)}</div>'
-            f'<div class="value{"" if value[-1:].isdigit() else " text"}">{esc(value)}</div>'
-            + (f'<div class="note">{esc(note)}</div>' if note else "")
-            + "</div>"
-            for label, value, note in cards
-        )
-        + "</div>"
+    observers = tuple(
+        Person(m["name"], "observer", bool(m.get("left")))
+        for m in export["members"]
+        if m["delegation"] is None
     )
-
-
-def _participants(export: dict[str, Any], scenario: Scenario) -> str:
-    cards = []
-    for d in scenario.delegations:
-        people = [m for m in export["members"] if m["delegation"] == d.id]
-        rows = (
-            "".join(
-                f'<li><span class="{"left" if m.get("left") else ""}">{esc(m["name"])}</span>'
-                f'<span class="role">{esc(m["role"] or "member")}'
-                f"{' · left' if m.get('left') else ''}</span></li>"
-                for m in people
-            )
-            or '<li class="muted">nobody</li>'
-        )
-        cards.append(
-            f'<div class="delegation d-{d.id}" data-delegation="{esc(d.id)}">'
-            f"<h3>{esc(d.name)}</h3>"
-            f'<div class="muted">BATNA {d.batna}'
-            f"{'' if d.offers else ' · does not make offers'}</div><ul>{rows}</ul></div>"
-        )
-    observers = [m for m in export["members"] if m["delegation"] is None]
     if observers:
-        rows = "".join(
-            f'<li><span class="{"left" if m.get("left") else ""}">{esc(m["name"])}</span>'
-            f'<span class="role">observer{" · left" if m.get("left") else ""}</span></li>'
-            for m in observers
+        cards.append(DelegationCard(None, "Observers", "public channel only", observers))
+    return tuple(cards)
+
+
+def _scores(export: dict[str, Any], scenario: Scenario) -> tuple[ScoreRow, ...]:
+    return tuple(
+        ScoreRow(
+            delegation_id,
+            delegation_name(scenario, delegation_id),
+            s["score"],
+            s["batna"],
+            s["margin"],
+            s["beats_batna"],
         )
-        cards.append(
-            '<div class="delegation"><h3>Observers</h3>'
-            '<div class="muted">public channel only</div>'
-            f"<ul>{rows}</ul></div>"
-        )
-    return (
-        '<section class="card" id="participants"><h2>Participants</h2>'
-        f'<div class="delegations">{"".join(cards)}</div></section>'
-    )
-
-
-def _timeline(export: dict[str, Any], scenario: Scenario, events: list[ExportedEvent]) -> str:
-    return (
-        '<section class="card" id="timeline"><h2>Timeline</h2>'
-        f'<figure class="chart-box">{charts.timeline_svg(export, scenario, events)}'
-        '<figcaption class="caption">Each row is a basket, in the order of the scenario; '
-        "an offer is marked on every basket it touches, a refused attempt on the baskets of "
-        "the items it named. A number beside a mark counts several in the same round. "
-        "Undone actions are left out. Dashed lines: injects.</figcaption></figure></section>"
-    )
-
-
-def _statement(export: dict[str, Any]) -> str:
-    parts = []
-    for title, clauses in joint_statement(export):
-        lis = "".join(f"<li>{esc(c)}</li>" for c in clauses)
-        parts.append(f"<h3>{esc(title)}</h3><ol>{lis}</ol>")
-    body = "".join(parts) or '<p class="muted">Nothing was agreed.</p>'
-    return (
-        '<section class="card" id="statement"><h2>Joint statement</h2>'
-        f'<div class="statement">{body}</div></section>'
-    )
-
-
-def _scores(export: dict[str, Any], scenario: Scenario) -> str:
-    outcome = export["outcome"]
-    rows = []
-    for delegation_id, s in outcome["scores"].items():
-        margin = s["margin"]
-        beats = s["beats_batna"]
-        rows.append(
-            f'<tr class="d-{esc(delegation_id)}" data-delegation="{esc(delegation_id)}" '
-            f'data-score="{s["score"]}" data-batna="{s["batna"]}">'
-            f"<th scope=row>{esc(delegation_name(scenario, delegation_id))}</th>"
-            f'<td class="num">{s["score"]}</td><td class="num">{s["batna"]}</td>'
-            f'<td class="num">{margin:+d}</td>'
-            f'<td class="{"yes" if beats else "no"}">{"yes" if beats else "no"}</td></tr>'
-        )
-    return (
-        '<section class="card" id="scores"><h2>Scores against BATNA</h2>'
-        '<div class="table-wrap"><table class="scores"><thead><tr><th>Delegation</th>'
-        '<th class="num">Score</th><th class="num">BATNA</th><th class="num">Margin</th>'
-        "<th>Beats BATNA</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody>"
-        f'<tfoot><tr><td colspan="3">Joint gain (sum of margins)</td>'
-        f'<td class="num" data-joint-gain="{outcome["joint_gain"]}">'
-        f"{outcome['joint_gain']:+d}</td><td></td></tr></tfoot></table></div>"
-        '<p class="caption">A score is the sum of the delegation\'s private values of the '
-        "agreed items; the BATNA is the value of no agreement. With nothing agreed, each "
-        "side keeps its BATNA: no margin either way.</p></section>"
+        for delegation_id, s in export["outcome"]["scores"].items()
     )
 
 
@@ -429,171 +411,123 @@ def participation(
     return list(people.values())
 
 
-def _participation(export: dict[str, Any], scenario: Scenario, events: list[ExportedEvent]) -> str:
-    people = participation(export, events)
-    rows = "".join(
-        f'<tr data-user="{esc(p["user_id"])}" data-actions="{p["actions"]}" '
-        f'data-statements="{p["statements"]}" data-refusals="{p["refusals"]}">'
-        f"<th scope=row>{esc(p['name'])}</th>"
-        f"<td>{esc(delegation_name(scenario, p['delegation']) if p['delegation'] else '—')}</td>"
-        f"<td>{esc(p['role'] or '')}</td>"
-        f'<td class="num">{p["actions"]}</td><td class="num">{p["statements"]}</td>'
-        f'<td class="num">{p["refusals"]}</td></tr>'
-        for p in people
-    )
-    chart_rows = [
-        (
-            f"{p['name']} ({delegation_name(scenario, p['delegation'])})"
-            if p["delegation"]
-            else f"{p['name']} ({p['role'] or 'observer'})",
-            p["actions"],
-            p["statements"],
-            p["refusals"],
-        )
-        for p in people
-    ]
-    chart = charts.participation_svg(chart_rows) if people else ""
-    return (
-        '<section class="card" id="participation"><h2>Participation</h2>'
-        '<div class="table-wrap"><table><thead><tr><th>Player</th><th>Delegation</th>'
-        '<th>Role</th><th class="num">Turn actions</th><th class="num">Statements</th>'
-        f'<th class="num">Refused</th></tr></thead><tbody>{rows}</tbody></table></div>'
-        f'<figure class="chart-box">{chart}</figure>'
-        '<p class="caption">Turn actions: offers, acceptances, rejections, passes and '
-        "walk-outs (undone ones included). Statements include recorded caucus messages.</p>"
-        "</section>"
-    )
-
-
-def _refusals(export: dict[str, Any], events: list[ExportedEvent]) -> str:
-    refusals = export["outcome"]["refusals"]
-    if not refusals:
-        body = '<p class="muted">No attempt was refused.</p>'
-    else:
-        first_seen: dict[str, int] = {}
-        for e in events:
-            if isinstance(e.data, ev.ActionRefused):
-                first_seen.setdefault(e.data.code, e.seq)
-        rows = "".join(
-            f'<tr data-code="{esc(code)}" data-count="{n}"><td><code>{esc(code)}</code></td>'
-            f'<td class="num">{n}</td><td>'
-            + (
-                f'<a href="#e{first_seen[code]}">#{first_seen[code]}</a>'
-                if code in first_seen
-                else ""
-            )
-            + "</td></tr>"
-            for code, n in sorted(refusals.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
-        body = (
-            '<div class="table-wrap"><table class="refusals"><thead><tr><th>Code</th>'
-            f'<th class="num">Count</th><th>First</th></tr></thead><tbody>{rows}</tbody>'
-            f'<tfoot><tr><td>Total</td><td class="num">{sum(refusals.values())}</td>'
-            "<td></td></tr></tfoot></table></div>"
-        )
-    return f'<section class="card" id="refusals"><h2>Refused attempts</h2>{body}</section>'
-
-
-def _injects(events: list[ExportedEvent], rounds: list[int]) -> str:
-    rows = []
-    for e, round_ in zip(events, rounds, strict=True):
-        if not isinstance(e.data, ev.EventInjected):
-            continue
-        actor = e.actor.name if e.actor else "Parley"
+def _participation(
+    export: dict[str, Any], scenario: Scenario, events: list[ExportedEvent]
+) -> tuple[tuple[ParticipationRow, ...], Markup]:
+    """The participation table's rows and its chart, from one count of the log."""
+    rows: list[ParticipationRow] = []
+    bars: list[tuple[str, int, int, int]] = []
+    for p in participation(export, events):
+        delegation = delegation_name(scenario, p["delegation"]) if p["delegation"] else None
+        counts = (p["actions"], p["statements"], p["refusals"])
         rows.append(
-            f'<tr><td class="num">{round_ or "—"}</td>'
-            f"<td>{esc(e.data.title)}</td>"
-            f"<td>{esc(actor)}</td>"
-            f'<td><a href="#e{e.seq}">#{e.seq}</a></td></tr>'
+            ParticipationRow(p["user_id"], p["name"], delegation or "—", p["role"] or "", *counts)
         )
-    if not rows:
-        body = '<p class="muted">No event was injected at this table.</p>'
-    else:
-        body = (
-            '<div class="table-wrap"><table><thead><tr><th class="num">Round</th>'
-            "<th>Inject</th><th>Posted by</th><th>In the transcript</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
-        )
-    return f'<section class="card" id="injects"><h2>Injects</h2>{body}</section>'
+        bars.append((f"{p['name']} ({delegation or p['role'] or 'observer'})", *counts))
+    # charts.py escapes every text it writes into the SVG
+    return tuple(rows), Markup(charts.participation_svg(bars)) if bars else Markup()
 
 
-def _link(seq: object) -> str:
-    return f'<a href="#e{esc(seq)}">#{esc(seq)}</a>'
+def _refusals(export: dict[str, Any], events: list[ExportedEvent]) -> tuple[RefusalRow, ...]:
+    first_seen: dict[str, int] = {}
+    for e in events:
+        if isinstance(e.data, ev.ActionRefused):
+            first_seen.setdefault(e.data.code, e.seq)
+    return tuple(
+        RefusalRow(code, n, first_seen.get(code))
+        for code, n in sorted(export["outcome"]["refusals"].items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
-def _transcript(events: list[ExportedEvent], scenario: Scenario, rounds: list[int]) -> str:
+def _injects(events: list[ExportedEvent], rounds: list[int]) -> tuple[InjectRow, ...]:
+    return tuple(
+        InjectRow(round_, e.data.title, e.actor.name if e.actor else "Parley", e.seq)
+        for e, round_ in zip(events, rounds, strict=True)
+        if isinstance(e.data, ev.EventInjected)
+    )
+
+
+_OFFER = Badge("offer", "offer")
+_COUNTER = Badge("counter", "counter-offer")
+_AGREEMENT = Badge("agreement", "agreement")
+_REJECTED = Badge("rejected", "rejected")
+_INJECT = Badge("inject", "inject")
+_UNDONE = Badge("undone", "undone")
+
+
+def _transcript(
+    exported: list[dict[str, Any]],
+    events: list[ExportedEvent],
+    scenario: Scenario,
+    rounds: list[int],
+) -> tuple[TranscriptRow, ...]:
+    """One row per event (``exported``: the export's events, ``events``: the same typed)."""
     answered_by: dict[int, list[int]] = {}
     for e in events:
         if isinstance(e.data, ev.OfferTabled) and e.data.answers:
             answered_by.setdefault(e.data.answers, []).append(e.seq)
-    stamps = [e.at_text for e in events]
+    stamps = [e["at"] for e in exported]  # as the export writes them
     several_days = len({at[:10] for at in stamps}) > 1
-    rows: list[str] = []
+    rows: list[TranscriptRow] = []
     for e, at, round_ in zip(events, stamps, rounds, strict=True):
         kind, data, seq = e.kind.value, e.data, e.seq
         classes = [f"k-{kind}"]
-        badges: list[str] = []
-        links: list[str] = []
-        code_attr = ""
+        badges: list[Badge] = []
+        links: list[Links] = []
+        code: str | None = None
         match data:
             case ev.OfferTabled(answers=answers, revises=revises):
                 if answers:
                     classes.append("counter")
-                    badges.append('<span class="badge counter">counter-offer</span>')
-                    links.append(f"answers {_link(answers)}")
+                    badges.append(_COUNTER)
+                    links.append(Links("answers", (answers,)))
                 else:
                     classes.append("offer")
-                    badges.append('<span class="badge offer">offer</span>')
+                    badges.append(_OFFER)
                 if revises:
-                    links.append(f"revises {_link(revises)}")
+                    links.append(Links("revises", (revises,)))
                 if seq in answered_by:
-                    links.append("countered by " + ", ".join(_link(s) for s in answered_by[seq]))
+                    links.append(Links("countered by", answered_by[seq]))
             case ev.ActionRefused(code=code):
                 classes.append("refused")
-                code_attr = f' data-code="{esc(code)}"'
-                badges.append(f'<span class="badge refused">✗ refused · {esc(code)}</span>')
+                badges.append(Badge("refused", f"✗ refused · {code}"))
             case ev.AgreementReached(offer=offer):
                 classes.append("agreement")
-                badges.append('<span class="badge agreement">agreement</span>')
-                links.append(f"offer {_link(offer)}")
+                badges.append(_AGREEMENT)
+                links.append(Links("offer", (offer,)))
             case ev.OfferAccepted(offer=offer):
-                links.append(f"offer {_link(offer)}")
+                links.append(Links("offer", (offer,)))
             case ev.OfferRejected(offer=offer):
-                badges.append('<span class="badge rejected">rejected</span>')
-                links.append(f"offer {_link(offer)}")
+                badges.append(_REJECTED)
+                links.append(Links("offer", (offer,)))
             case ev.EventInjected():
                 classes.append("inject")
-                badges.append('<span class="badge inject">inject</span>')
+                badges.append(_INJECT)
             case ev.ActionReverted(reverts=reverts):
-                links.append("undoes " + ", ".join(_link(s) for s in reverts))
+                links.append(Links("undoes", reverts))
             case _ if isinstance(data, ADMIN):
                 classes.append("admin")
         if e.reverted_by:
             classes.append("reverted")
-            badges.append('<span class="badge undone">undone</span>')
-            links.append(f"undone by {_link(e.reverted_by)}")
+            badges.append(_UNDONE)
+            links.append(Links("undone by", (e.reverted_by,)))
         if e.actor and e.actor.delegation:
             classes.append(f"d-{e.actor.delegation}")
-        time = f"{at[:10]} {at[11:19]}" if several_days else at[11:19]
         rows.append(
-            f'<tr id="e{seq}" class="{esc(" ".join(classes))}" data-seq="{seq}" '
-            f'data-kind="{esc(kind)}"{code_attr}>'
-            f'<td class="seq"><a href="#e{seq}">{seq}</a></td>'
-            f'<td class="round">{round_ or "–"}</td>'
-            f'<td class="time"><time datetime="{esc(at)}">{esc(time)}</time></td>'
-            f'<td class="what">{"".join(badges)}<span class="text">'
-            f"{esc(describe(e, scenario))}</span>"
-            + (f'<span class="links">({"; ".join(links)})</span>' if links else "")
-            + "</td></tr>"
+            TranscriptRow(
+                seq=seq,
+                kind=kind,
+                classes=" ".join(classes),
+                code=code,
+                round=round_,
+                at=at,
+                time=f"{at[:10]} {at[11:19]}" if several_days else at[11:19],
+                badges=badges,
+                text=describe(e, scenario),
+                links=links,
+            )
         )
-    return (
-        f'<section class="card" id="transcript"><h2>Transcript '
-        f'<span class="count">{len(events)} events</span></h2>'
-        '<div class="table-wrap"><table><thead><tr><th>#</th><th>Round</th>'
-        "<th>Time (UTC)</th><th>What happened</th></tr></thead><tbody>\n"
-        + "\n".join(rows)
-        + "\n</tbody></table></div></section>"
-    )
+    return tuple(rows)
 
 
 # -- value (ANALYTICS.md) ---------------------------------------------------------------------
@@ -741,11 +675,7 @@ def value_sentences(
             )
     else:
         table = space()
-        beats = sum(
-            count
-            for vector, count in table.counts.items()
-            if all(u > b for u, b in zip(vector, table.batnas, strict=True))
-        )
+        beats = table.better_for_all
         closed = export["outcome"]["phase"] == "closed"
         outcomes = f"{beats:,} outcome{'' if beats == 1 else 's'}"
         would = "would have" if closed else "would"
@@ -787,7 +717,7 @@ def value_sentences(
 
 
 def _value_plane(export: dict[str, Any], scenario: Scenario) -> str:
-    """The utility plane of a two-delegation table, as a figure with its caption."""
+    """The utility plane of a two-delegation table (an SVG)."""
     analysis = export["analysis"]
     outcome = analysis["outcome"]
     x_id, y_id = list(outcome["scores"])
@@ -843,139 +773,149 @@ def _value_plane(export: dict[str, Any], scenario: Scenario) -> str:
         ),
         deal=deal,
     )
-    upper = (
-        " Under the parallel rule any set of items counts: the frontier is an upper bound on "
-        "what the offers could build."
-        if analysis.get("upper_bound", analysis.get("sequencing") == "parallel")
-        else ""
-    )
-    return (
-        f'<figure class="chart-box plane">{charts.utility_plane_svg(plane)}'
-        '<figcaption class="caption">Each mark is an offer, placed by what it gives each side '
-        "(the items agreed so far plus the offer's items); a line joins each delegation's "
-        "offers in time, numbered by their transcript rows. Hover over a mark to name it, "
-        "click it to go to its row. The staircase is the Pareto frontier: no outcome lies "
-        "beyond it. The shaded zone (the ZOPA) is at or above both BATNAs and under the "
-        f"frontier.{esc(upper)}</figcaption></figure>"
-    )
+    return charts.utility_plane_svg(plane)
 
 
-def _value_gains(export: dict[str, Any], scenario: Scenario, space: Callable[[], Space]) -> str:
+def _gains(export: dict[str, Any], scenario: Scenario, space: Space) -> tuple[GainRow, ...]:
     """Each delegation's gain against its best possible gain in the ZOPA (any number)."""
     outcome = export["analysis"]["outcome"]
-    table = space()
-    best = dict(zip(table.delegations, table.best_gains, strict=True))
-    batnas = dict(zip(table.delegations, table.batnas, strict=True))
+    best = dict(zip(space.delegations, space.best_gains, strict=True))
+    batnas = dict(zip(space.delegations, space.batnas, strict=True))
     rows = []
     for d, gain in outcome["gains"].items():
         most = best.get(d, 0)
         share = max(0.0, min(1.0, gain / most)) if most > 0 else None
-        bar = (
-            f'<span class="share"><span style="width:{share * 100:.0f}%"></span></span>'
-            f"{share * 100:.0f}%"
-            if share is not None
-            else "—"
-        )
         rows.append(
-            f'<tr class="d-{esc(d)}" data-delegation="{esc(d)}" data-gain="{gain}" '
-            f'data-best-gain="{most}">'
-            f"<th scope=row>{esc(delegation_name(scenario, d))}</th>"
-            f'<td class="num">{outcome["scores"][d]}</td><td class="num">{batnas.get(d, 0)}</td>'
-            f'<td class="num">{gain:+d}</td><td class="num">{most:+d}</td>'
-            f"<td>{bar}</td></tr>"
+            GainRow(
+                delegation=d,
+                name=delegation_name(scenario, d),
+                score=outcome["scores"][d],
+                batna=batnas.get(d, 0),
+                gain=gain,
+                best_gain=most,
+                percent=None if share is None else f"{share * 100:.0f}",
+            )
         )
-    return (
-        '<h3>Gains against the best possible</h3><div class="table-wrap">'
-        '<table class="gains"><thead><tr><th>Delegation</th><th class="num">Score</th>'
-        '<th class="num">BATNA</th><th class="num">Gain</th>'
-        '<th class="num">Best possible gain</th><th>Share of the best</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="caption">A gain is the score minus the BATNA; the best possible gain is the '
-        "most the delegation could get from any outcome that leaves every delegation at or "
-        "above its BATNA.</p>"
-    )
+    return tuple(rows)
 
 
-def _value_moves(export: dict[str, Any], scenario: Scenario) -> str:
-    """The move classes of each delegation's offers (a delegation × class table)."""
+def _moves(
+    export: dict[str, Any], scenario: Scenario
+) -> tuple[tuple[MoveClass, ...], tuple[MoveRow, ...]]:
+    """The move classes, and each delegation's offers counted by class."""
     analysis = export["analysis"]
     delegations = list(analysis["outcome"]["scores"])
     counts: dict[str, Counter[str]] = {d: Counter() for d in delegations}
     for offer in analysis["offers"]:
         counts.setdefault(offer["delegation"], Counter())[offer["move"] or ""] += 1
     other = "the other side" if len(delegations) == 2 else "the others"
-    head = "".join(
-        f'<th class="num"><abbr title="{esc(meaning.format(other=other))}">{esc(move)}</abbr></th>'
-        for move, meaning in MOVE_MEANING.items()
+    classes = tuple(
+        MoveClass(move, meaning.format(other=other)) for move, meaning in MOVE_MEANING.items()
     )
-    rows = "".join(
-        f'<tr class="d-{esc(d)}" data-delegation="{esc(d)}">'
-        f"<th scope=row>{esc(delegation_name(scenario, d))}</th>"
-        f'<td class="num">{sum(c.values())}</td>'
-        + "".join(f'<td class="num" data-move="{m}">{c[m]}</td>' for m in MOVE_MEANING)
-        + "</tr>"
+    rows = tuple(
+        MoveRow(
+            d,
+            delegation_name(scenario, d),
+            sum(c.values()),
+            tuple((m.move, c[m.move]) for m in classes),
+        )
         for d, c in counts.items()
     )
-    glossary = "; ".join(
-        f"<strong>{esc(move)}</strong>: {esc(meaning.format(other=other))}"
-        for move, meaning in MOVE_MEANING.items()
-    )
-    return (
-        '<h3>Moves</h3><div class="table-wrap"><table class="moves"><thead><tr>'
-        f'<th>Delegation</th><th class="num">Offers</th>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table></div>"
-        '<p class="caption">Each offer after a delegation\'s first is a move from its previous '
-        f"offer, classed by what it changes (undone offers left out): {glossary}.</p>"
-    )
+    return classes, rows
 
 
-def _value(export: dict[str, Any], scenario: Scenario) -> str:
+def _value(export: dict[str, Any], scenario: Scenario) -> ValueSection | None:
     """The Value section (ANALYTICS.md): sentences to read aloud, the key measures, the
     utility plane (two delegations) or the gains table (more), and the move classes."""
     analysis = export.get("analysis")
     if not analysis:
-        return (
-            '<section class="card" id="value"><h2>Value</h2><p class="muted">This export '
-            "has no analysis of value (an older Parley made it): export the table again to "
-            "see the frontier, the Nash point and the negotiation dance.</p></section>"
-        )
+        return None
+    # The outcome space, only if a sentence or the gains table needs more than the export's
+    # analysis holds; asked for once.
     space = cache(lambda: space_for(scenario, _variant(export)))
     outcome = analysis["outcome"]
-    readout = "".join(f"<p>{esc(s)}</p>" for s in value_sentences(export, scenario, space))
     distance_to_nash = outcome.get("distance_to_nash")
     best = analysis.get("max_joint_gain")
-    measures = [
-        ("Most joint gain possible", "—" if best is None else str(best), "max-joint-gain"),
-        ("Joint gain made", str(outcome["joint_gain"]), "joint-gain"),
-        ("Left on the table", str(outcome["left_on_table"]), "left-on-table"),
-        ("Pareto-optimal", "yes" if outcome["pareto_optimal"] else "no", "pareto-optimal"),
-        ("Distance to the frontier", f"{outcome['distance_to_frontier']:g}", "to-frontier"),
-        (
-            "Distance to Nash",
-            "—" if distance_to_nash is None else f"{distance_to_nash:g}",
-            "to-nash",
-        ),
-    ]
-    figures = "".join(
-        f'<div><dt>{esc(label)}</dt><dd data-measure="{key}">{esc(value)}</dd></div>'
-        for label, value, key in measures
-    )
     two = len(outcome["scores"]) == 2
-    picture = _value_plane(export, scenario) if two else _value_gains(export, scenario, space)
-    return (
-        '<section class="card" id="value"><h2>Value</h2>'
-        f'<div class="readout">{readout}</div>'
-        f'<dl class="measures">{figures}</dl>'
-        f"{picture}{_value_moves(export, scenario)}</section>"
+    moves, move_rows = _moves(export, scenario)
+    return ValueSection(
+        sentences=value_sentences(export, scenario, space),
+        measures=(
+            Measure(
+                "Most joint gain possible", "—" if best is None else str(best), "max-joint-gain"
+            ),
+            Measure("Joint gain made", str(outcome["joint_gain"]), "joint-gain"),
+            Measure("Left on the table", str(outcome["left_on_table"]), "left-on-table"),
+            Measure(
+                "Pareto-optimal", "yes" if outcome["pareto_optimal"] else "no", "pareto-optimal"
+            ),
+            Measure(
+                "Distance to the frontier", f"{outcome['distance_to_frontier']:g}", "to-frontier"
+            ),
+            Measure(
+                "Distance to Nash",
+                "—" if distance_to_nash is None else f"{distance_to_nash:g}",
+                "to-nash",
+            ),
+        ),
+        # charts.py escapes every text it writes into the SVG (hover titles included)
+        plane=Markup(_value_plane(export, scenario)) if two else None,
+        upper_bound=bool(analysis.get("upper_bound", analysis.get("sequencing") == "parallel")),
+        gains=() if two else _gains(export, scenario, space()),
+        moves=moves,
+        move_rows=move_rows,
     )
 
 
-def _debrief(debrief_markdown: str | None) -> str:
-    if not debrief_markdown:
-        return ""
-    return (
-        '<section class="card debrief" id="debrief"><h2>Debrief questions</h2>'
-        f"{markdown_to_html(debrief_markdown)}</section>"
+def build_report(export: dict[str, Any], debrief_markdown: str | None = None) -> Report:
+    """The report of one table, worked out from its ``parley-log/1`` export.
+
+    ``debrief_markdown``: the text of the scenario's debrief prompt (see
+    :func:`read_debrief`), shown at the end.
+    """
+    scenario = Scenario.model_validate(export["scenario"])
+    table = export["table"]
+    events = parse_events(export["events"])  # typed once, read by every section
+    rounds = charts.event_rounds(events)
+    people, chart = _participation(export, scenario, events)
+    debrief = markdown_to_html(debrief_markdown) if debrief_markdown else None
+    refused = sum(export["outcome"]["refusals"].values())
+    contents = [
+        ("participants", "Participants"),
+        ("timeline", "Timeline"),
+        ("statement", "Joint statement"),
+        ("scores", "Scores"),
+        ("value", "Value"),
+        ("participation", "Participation"),
+        ("refusals", "Refusals"),
+        ("injects", "Injects"),
+        ("transcript", "Transcript"),
+    ]
+    if debrief:
+        contents.append(("debrief", "Debrief"))
+    return Report(
+        title=f"{table['title'] or scenario.title} — Parley report",
+        header=_header(export, scenario),
+        colours=tuple((d.id, delegation_colour(scenario, d.id)) for d in scenario.delegations),
+        contents=tuple(contents),
+        figures=_figures(export, refused),
+        delegations=_delegations(export, scenario),
+        # charts.py escapes every text it writes into the SVG
+        timeline=Markup(charts.timeline_svg(export, scenario, events, rounds)),
+        statement=tuple(joint_statement(export)),
+        scores=_scores(export, scenario),
+        joint_gain=export["outcome"]["joint_gain"],
+        value=_value(export, scenario),
+        participation=people,
+        participation_chart=chart,
+        refusals=_refusals(export, events),
+        refused=refused,
+        injects=_injects(events, rounds),
+        transcript=_transcript(export["events"], events, scenario, rounds),
+        debrief=debrief,
+        format=export.get("format", FORMAT),
+        table_id=table["id"],
+        event_count=len(events),
     )
 
 
@@ -985,38 +925,5 @@ def render_report(export: dict[str, Any], debrief_markdown: str | None = None) -
     ``export`` is the ``parley-log/1`` export dictionary; ``debrief_markdown`` the text
     of the scenario's debrief prompt (see :func:`read_debrief`), rendered at the end.
     """
-    scenario = Scenario.model_validate(export["scenario"])
-    table = export["table"]
-    events = parse_events(export["events"])  # typed once, read by every section
-    rounds = charts.event_rounds(events)
-    sections = [
-        ("participants", "Participants", _participants(export, scenario)),
-        ("timeline", "Timeline", _timeline(export, scenario, events)),
-        ("statement", "Joint statement", _statement(export)),
-        ("scores", "Scores", _scores(export, scenario)),
-        ("value", "Value", _value(export, scenario)),
-        ("participation", "Participation", _participation(export, scenario, events)),
-        ("refusals", "Refusals", _refusals(export, events)),
-        ("injects", "Injects", _injects(events, rounds)),
-        ("transcript", "Transcript", _transcript(events, scenario, rounds)),
-        ("debrief", "Debrief", _debrief(debrief_markdown)),
-    ]
-    toc = "".join(f'<a href="#{sid}">{esc(label)}</a>' for sid, label, html in sections if html)
-    body = (
-        f'<nav class="toc" aria-label="Sections">{toc}</nav>'
-        + _figures(export)
-        + "\n".join(html for _, _, html in sections if html)
-    )
-    footer = (
-        '<footer class="page">Made by Parley from the '
-        f"{esc(export.get('format', 'parley-log/1'))} export of table #{esc(table['id'])} "
-        f"({len(export['events'])} events). Times are UTC.</footer>"
-    )
-    title = f"{table['title'] or scenario.title} — Parley report"
-    return html_page(
-        title,
-        _header(export, scenario, "Parley · table report"),
-        body,
-        footer,
-        delegation_css(scenario),
-    )
+    with collector_paused():
+        return render_page("report.html", page=build_report(export, debrief_markdown))

@@ -204,11 +204,11 @@ def test_singapore_frontier_is_the_parallel_frontier(spaces: dict[str, Space]) -
 @pytest.mark.parametrize(
     ("variant", "items", "scores", "joint", "left", "optimal", "to_frontier"),
     [
-        ("singapore", BIG_DEAL, (17, -13), -11, 29, False, 15.62),
-        ("singapore", HANOI_OFFER, (-1, 9), -7, 25, False, 17.029),
+        # the Hanoi offers hold no relations or peace item: outcomes only without gating
+        ("parallel", BIG_DEAL, (17, -13), -11, 29, False, 15.62),
+        ("parallel", HANOI_OFFER, (-1, 9), -7, 25, False, 17.029),
         ("singapore", SMALL_DEALS, (14, 13), 12, 6, False, 2.828),
         ("singapore", (), (8, 7), 0, 18, False, 11.314),
-        ("package", BIG_DEAL, (17, -13), -11, 24, False, 12.042),
         ("package", (), (8, 7), 0, 13, False, 7.071),
     ],
 )
@@ -244,3 +244,28 @@ def test_the_hanoi_offers_are_not_singapore_outcomes(truths: dict[str, Brute]) -
         assert truths["parallel"].contains(mask)
     assert truths["singapore"].contains(truths["singapore"].mask(SMALL_DEALS))
     assert not truths["package"].contains(truths["package"].mask(SMALL_DEALS))  # 14 > 12
+
+
+def test_an_outcome_of_another_mode_is_not_measured() -> None:
+    """Measuring a set the mode does not allow (17 items, over the package's limit of 12)
+    is refused rather than answered with a meaningless frontier distance."""
+    scenario = ScenarioLibrary().get("hanoi-2019")
+    package = analyze(scenario, "package")
+    items = [i.id for i in scenario.items if sum(i.values.values()) > 0]
+    assert len(items) > 12 and not package.contains(items)
+    with pytest.raises(ValueError, match="not an outcome under 'package'"):
+        package.measure(items)
+    parallel = analyze(scenario, "parallel")
+    assert parallel.contains(items)
+    assert parallel.measure(items).left_on_table >= 0
+
+
+@pytest.mark.parametrize("variant", ["singapore", "package"])
+def test_the_hanoi_offers_are_not_measured_under_gating(
+    spaces: dict[str, Space], variant: str
+) -> None:
+    """The big deal and the DPRK's offer skip the relations and peace baskets, so under
+    Singapore or the package they are no outcome to measure."""
+    for items in (BIG_DEAL, HANOI_OFFER):
+        with pytest.raises(ValueError, match="not an outcome"):
+            spaces[variant].measure(items)

@@ -199,6 +199,18 @@ def test_dominated(mode: str, scenario: Scenario, data: st.DataObject) -> None:
 
 @EXAMPLES
 @given(scenario=scenarios(), mode=st.sampled_from(MODES), data=st.data())
+def test_contains(mode: str, scenario: Scenario, data: st.DataObject) -> None:
+    """``contains`` says whether a random subset is an outcome of the mode, as brute
+    force does."""
+    space, truth = _both(scenario, mode)
+    ids = [item.id for item in scenario.items]
+    for _ in range(8):
+        chosen = data.draw(st.sets(st.sampled_from(ids), min_size=1))
+        assert space.contains(chosen) == truth.contains(truth.mask(chosen))
+
+
+@EXAMPLES
+@given(scenario=scenarios(), mode=st.sampled_from(MODES), data=st.data())
 def test_measure_of_outcomes(mode: str, scenario: Scenario, data: st.DataObject) -> None:
     """``measure`` of random outcomes of the space: scores, gains, joint gain, value left
     on the table, Pareto-optimality and the distances, all as brute force says."""

@@ -173,11 +173,7 @@ def test_no_deal_sentence_counts_the_better_outcomes(exports: dict[str, dict[str
     export = exports["hostile"]
     scenario = Scenario.model_validate(export["scenario"])
     space = analyze(scenario, export["table"]["variant"])
-    better = sum(
-        n
-        for v, n in space.counts.items()
-        if all(u > b for u, b in zip(v, space.batnas, strict=True))
-    )
+    better = space.better_for_all
     [first, *_] = value_sentences(export, scenario)
     left = export["analysis"]["outcome"]["left_on_table"]
     assert first == (

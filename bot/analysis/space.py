@@ -304,17 +304,17 @@ def _run(
     for index, value in enumerate(values):
         nxt: Layers = {}
         for state, layer in layers.items():
-            nxt[state] = merge(nxt.get(state, {}), layer)
             taken = walk.take(state, index)
             if taken is not None:
                 grown = {_add(v, value): grow(w, index) for v, w in layer.items()}
-                nxt[taken] = merge(nxt.get(taken, {}), grown)
+                nxt[taken] = merge(nxt[taken], grown) if taken in nxt else grown
+            nxt[state] = merge(nxt[state], layer) if state in nxt else layer
         if index in walk.gated_ends:
             crossed: Layers = {}
             for state, layer in nxt.items():
                 after = walk.leave_basket(state)
                 if after is not None:
-                    crossed[after] = merge(crossed.get(after, {}), layer)
+                    crossed[after] = merge(crossed[after], layer) if after in crossed else layer
             nxt = crossed
         if clamp is not None:  # counting: vectors that clamp alike add up
             for state, layer in nxt.items():
@@ -348,23 +348,30 @@ def _count_rational(walk: _Walk, values: list[Vector], batnas: Vector) -> tuple[
     it below BATNA + 1: only the vectors still undecided are told apart.
     """
     size = len(batnas)
-    high = [[0] * size for _ in range(len(values) + 1)]  # the most the rest can add
-    low = [[0] * size for _ in range(len(values) + 1)]  # the most the rest can take away
-    for i in reversed(range(len(values))):
-        for d in range(size):
-            high[i][d] = high[i + 1][d] + max(values[i][d], 0)
-            low[i][d] = low[i + 1][d] + min(values[i][d], 0)
+    high = [0] * size  # the most the items still to come can add, per delegation
+    low = [0] * size  # the most they can take away
+    # After item i: a coordinate below drop[i + 1] can no longer reach its BATNA; one
+    # above met[i + 1] stays above it whatever follows.
+    drop: list[Vector] = [()] * (len(values) + 1)
+    met: list[Vector] = [()] * (len(values) + 1)
+    for i in reversed(range(len(values) + 1)):
+        drop[i] = tuple(b - h for b, h in zip(batnas, high, strict=True))
+        met[i] = tuple(b - lo for b, lo in zip(batnas, low, strict=True))
+        if i:
+            for d in range(size):
+                high[d] += max(values[i - 1][d], 0)
+                low[d] += min(values[i - 1][d], 0)
 
     def clamp(vector: Vector, index: int) -> Vector | None:
-        up, down = high[index + 1], low[index + 1]
+        floor, ceiling = drop[index + 1], met[index + 1]
         out = []
-        for d, u in enumerate(vector):
-            if u == MET:
+        for u, f, c in zip(vector, floor, ceiling, strict=True):
+            if u == MET or u > c:
                 out.append(MET)
-            elif u + up[d] < batnas[d]:
+            elif u < f:
                 return None
             else:
-                out.append(MET if u + down[d] > batnas[d] else u)
+                out.append(u)
         return tuple(out)
 
     layers = _run(walk, values, 1, lambda n, _: n, _merge_count, clamp)
@@ -417,10 +424,10 @@ def _add(a: Vector, b: Vector) -> Vector:
 
 
 def _merge_count(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:
-    out = dict(a)
+    """``a`` with ``b``'s counts added (``a`` is changed: the walk owns its layers)."""
     for v, n in b.items():
-        out[v] = out.get(v, 0) + n
-    return out
+        a[v] = a.get(v, 0) + n
+    return a
 
 
 def _merge_front(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:

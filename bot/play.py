@@ -49,6 +49,11 @@ _SPEC: dict[str, tuple[set[str], set[str]]] = {
     "session inject": ({"event"}, {"event"}),
     "session undo": (set(), set()),
     "session end": (set(), set()),
+    "session seat": (
+        {"delegation", "strategy", "think_seconds", "seed"},
+        {"delegation", "strategy"},
+    ),
+    "session unseat": ({"delegation"}, {"delegation"}),
     "join": ({"delegation"}, set()),
     "leave": (set(), set()),
     "offer": ({"give", "ask", "note"}, set()),
@@ -174,14 +179,24 @@ class Player:
                 except Refusal:
                     return "ok clock"
             outcome = await self.tables.tick(self.table_id)
-            return " ".join(["ok clock", *outcome.kinds])
+            return " ".join(["ok clock", *outcome.kinds, *await self._counterparts()])
         try:
             outcome = await self._run(parsed)
         except Refusal as refusal:
             return _refused(refusal)
         if outcome.refusal is not None:
             return _refused(outcome.refusal)
-        return " ".join(["ok", *outcome.kinds])
+        return " ".join(["ok", *outcome.kinds, *await self._counterparts()])
+
+    async def _counterparts(self) -> list[str]:
+        """The kinds of the events seated counterparts log, acting at once on their turn."""
+        if self.table_id is None:
+            return []
+        return [
+            kind
+            for moved in await self.tables.counterparts_play(self.table_id)
+            for kind in moved.kinds
+        ]
 
     async def _run(self, line: Line) -> Outcome:
         who = self.who(line.name)
@@ -222,6 +237,18 @@ class Player:
                 return c.Extend(who=who, minutes=_number(line, "minutes", float))
             case "session inject":
                 return c.Inject(who=who, event=args["event"])
+            case "session seat":
+                return c.Seat(
+                    who=who,
+                    delegation=args["delegation"],
+                    strategy=args["strategy"],
+                    think_seconds=_number(line, "think_seconds", float)
+                    if "think_seconds" in args
+                    else 0.0,
+                    seed=_number(line, "seed", int) if "seed" in args else 0,
+                )
+            case "session unseat":
+                return c.Unseat(who=who, delegation=args["delegation"])
             case "join":
                 return c.Join(who=who, delegation=args.get("delegation"))
             case "offer":

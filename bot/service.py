@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.counterparts import Counterpart
 from bot.domain import commands as c
 from bot.domain import engine
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.events import Actor, Event, EventKind, NewEvent, TableOpened
 from bot.domain.scenario import Scenario
-from bot.domain.state import Phase, Replay, TableState
+from bot.domain.state import Phase, Replay, Seat, TableState
 from bot.scenarios import ScenarioLibrary
 from bot.store import (
     LogUnavailable,
@@ -48,6 +49,9 @@ __all__ = [
 
 #: How many replayed tables to keep in memory; closed and least recently used go first.
 CACHE_TABLES = 256
+#: The most counterpart moves played in one go (two counterparts could otherwise play a
+#: whole table; max_rounds closes it long before).
+MAX_COUNTERPART_MOVES = 10_000
 
 
 class Places(Protocol):
@@ -137,6 +141,7 @@ class Tables:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._rows: dict[int, TableRow] = {}
         self._prompts: dict[int, dict[str, str]] = {}
+        self._counterparts: dict[tuple[int, str], Counterpart] = {}
 
     async def close(self) -> None:
         """Close the log."""
@@ -364,8 +369,71 @@ class Tables:
             )
 
     async def tick(self, table_id: int) -> Outcome:
-        """Let the clock act on a table: reminders and expired turns due by now."""
-        return await self._by_clock(table_id, engine.due)
+        """Let the clock act on a table: reminders and expired turns due by now, then the
+        seated counterpart on move if it has thought long enough."""
+        clocked = await self._by_clock(table_id, engine.due)
+        moved = await self.counterpart_turn(table_id)
+        if not moved.events:
+            return clocked
+        return Outcome(table_id, [*clocked.events, *moved.events], state=moved.state)
+
+    async def counterpart_turn(self, table_id: int, at_once: bool = False) -> Outcome:
+        """The move of the counterpart on move, once its think time is up (``at_once``:
+        now). Nothing if no counterpart is on move.
+
+        It acts through the rules like a person; if they refuse its move (a strategy
+        misjudged them), the refusal is logged and it passes, so the table moves on.
+        """
+        async with self._writing(table_id) as (replay, tx):
+            state = replay.state
+            seat = state.seat_on_move()
+            due = engine.counterpart_due(state)
+            now = self.clock()
+            if seat is None or due is None or (not at_once and due > now):
+                return Outcome(table_id, state=state.snapshot())
+            player = self._counterpart(table_id, state, seat)
+            command = player.decide(state)
+            refused: list[Event] = []
+            try:
+                decided = engine.decide(state, command, now)
+            except Refusal as refusal:
+                refused = (
+                    await self._refuse(
+                        tx,
+                        table_id,
+                        command_name=command.name,
+                        args=command.arguments(),
+                        who=command.who,
+                        refusal=refusal,
+                        now=now,
+                        key=None,
+                        state=state,
+                    )
+                ).events
+                decided = engine.decide(replay.state, c.Pass(who=player.who), now)
+            outcome = await self._append(tx, replay, table_id, decided, now)
+            outcome.events[:0] = refused
+            return outcome
+
+    async def counterparts_play(self, table_id: int) -> list[Outcome]:
+        """Every counterpart move due at once, in turn, until a person is on move (as
+        ``parley play`` and simulations run them)."""
+        moves = []
+        for _ in range(MAX_COUNTERPART_MOVES):
+            outcome = await self.counterpart_turn(table_id, at_once=True)
+            if not outcome.events:
+                break
+            moves.append(outcome)
+        return moves
+
+    def _counterpart(self, table_id: int, state: TableState, seat: Seat) -> Counterpart:
+        """The seat's player (kept while the seat is the same: it is pure, so a fresh one
+        after a restart plays the same)."""
+        key = (table_id, seat.delegation)
+        player = self._counterparts.get(key)
+        if player is None or player.seat != seat:
+            player = self._counterparts[key] = Counterpart(state.scenario, state.variant, seat)
+        return player
 
     async def restart_clock(self, table_id: int) -> Outcome:
         """After the bot was away past a table's deadline: a fresh clock for the turn on
@@ -429,14 +497,20 @@ class Tables:
         self._replays.move_to_end(table_id)
         while len(self._replays) > self.cache_tables:
             evicted, _ = self._replays.popitem(last=False)
-            self._prompts.pop(evicted, None)
+            self._forget(evicted)
             self._rows.pop(evicted, None)
 
     def _settle(self, table_id: int, replay: Replay) -> None:
         """A closed table leaves the cache (its log is read again if it is needed)."""
         if replay.state.phase is Phase.CLOSED:
             self._replays.pop(table_id, None)
-            self._prompts.pop(table_id, None)
+            self._forget(table_id)
+
+    def _forget(self, table_id: int) -> None:
+        """Drop what is kept of a table beside its replay."""
+        self._prompts.pop(table_id, None)
+        for seat in [key for key in self._counterparts if key[0] == table_id]:
+            del self._counterparts[seat]
 
     async def _append(
         self,

@@ -109,6 +109,24 @@ class Undo(Command):
     pass
 
 
+#: The counterparts' strategies, by name (the names are a public contract).
+STRATEGIES = ("boulware", "linear", "conceder", "tit-for-tat")
+#: The longest a seated counterpart may think before it acts.
+MAX_THINK_SECONDS = 600.0
+
+
+class Seat(Command):
+    delegation: str
+    strategy: str
+    think_seconds: float = 20.0
+    #: Its random choices (tie-breaks, its exact concession curve); fixed once seated.
+    seed: int = 0
+
+
+class Unseat(Command):
+    delegation: str
+
+
 class End(Command):
     pass
 
@@ -131,5 +149,7 @@ _NAMES: dict[type[Command], str] = {
     Extend: "session extend",
     Inject: "session inject",
     Undo: "session undo",
+    Seat: "session seat",
+    Unseat: "session unseat",
     End: "session end",
 }

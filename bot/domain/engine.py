@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.events import CLOSE_REASONS, Actor, EventKind, NewEvent
-from bot.domain.scenario import Action, Balance, Scenario, Sequencing
+from bot.domain.scenario import Action, Balance, Delegation, Scenario, Sequencing
 from bot.domain.state import Member, Phase, StandingOffer, TableState
 
 R = RefusalCode
@@ -137,13 +137,24 @@ def fresh_clock(state: TableState, now: datetime) -> list[NewEvent]:
 
 
 def next_wakeup(state: TableState) -> datetime | None:
-    """When the clock next has something to do for this table (a reminder or expiry)."""
+    """When the clock next has something to do for this table (a reminder, an expiry,
+    or a seated counterpart's move)."""
     if state.phase is not Phase.NEGOTIATING or state.deadline is None:
         return None
     lead = timedelta(minutes=state.rules.reminder_minutes)
-    if lead and not state.reminded:
-        return state.deadline - lead
-    return state.deadline
+    wakeup = state.deadline - lead if lead and not state.reminded else state.deadline
+    move = counterpart_due(state)
+    return min(wakeup, move) if move is not None else wakeup
+
+
+def counterpart_due(state: TableState) -> datetime | None:
+    """When the counterpart on move has thought enough to act (None: no counterpart on
+    move)."""
+    seat = state.seat_on_move()
+    if seat is None:
+        return None
+    began = state.turn_began or state.deadline or datetime.min.replace(tzinfo=UTC)
+    return began + timedelta(seconds=seat.think_seconds)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -154,7 +165,11 @@ def _actor(state: TableState, who: c.Who) -> Actor:
     if member is None:
         return Actor(user_id=who.user_id, name=who.name)
     return Actor(
-        user_id=who.user_id, name=member.name, delegation=member.delegation, role=member.role
+        user_id=who.user_id,
+        name=member.name,
+        delegation=member.delegation,
+        role=member.role,
+        counterpart=member.counterpart,
     )
 
 
@@ -611,6 +626,87 @@ def _end(state: TableState, command: c.End, now: datetime) -> list[NewEvent]:
     return [NewEvent(kind=close.kind, actor=_actor(state, command.who), data=close.data)]
 
 
+# -- counterparts ---------------------------------------------------------------------------
+
+
+def counterpart_id(delegation: str) -> str:
+    """The member id of the counterpart that plays ``delegation``."""
+    return f"counterpart:{delegation}"
+
+
+def _seat(state: TableState, command: c.Seat, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "seat a counterpart")
+    delegation = _offering(state, command.delegation)
+    if command.strategy not in c.STRATEGIES:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"There is no strategy {command.strategy!r}; choose one of: {', '.join(c.STRATEGIES)}.",
+        )
+    turn_seconds = state.rules.turn_minutes * 60
+    limit = min(c.MAX_THINK_SECONDS, turn_seconds)
+    if not 0 <= command.think_seconds < limit:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"Think time must be at least 0 and under {limit:g} seconds "
+            "(it must end before the turn does).",
+        )
+    if delegation.id in state.seats:
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"A counterpart already plays the {delegation.name} delegation; "
+            "give the seat back with /session unseat first.",
+        )
+    head = state.head(delegation.id)
+    return [
+        _event(
+            state,
+            command,
+            EventKind.COUNTERPART_SEATED,
+            delegation=delegation.id,
+            strategy=command.strategy,
+            think_seconds=command.think_seconds,
+            seed=command.seed,
+            user_id=counterpart_id(delegation.id),
+            name=f"{delegation.name} counterpart",
+            demoted=head.user_id if head is not None else None,
+        )
+    ]
+
+
+def _unseat(state: TableState, command: c.Unseat, now: datetime) -> list[NewEvent]:
+    _require_facilitator(command)
+    _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "unseat a counterpart")
+    delegation = _offering(state, command.delegation)
+    seat = state.seats.get(delegation.id)
+    if seat is None:
+        raise Refusal(R.BAD_ARGUMENT, f"No counterpart plays the {delegation.name} delegation.")
+    demoted = state.member(seat.demoted) if seat.demoted else None
+    restored = demoted.user_id if demoted and demoted.delegation == delegation.id else None
+    return [
+        _event(
+            state,
+            command,
+            EventKind.COUNTERPART_UNSEATED,
+            delegation=delegation.id,
+            user_id=seat.user_id,
+            restored=restored,
+        )
+    ]
+
+
+def _offering(state: TableState, delegation_id: str) -> Delegation:
+    """The offering delegation with this id, or a ``bad_argument`` refusal."""
+    delegation = state.scenario.delegation(delegation_id)
+    if delegation is None or not delegation.offers:
+        known = ", ".join(state.scenario.offering)
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"There is no delegation {delegation_id!r} that takes turns; choose one of: {known}.",
+        )
+    return delegation
+
+
 # -- statements --------------------------------------------------------------------------
 
 
@@ -874,4 +970,6 @@ _HANDLERS: dict[type[c.Command], Handler] = {
     c.Inject: _inject,
     c.Undo: _undo,
     c.End: _end,
+    c.Seat: _seat,
+    c.Unseat: _unseat,
 }

@@ -12,6 +12,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    model_serializer,
     model_validator,
 )
 
@@ -41,6 +43,8 @@ class EventKind(StrEnum):
     CAUCUS_MESSAGE = "caucus_message"
     TABLE_CLOSED = "table_closed"
     REMINDER_SENT = "reminder_sent"
+    COUNTERPART_SEATED = "counterpart_seated"
+    COUNTERPART_UNSEATED = "counterpart_unseated"
 
 
 #: Kinds that begin a turn action the facilitator may undo.
@@ -94,6 +98,15 @@ class Actor(BaseModel):
     name: str
     delegation: str | None = None
     role: str | None = None
+    #: The strategy, when a scripted counterpart acted (not a person); only then logged.
+    counterpart: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_person_marker(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if self.counterpart is None:
+            dumped.pop("counterpart", None)
+        return dumped
 
 
 # -- what each kind of event says --------------------------------------------------------
@@ -317,6 +330,27 @@ class ReminderSent(EventData):
     deadline: str | None = None
 
 
+class CounterpartSeated(EventData):
+    kind = EventKind.COUNTERPART_SEATED
+    delegation: str
+    strategy: str
+    think_seconds: float
+    seed: int = 0
+    #: The counterpart's member id and name at the table.
+    user_id: str
+    name: str
+    #: The person who was the delegation's head, now a member while the counterpart sits.
+    demoted: str | None = None
+
+
+class CounterpartUnseated(EventData):
+    kind = EventKind.COUNTERPART_UNSEATED
+    delegation: str
+    user_id: str
+    #: The person made head again (the one the seat demoted, if still in the delegation).
+    restored: str | None = None
+
+
 #: The data model of each kind.
 DATA_MODELS: dict[EventKind, type[EventData]] = {
     model.kind: model
@@ -343,6 +377,8 @@ DATA_MODELS: dict[EventKind, type[EventData]] = {
         CaucusMessage,
         TableClosed,
         ReminderSent,
+        CounterpartSeated,
+        CounterpartUnseated,
     )
 }
 assert set(DATA_MODELS) == set(EventKind), "every kind needs its data model"
@@ -374,10 +410,10 @@ class NewEvent(BaseModel):
         return value
 
     def with_data(self, **more: Any) -> Self:
-        """The same event with more (or other) data, validated again."""
-        return self.model_validate(
-            {**self.model_dump(exclude={"data"}), "data": {**self.data.dumped(), **more}}
-        )
+        """The same event with more (or other) data, validated again (unknown fields are
+        refused, as on every write)."""
+        data = type(self.data).model_validate({**self.data.dumped(), **more})
+        return self.model_copy(update={"data": data})
 
 
 class Event(NewEvent):

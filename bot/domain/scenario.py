@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -260,15 +261,30 @@ class Scenario(_Strict):
 
     def delegation(self, delegation_id: str) -> Delegation | None:
         """The delegation with this id, if any."""
-        return next((d for d in self.delegations if d.id == delegation_id), None)
+        return self._index[0].get(delegation_id)
 
     def item(self, item_id: str) -> Item | None:
         """The item with this id, if any."""
-        return next((i for i in self.items if i.id == item_id), None)
+        return self._index[1].get(item_id)
 
     def basket(self, basket_id: str) -> Basket | None:
         """The basket with this id, if any."""
-        return next((b for b in self.baskets if b.id == basket_id), None)
+        return self._index[2].get(basket_id)
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, Delegation], dict[str, Item], dict[str, Basket]]:
+        """Delegations, items and baskets by id (the first of a duplicated id wins, as
+        validation reports duplicates)."""
+        delegations: dict[str, Delegation] = {}
+        items: dict[str, Item] = {}
+        baskets: dict[str, Basket] = {}
+        for d in self.delegations:
+            delegations.setdefault(d.id, d)
+        for i in self.items:
+            items.setdefault(i.id, i)
+        for b in self.baskets:
+            baskets.setdefault(b.id, b)
+        return delegations, items, baskets
 
     def inject(self, inject_id: str) -> Inject | None:
         """The inject with this id, if any."""
@@ -280,8 +296,12 @@ class Scenario(_Strict):
         return [d.id for d in self.delegations if d.offers]
 
     def baskets_in_order(self) -> list[Basket]:
-        """Baskets sorted by their order."""
-        return sorted(self.baskets, key=lambda b: (b.order, b.id))
+        """Baskets sorted by their order (a new list each time)."""
+        return list(self._ordered_baskets)
+
+    @cached_property
+    def _ordered_baskets(self) -> tuple[Basket, ...]:
+        return tuple(sorted(self.baskets, key=lambda b: (b.order, b.id)))
 
     def variant_names(self) -> list[str]:
         """The sequencing variants a facilitator may pick at open; the default first."""

@@ -40,6 +40,21 @@ class Member:
     name: str
     delegation: str | None = None
     role: str | None = None
+    #: The strategy of a seated counterpart (a member the bot plays), else None.
+    counterpart: str | None = None
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A delegation the bot plays with a scripted strategy, as its head."""
+
+    delegation: str
+    strategy: str
+    think_seconds: float
+    seed: int
+    user_id: str
+    #: The person the seat made a member (head again when the seat is given back).
+    demoted: str | None = None
 
 
 @dataclass
@@ -126,6 +141,13 @@ class TableState:
     facilitators: dict[str, str] = field(default_factory=dict)
     #: Refused attempts so far, by refusal code.
     refusals: dict[str, int] = field(default_factory=dict)
+    #: Delegations a counterpart plays, by delegation id.
+    seats: dict[str, Seat] = field(default_factory=dict)
+    #: When the turn on move began (or its clock last restarted): a counterpart's think
+    #: time counts from here.
+    turn_began: datetime | None = None
+    #: ``agreed`` as last computed, with the number of agreements it was computed from.
+    _agreed: tuple[int, dict[str, int]] = field(default=(0, {}), repr=False, compare=False)
 
     def snapshot(self) -> TableState:
         """A copy that later events will not change (the scenario is shared: it is frozen)."""
@@ -138,14 +160,28 @@ class TableState:
             offers=dict(self.offers),
             facilitators=dict(self.facilitators),
             refusals=dict(self.refusals),
+            seats=dict(self.seats),
         )
 
     # -- questions the rules and the adapters ask ------------------------------------
 
     @property
     def agreed(self) -> dict[str, int]:
-        """Agreed item ids, in the order agreed, mapped to their agreement's seq."""
-        return {item: a.seq for a in self.agreements for item in a.items}
+        """Agreed item ids, in the order agreed, mapped to their agreement's seq.
+
+        Agreements are only ever appended (an undo folds a new state), so the mapping is
+        kept until their number changes. Callers must not change it.
+        """
+        count, agreed = self._agreed
+        if count != len(self.agreements):
+            agreed = {item: a.seq for a in self.agreements for item in a.items}
+            self._agreed = (len(self.agreements), agreed)
+        return agreed
+
+    @property
+    def agreed_baskets(self) -> set[str]:
+        """Baskets with at least one agreed item."""
+        return {self.item(i).basket for i in self.agreed}
 
     def member(self, user_id: str) -> Member | None:
         """The member with this user id, if they are at the table."""
@@ -160,6 +196,12 @@ class TableState:
         """The delegation's head, if it has one."""
         return next((m for m in self.delegation_members(delegation) if m.role == "head"), None)
 
+    def seat_on_move(self) -> Seat | None:
+        """The counterpart whose turn it is, while the table negotiates."""
+        if self.phase is not Phase.NEGOTIATING or self.turn is None:
+            return None
+        return self.seats.get(self.turn)
+
     def basket_is_open(self, basket: Basket) -> bool:
         """Whether the sequencing mode lets items of ``basket`` be traded now."""
         return self.blocking_basket(basket) is None
@@ -168,7 +210,7 @@ class TableState:
         """The first earlier gated basket with nothing agreed, which keeps ``basket`` shut."""
         if self.rules.sequencing is not Sequencing.SINGAPORE or not basket.gated:
             return None
-        agreed_baskets = {self.item(i).basket for i in self.agreed}
+        agreed_baskets = self.agreed_baskets
         for earlier in self.scenario.baskets_in_order():
             if earlier.order >= basket.order:
                 return None
@@ -178,7 +220,18 @@ class TableState:
 
     def open_baskets(self) -> list[Basket]:
         """Baskets whose items may be offered now, in order."""
-        return [b for b in self.scenario.baskets_in_order() if self.basket_is_open(b)]
+        ordered = self.scenario.baskets_in_order()
+        if self.rules.sequencing is not Sequencing.SINGAPORE:
+            return ordered
+        agreed = self.agreed_baskets
+        found, shut = [], False
+        for basket in ordered:
+            if not basket.gated:
+                found.append(basket)
+            elif not shut:
+                found.append(basket)
+                shut = basket.id not in agreed  # later gated baskets wait for this one
+        return found
 
     def item(self, item_id: str) -> Item:
         """The scenario item with this id (it must exist)."""
@@ -231,7 +284,7 @@ def apply(state: TableState, event: Event) -> None:
     if handler is not None:
         handler(state, event)
     if isinstance(event.data, ev.TurnChange):
-        _set_turn(state, event.data)
+        _set_turn(state, event.data, event.at)
     if event.kind in TURN_ACTION_KINDS:
         state.idle_expiries = 0
     if begins_undo_step(event):
@@ -246,7 +299,9 @@ def _continues_group(state: TableState, event: Event) -> bool:
     return state.undoable[-1].seqs[-1] == event.seq - 1
 
 
-def _set_turn(state: TableState, data: ev.TurnChange) -> None:
+def _set_turn(state: TableState, data: ev.TurnChange, at: datetime) -> None:
+    if data.given("turn") or data.given("deadline"):
+        state.turn_began = at
     if data.given("turn"):
         state.turn = data.turn
     if data.given("next_round") and data.next_round is not None:
@@ -278,6 +333,28 @@ def _member_assigned(state: TableState, event: Event) -> None:
         member = state.members[data.user_id] = Member(data.user_id, data.name)
     member.delegation = data.delegation
     member.role = data.role
+
+
+def _counterpart_seated(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.CounterpartSeated)
+    if data.demoted is not None and data.demoted in state.members:
+        state.members[data.demoted].role = "member"
+    state.members[data.user_id] = Member(
+        data.user_id, data.name, data.delegation, "head", counterpart=data.strategy
+    )
+    state.seats[data.delegation] = Seat(
+        data.delegation, data.strategy, data.think_seconds, data.seed, data.user_id, data.demoted
+    )
+
+
+def _counterpart_unseated(state: TableState, event: Event) -> None:
+    data = event.data
+    assert isinstance(data, ev.CounterpartUnseated)
+    state.members.pop(data.user_id, None)
+    state.seats.pop(data.delegation, None)
+    if data.restored is not None and data.restored in state.members:
+        state.members[data.restored].role = "head"
 
 
 def _table_started(state: TableState, event: Event) -> None:
@@ -374,6 +451,8 @@ _APPLY: dict[EventKind, Callable[[TableState, Event], None]] = {
     EventKind.DEADLINE_EXTENDED: _deadline_extended,
     EventKind.REMINDER_SENT: _reminder_sent,
     EventKind.TABLE_CLOSED: _table_closed,
+    EventKind.COUNTERPART_SEATED: _counterpart_seated,
+    EventKind.COUNTERPART_UNSEATED: _counterpart_unseated,
 }
 
 
@@ -467,7 +546,7 @@ class Replay:
             folded, state = 1, new_state(self.scenario, self._kept[0])
         for kept in self._kept[folded:]:
             apply(state, kept)
-        _set_turn(state, data)
+        _set_turn(state, data, event.at)
         if data.given("remaining_seconds"):
             state.remaining_seconds = data.remaining_seconds
         state.idle_expiries = 0

@@ -127,6 +127,10 @@ def phrase(event: Event, s: Scenario) -> str:
             return _closed(d, s)
         case ev.ReminderSent(delegation=delegation):
             return f"reminded {delegation_name(s, delegation)} that its time is running out"
+        case ev.CounterpartSeated(delegation=delegation, strategy=strategy):
+            return f"seated a {strategy} counterpart as {delegation_name(s, delegation)}"
+        case ev.CounterpartUnseated(delegation=delegation):
+            return f"gave {delegation_name(s, delegation)}'s seat back to its people"
     raise TypeError(f"no words for a {event.kind} event ({type(event.data).__name__})")
 
 

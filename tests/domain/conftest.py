@@ -39,6 +39,7 @@ FACILITATOR = c.Who(user_id="fac", name="Fran", facilitator=True)
 CLOCK_FIELDS = frozenset(
     {
         "deadline",
+        "turn_began",
         "remaining_seconds",
         "reminded",
         "last_seq",
@@ -82,9 +83,13 @@ def snapshot(state: TableState) -> TableState:
 
 
 def fields(state: TableState, leave_out: Iterable[str] = ()) -> dict[str, Any]:
-    """The state's fields as a dict, without ``leave_out``."""
+    """The state's fields as a dict, without ``leave_out`` and private caches."""
     skip = set(leave_out)
-    return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if f.name not in skip}
+    return {
+        f.name: getattr(state, f.name)
+        for f in dataclasses.fields(state)
+        if f.name not in skip and not f.name.startswith("_")
+    }
 
 
 def negotiation(state: TableState) -> dict[str, Any]:

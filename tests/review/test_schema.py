@@ -72,6 +72,8 @@ instructor: session inject event=april-calendar
 alice: pass
 carol: walkaway
 instructor: session undo
+instructor: session seat delegation=dprk strategy=linear
+instructor: session unseat delegation=dprk
 instructor: session end
 """
 

@@ -1,0 +1,403 @@
+"""A scripted counterpart: what a delegation played by the bot does on its turn.
+
+The counterpart knows what a person in its seat knows: its own private values and BATNA,
+the public weights, and the table (what is agreed, what stands, who offered what). It
+reads the public weights as the other side's values (with a per-seat error, so it guesses
+as people do).
+
+On each turn it works out a **plan**: the final outcome it aims for now. It starts from
+every item worth something to it and then makes concessions, best first (the most value
+for the other side per point it costs itself: adding an item it gives, or dropping one it
+asks), as long as the plan stays at or above its tactic's target. Then:
+
+1. a standing offer of another delegation is **accepted** if taking it still lets the plan
+   reach the target: what is agreed, plus the offer, plus the plan's items that only
+   later baskets can bring (none under the package, or on its last turn) is worth at
+   least the target;
+2. otherwise it **offers** the next step of its plan: the plan's items the rules let it
+   name now (open baskets, the item limit, reciprocity, the balance policy, the package's
+   coverage), each candidate checked with the rules before it is made;
+3. otherwise it **rejects** an offer it cannot take, or **passes**.
+
+It never walks away: none of its tactics has a reason to (the deadline ends a table).
+Everything is computed from the table's state and the seat's seed, so a counterpart
+picks up where it was after a restart. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from bot.counterparts.tactics import Tactic
+from bot.domain import commands as c
+from bot.domain.scenario import Balance, Item, Scenario, Sequencing
+from bot.domain.state import Seat, TableState
+
+#: How far the counterpart's reading of a public weight may be off (a share of it).
+MODEL_ERROR = 0.25
+
+
+@dataclass(frozen=True)
+class Concession:
+    """One step down from the counterpart's best outcome: add an item it gives, or drop
+    one it asks for."""
+
+    item: str
+    add: bool
+    cost: int  # in the counterpart's own utility (>= 0)
+    gain: float  # for the other side, as the counterpart reads the weights (> 0)
+
+
+class Counterpart:
+    """One delegation played by the bot with one strategy and one seed."""
+
+    def __init__(self, scenario: Scenario, variant: str, seat: Seat) -> None:
+        self.scenario = scenario
+        self.rules = scenario.rules_for(variant)
+        self.seat = seat
+        self.me = seat.delegation
+        rng = random.Random(f"{seat.seed}:{seat.delegation}:{seat.strategy}")
+        delegation = scenario.delegation(self.me)
+        assert delegation is not None
+        self.value = {item.id: item.values.get(self.me, 0) for item in scenario.items}
+        best = sum(v for v in self.value.values() if v > 0)
+        self.tactic = Tactic.draw(seat.strategy, best, delegation.batna, rng)
+        # the other side's values as this seat reads them: the public weights, give or take
+        self.their = {
+            item.id: (1 if item.giver == self.me else -1)
+            * item.weight
+            * rng.uniform(1 - MODEL_ERROR, 1 + MODEL_ERROR)
+            for item in scenario.items
+        }
+        self._order = {item.id: rng.random() for item in scenario.items}  # tie-breaks
+        self._weight = {item.id: item.weight for item in scenario.items}
+        self._basket = {item.id: item.basket for item in scenario.items}
+        self._gated = {b.id for b in scenario.baskets if b.gated}
+
+    @property
+    def who(self) -> c.Who:
+        """The counterpart as the rules see a person."""
+        return c.Who(user_id=self.seat.user_id, name=f"{self.me} counterpart")
+
+    # -- what it wants ------------------------------------------------------------------
+
+    @cached_property
+    def concessions(self) -> list[Concession]:
+        """Every concession it could make, best first (most for them per point to it)."""
+        found = []
+        for item in self.scenario.items:
+            v, o = self.value[item.id], self.their[item.id]
+            if v <= 0 and o > 0:
+                found.append(Concession(item.id, True, -v, o))
+            elif v > 0 and o < 0:
+                found.append(Concession(item.id, False, v, -o))
+        return sorted(
+            found, key=lambda x: (-(x.gain / x.cost) if x.cost else -1e9, self._order[x.item])
+        )
+
+    def plan(self, state: TableState, target: float) -> set[str]:
+        """The items still to agree that the counterpart aims for at ``target``."""
+        agreed = state.agreed
+        value, basket_of = self.value, self._basket
+        plan = {i for i, v in value.items() if v > 0 and i not in agreed}
+        utility = sum(value[i] for i in agreed) + sum(value[i] for i in plan)
+        # a plan keeps an item of every gated basket that still needs one
+        needed = dict.fromkeys(self._gated_needs(state), 0)
+        for i in plan:
+            if basket_of[i] in needed:
+                needed[basket_of[i]] += 1
+        for step in self.concessions:
+            if step.item in agreed or utility - step.cost < target:
+                continue
+            basket = basket_of[step.item]
+            if step.add:
+                plan.add(step.item)
+                if basket in needed:
+                    needed[basket] += 1
+            elif basket in needed and needed[basket] == 1:
+                continue  # the last planned item of a basket that must be settled
+            else:
+                plan.discard(step.item)
+                if basket in needed:
+                    needed[basket] -= 1
+            utility -= step.cost
+        return plan
+
+    def target(self, state: TableState) -> float:
+        """The utility the tactic aims for now."""
+        return self.tactic.target(self.time(state), self._their_concessions(state))
+
+    def time(self, state: TableState) -> float:
+        """The share of its turns used: 0 on its first turn, 1 on its last."""
+        turns = self.rules.max_rounds
+        if turns <= 1 or self.me not in state.order:
+            return 1.0
+        return min(1.0, (max(state.round, 1) - 1) / (turns - 1))
+
+    def utility(self, items: Iterable[str]) -> int:
+        """Its own utility of a set of items."""
+        return sum(self.value[i] for i in items)
+
+    # -- what it does -------------------------------------------------------------------
+
+    def decide(self, state: TableState) -> c.Command:
+        """Its move now (it must be on move): accept, offer, reject or pass."""
+        target = self.target(state)
+        plan = self.plan(state, target)
+        step = self._next_step(state, plan)
+        standing = state.standing
+        if standing is None:
+            return step if step is not None else c.Pass(who=self.who)
+        if standing.by == self.me:
+            # its own offer stands: revise it, unless it would make the same offer again
+            if step is not None and not _same(standing.give, standing.ask, step):
+                return step
+            return c.Pass(who=self.who)
+        if self.me not in standing.accepted_by and self.acceptable(
+            state, standing.items, plan, target, step
+        ):
+            return c.Accept(who=self.who, offer=standing.seq)
+        if step is not None:
+            return step
+        if self.me not in standing.accepted_by:
+            return c.Reject(who=self.who, offer=standing.seq, reason=self._reason_to_reject(state))
+        return c.Pass(who=self.who)
+
+    def acceptable(
+        self,
+        state: TableState,
+        items: Sequence[str],
+        plan: set[str],
+        target: float,
+        step: c.Offer | None,
+    ) -> bool:
+        """Whether to accept an offer of ``items``.
+
+        Under the package (the first agreement is the last), the deal itself must reach
+        the target. Step by step, the offer must be worth at least the step it would
+        offer itself now (the "AC-next" condition of the literature), and its plan must
+        still reach the target with the offer agreed.
+        """
+        agreed = self.utility(state.agreed)
+        worth = self.utility(items)
+        if self.rules.sequencing is Sequencing.PACKAGE:
+            return agreed + worth >= target
+        rest = plan.difference(items)
+        if agreed + worth + self.utility(rest) < target:
+            return False
+        own = self.utility((*step.give, *step.ask)) if step is not None else 0
+        return worth >= own
+
+    def _next_step(self, state: TableState, plan: set[str]) -> c.Offer | None:
+        """The offer that moves its plan on now, if the rules allow one."""
+        for give, ask in self._steps(state, plan):
+            if self._fits(give, ask):
+                return c.Offer(who=self.who, give=give, ask=ask, note=self._note(state, give, ask))
+        return None
+
+    def _fits(self, give: Sequence[str], ask: Sequence[str]) -> bool:
+        """Whether the rules take an offer of open, unagreed items (which every candidate
+        is made of): the item limit, reciprocity, an enforced balance, the package's
+        coverage. The engine has the last word; a counterpart that misjudged would be
+        refused and logged like a person."""
+        rules = self.rules
+        if not (give or ask) or len(give) + len(ask) > rules.max_items_per_offer:
+            return False
+        if (rules.reciprocity or rules.sequencing is Sequencing.PARALLEL) and not (give and ask):
+            return False
+        if rules.balance is Balance.ENFORCE:
+            weight = self._weight
+            gap = sum(weight[i] for i in give) - sum(weight[i] for i in ask)
+            if abs(gap) > rules.balance_tolerance:
+                return False
+        if rules.sequencing is Sequencing.PACKAGE:
+            covered = {self._item(i).basket for i in (*give, *ask)}
+            if not self._gated <= covered:
+                return False
+        return True
+
+    def _steps(self, state: TableState, plan: set[str]) -> Iterable[tuple[tuple[str, ...], ...]]:
+        """Offers that move the plan on, most of the plan first; each (give, ask)."""
+        open_items = [i for i in state.open_items() if i.id not in state.agreed]
+        wanted = [i for i in open_items if i.id in plan]
+        if not wanted:
+            return
+        wanted.sort(key=self._priority(state))
+        limit = self.rules.max_items_per_offer
+        package = self.rules.sequencing is Sequencing.PACKAGE
+        if package:
+            wanted = self._covering(state, wanted, open_items)
+        for size in range(min(limit, len(wanted)), 0, -1):
+            chosen = wanted[:size] if not package else self._trim(state, wanted, size)
+            yield from self._fitted(state, chosen, open_items)
+
+    def _fitted(
+        self, state: TableState, chosen: list[Item], open_items: list[Item]
+    ) -> Iterable[tuple[tuple[str, ...], ...]]:
+        """``chosen`` as an offer, made reciprocal where the rules ask. Step by step it
+        keeps its offers balanced in public weight even where the rules only advise it
+        (small, balanced steps are its manner); a lopsided offer comes last, only where
+        the rules allow it, and never under the package (one deal, no balance asked)."""
+        give = [i for i in chosen if i.giver == self.me]
+        ask = [i for i in chosen if i.giver != self.me]
+        reciprocal = self.rules.reciprocity or self.rules.sequencing is Sequencing.PARALLEL
+        named = {i.id for i in chosen}
+        spare = [i for i in open_items if i.id not in named]
+        if reciprocal and not give:
+            give += self._cheapest(spare, mine=True)[:1]
+        if reciprocal and not ask:
+            ask += self._cheapest(spare, mine=False)[:1]
+        if self.rules.sequencing is Sequencing.PACKAGE:
+            yield _ids(give), _ids(ask)
+            return
+        yield from self._balanced(give, ask, spare)
+        if self.rules.balance is not Balance.ENFORCE:
+            yield _ids(give), _ids(ask)
+
+    def _balanced(
+        self, give: list[Item], ask: list[Item], spare: list[Item]
+    ) -> Iterable[tuple[tuple[str, ...], ...]]:
+        """Variants of an offer with the public weights brought within the tolerance."""
+        tolerance = self.rules.balance_tolerance
+        give, ask = list(give), list(ask)
+        for _ in range(len(spare) + len(give) + len(ask)):
+            gap = sum(i.weight for i in give) - sum(i.weight for i in ask)
+            if abs(gap) <= tolerance:
+                yield _ids(give), _ids(ask)
+                return
+            # the one change that closes the gap most, costing this side least
+            options: list[tuple[float, list[Item], Item, bool]] = []
+            heavy, light = (give, ask) if gap > 0 else (ask, give)
+            for item in heavy if len(heavy) > 1 else []:
+                options.append((abs(abs(gap) - item.weight), heavy, item, False))
+            mine = gap < 0  # asking too much: add one of ours to give
+            named = {i.id for i in give} | {i.id for i in ask}
+            for item in spare:
+                if (item.giver == self.me) == mine and item.id not in named:
+                    options.append((abs(abs(gap) - item.weight), light, item, True))
+            if not options:
+                return
+            _, where, item, add = min(
+                options,
+                key=lambda o: (o[0], -self.value[o[2].id] if o[3] else self.value[o[2].id]),
+            )
+            if add:
+                where.append(item)
+            else:
+                where.remove(item)
+
+    def _covering(
+        self, state: TableState, wanted: list[Item], open_items: list[Item]
+    ) -> list[Item]:
+        """``wanted`` with an item of every gated basket it misses (the package's rule)."""
+        covered = {i.basket for i in wanted}
+        extra = []
+        for basket in self.scenario.baskets_in_order():
+            if basket.gated and basket.id not in covered:
+                choices = [i for i in open_items if i.basket == basket.id]
+                if choices:
+                    extra.append(max(choices, key=lambda i: (self.value[i.id], -self._order[i.id])))
+        return extra + wanted
+
+    def _trim(self, state: TableState, wanted: list[Item], size: int) -> list[Item]:
+        """``size`` items of ``wanted`` that still cover every gated basket: one per basket
+        first, then the most valuable to this side."""
+        first: dict[str, Item] = {}
+        for item in wanted:
+            basket = self.scenario.basket(item.basket)
+            if basket is not None and basket.gated:
+                first.setdefault(item.basket, item)
+        chosen = list(first.values())[:size]
+        taken = {i.id for i in chosen}
+        rest = [i for i in wanted if i.id not in taken]
+        return chosen + rest[: size - len(chosen)]
+
+    def _priority(self, state: TableState) -> Callable[[Item], tuple[int, int, float]]:
+        """Sort key: the earliest basket first, then what matters most to this side."""
+        orders = {b.id: b.order for b in self.scenario.baskets}
+
+        def key(item: Item) -> tuple[int, int, float]:
+            return (orders.get(item.basket, 0), -abs(self.value[item.id]), self._order[item.id])
+
+        return key
+
+    def _cheapest(self, items: Sequence[Item], mine: bool) -> list[Item]:
+        """Items of one side, the least costly (or most valuable) to this side first."""
+        side = [i for i in items if (i.giver == self.me) == mine]
+        return sorted(side, key=lambda i: (-self.value[i.id], self._order[i.id]))
+
+    # -- reading the table ----------------------------------------------------------------
+
+    def _their_concessions(self, state: TableState) -> list[int]:
+        """Each change, in this side's utility, from one of the others' offers to the
+        next (tit-for-tat mirrors them)."""
+        values = [
+            self.utility(offer.items)
+            for seq, offer in sorted(state.offers.items())
+            if offer.by != self.me
+        ]
+        return [after - before for before, after in itertools.pairwise(values)]
+
+    def _open(self, state: TableState) -> set[str]:
+        return {i.id for i in state.open_items()}
+
+    def _last_chance(self, state: TableState) -> bool:
+        """Whether nothing can follow an agreement now (the package, or its last round)."""
+        return self.rules.sequencing is Sequencing.PACKAGE or state.round >= self.rules.max_rounds
+
+    def _gated_needs(self, state: TableState) -> set[str]:
+        """Gated baskets with nothing agreed yet (a plan keeps an item of each)."""
+        if self.rules.sequencing is Sequencing.PARALLEL:
+            return set()
+        agreed_baskets = state.agreed_baskets
+        return {b for b in self._gated if b not in agreed_baskets}
+
+    def _item(self, item_id: str) -> Item:
+        found = self.scenario.item(item_id)
+        assert found is not None
+        return found
+
+    # -- its words ------------------------------------------------------------------------
+
+    def _note(self, state: TableState, give: Sequence[str], ask: Sequence[str]) -> str:
+        gives = _titles(self.scenario, give) or "nothing for now"
+        asks = _titles(self.scenario, ask) or "nothing in return yet"
+        t = self.time(state)
+        match self.tactic.name:
+            case "boulware":
+                lead = "Our position is firm" if t < 0.8 else "Time is short, so we move"
+            case "conceder":
+                lead = "In the interest of progress" if t < 0.5 else "We have come a long way"
+            case "tit-for-tat":
+                moved = self._their_concessions(state)
+                lead = "You moved, so we move" if moved and moved[-1] > 0 else "We match you"
+            case _:
+                lead = "A steady step"
+        return f"{lead}: we offer {gives} for {asks}."
+
+    def _reason_to_reject(self, state: TableState) -> str:
+        if self.tactic.name == "boulware":
+            return "This is far from what we can accept."
+        return "This asks more of us than it gives; we need a better balance."
+
+
+def _same(give: Sequence[str], ask: Sequence[str], offer: c.Offer) -> bool:
+    return (set(give), set(ask)) == (set(offer.give), set(offer.ask))
+
+
+def _ids(items: Iterable[Item]) -> tuple[str, ...]:
+    return tuple(i.id for i in items)
+
+
+def _titles(scenario: Scenario, ids: Sequence[str]) -> str:
+    titles = []
+    for item_id in ids:
+        item = scenario.item(item_id)
+        titles.append(item.title.lower() if item else item_id)
+    if len(titles) > 1:
+        return ", ".join(titles[:-1]) + " and " + titles[-1]
+    return "".join(titles)

@@ -12,18 +12,27 @@ constraint (Singapore's gating, the package's coverage and item limit). Two exac
 - **Counts**: how many item sets reach each utility vector (for the number of outcomes and
   of outcomes in the ZOPA).
 
-Nothing is sampled. Pure: no I/O, no discord, no aiosqlite.
+A layer of the walk (what reaches one state) is held as numpy rows, one utility vector
+per row. Two fronts are merged by checking each against the other only (each is already
+free of dominance) with a bitset filter (:func:`_covered`): per delegation and threshold,
+the set of rows at or above it, as packed bits, so that a row's possible dominators are
+the AND of a few bitsets. With more than two delegations the fronts hold thousands of
+points and this is where the time goes; with two, a sort-and-sweep staircase does.
+
+Nothing is sampled. Utilities are int64 while they stay small (below :data:`SMALL`) and
+exact Python integers in object arrays beyond. Pure: no I/O, no discord, no aiosqlite.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.domain.scenario import Item, Scenario, Sequencing
 
@@ -31,6 +40,14 @@ from bot.domain.scenario import Item, Scenario, Sequencing
 Vector = tuple[int, ...]
 #: A state of the walk: (chain, took in the current gated basket, items taken so far).
 State = tuple[str, bool, int]
+#: Rows of utility vectors (int64, or Python ints in an object array), or their tags.
+Array = npt.NDArray[Any]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+T = TypeVar("T")
+
+#: Utilities stay int64 while every |utility| is below this (sums of k squares still fit).
+SMALL = 2**24
 
 OPEN, CLOSED = "open", "closed"
 
@@ -164,16 +181,16 @@ class Space:
 
     def dominated(self, vector: Vector) -> bool:
         """Whether an outcome of the space is at least as good for all and better for one."""
-        return any(
-            all(f >= u for f, u in zip(front, vector, strict=True)) and front != vector
-            for front in self.front
-        )
+        rows, point = self._front_rows, _rows([vector], len(self.delegations))
+        at_least = (rows >= point).all(axis=1)
+        return bool((at_least & (rows != point).any(axis=1)).any())
 
     def distance_to_frontier(self, vector: Vector) -> float:
         """The Euclidean distance, in utility space, to the nearest frontier point."""
         if not self.front:
             return 0.0
-        return min(math.dist(vector, front) for front in self.front)
+        difference = self._front_rows - _rows([vector], len(self.delegations))
+        return math.sqrt(int((difference * difference).sum(axis=1).min()))
 
     def contains(self, items: Iterable[str]) -> bool:
         """Whether ``items`` is an outcome of this space (the mode allows it)."""
@@ -225,11 +242,16 @@ class Space:
     def _gains(self, vector: Vector) -> Vector:
         return tuple(u - b for u, b in zip(vector, self.batnas, strict=True))
 
+    @cached_property
+    def _front_rows(self) -> Array:
+        """The front's vectors as rows (exact: squared distances of int64 rows fit)."""
+        return _rows(list(self.front), len(self.delegations))
+
     def _point(self, vector: Vector) -> Point:
         return Point(self.front[vector], dict(zip(self.delegations, vector, strict=True)))
 
 
-# -- the walk ----------------------------------------------------------------------------------
+# -- the walk ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -281,108 +303,125 @@ def _walk(scenario: Scenario, mode: Sequencing, limit: int) -> _Walk:
     return _Walk(gated + ungated, gated_ends, mode, limit if package else None)
 
 
-#: Per state, what reaches each vector: a witness bitmask (fronts) or a count (counts).
-Layers = dict[State, dict[Vector, int]]
-
-
 def _run(
     walk: _Walk,
-    values: list[Vector],
-    seed: int,
-    grow: Callable[[int, int], int],
-    merge: Callable[[dict[Vector, int], dict[Vector, int]], dict[Vector, int]],
-    clamp: Callable[[Vector, int], Vector | None] | None = None,
-) -> Layers:
-    """Walk the items once: ``grow(what, index)`` is what reaches a vector after taking
-    item ``index``; ``merge`` combines two layers of one state; ``clamp(vector, index)``,
-    if given, rewrites (or drops, with None) every vector after item ``index``."""
-    zero: Vector = tuple(0 for _ in values[0]) if values else ()
-    start = clamp(zero, -1) if clamp is not None else zero
-    if start is None:  # nothing can meet the thresholds
-        return {}
-    layers: Layers = {walk.start(): {start: seed}}
-    for index, value in enumerate(values):
-        nxt: Layers = {}
+    start: T,
+    take: Callable[[T, int], T],
+    combine: Callable[[list[T], int], T],
+) -> dict[State, T]:
+    """Walk the items once, from ``start`` (what reaches the start state).
+
+    ``take(layer, index)`` is what reaches the next state when item ``index`` is added to
+    what reached this one; ``combine(parts, index)`` joins everything that reaches one
+    state after item ``index``, in a fixed order (the states' order, taking before
+    leaving out), so that witnesses are deterministic.
+    """
+    layers = {walk.start(): start}
+    for index in range(len(walk.items)):
+        parts: dict[State, list[T]] = {}
         for state, layer in layers.items():
             taken = walk.take(state, index)
             if taken is not None:
-                grown = {_add(v, value): grow(w, index) for v, w in layer.items()}
-                nxt[taken] = merge(nxt[taken], grown) if taken in nxt else grown
-            nxt[state] = merge(nxt[state], layer) if state in nxt else layer
+                parts.setdefault(taken, []).append(take(layer, index))
+            parts.setdefault(state, []).append(layer)
         if index in walk.gated_ends:
-            crossed: Layers = {}
-            for state, layer in nxt.items():
+            crossed: dict[State, list[T]] = {}
+            for state, group in parts.items():
                 after = walk.leave_basket(state)
                 if after is not None:
-                    crossed[after] = merge(crossed[after], layer) if after in crossed else layer
-            nxt = crossed
-        if clamp is not None:  # counting: vectors that clamp alike add up
-            for state, layer in nxt.items():
-                clamped: dict[Vector, int] = {}
-                for v, n in layer.items():
-                    c = clamp(v, index)
-                    if c is not None:
-                        clamped[c] = clamped.get(c, 0) + n
-                nxt[state] = clamped
-        layers = nxt
+                    crossed.setdefault(after, []).extend(group)
+            parts = crossed
+        layers = {state: combine(group, index) for state, group in parts.items()}
     return layers
 
 
-#: A coordinate whose threshold is met whatever items follow.
-MET = sys.maxsize
+@dataclass(frozen=True)
+class _Layer:
+    """What reaches one state: distinct utility vectors (rows) and, per row, a tag: the
+    bitmask of one item set reaching it (fronts) or how many item sets do (counts)."""
+
+    rows: Array  # (m, k)
+    tags: Array  # (m,)
+
+    def add(self, value: Array, tag: int = 0) -> _Layer:
+        """Every row plus ``value``, each tag with the bits of ``tag`` set."""
+        return _Layer(self.rows + value, self.tags | tag if tag else self.tags)
+
+    def select(self, which: Array) -> _Layer:
+        """The rows (and tags) a mask or an index array picks."""
+        return _Layer(self.rows[which], self.tags[which])
+
+
+def _join(parts: list[_Layer]) -> _Layer:
+    """All the rows of several layers, in order."""
+    return _Layer(np.concatenate([p.rows for p in parts]), np.concatenate([p.tags for p in parts]))
+
+
+def _tags(values: Sequence[int], bits: int) -> Array:
+    """Tags as int64 while ``bits`` bits fit, else as Python ints."""
+    return np.array(values, dtype=np.int64 if bits <= 62 else object)
+
+
+def _front(walk: _Walk, values: Array) -> _Layer:
+    """The final front: the non-dominated utility vectors of the non-empty outcomes, each
+    with the bitmask of one item set (bit ``i``: ``walk.items[i]``) reaching it."""
+    n, k = values.shape
+    start = _Layer(np.zeros((1, k), dtype=values.dtype), _tags([0], n))
+    layers = _run(
+        walk,
+        start,
+        lambda layer, index: layer.add(values[index], 1 << index),
+        lambda parts, _: _merge_fronts(parts),
+    )
+    finals = [layer for state, layer in layers.items() if state[2]]  # no deal is no outcome
+    return _merge_fronts(finals) if finals else start.select(np.zeros(0, dtype=np.int64))
 
 
 def _count_outcomes(walk: _Walk) -> int:
     """How many outcomes the mode allows (the walk's states alone, no utilities)."""
-    layers = _run(walk, [() for _ in walk.items], 1, lambda n, _: n, _merge_count)
-    return sum(n for state, layer in layers.items() if state[2] for n in layer.values())
+    layers = _run(walk, 1, lambda n, _: n, lambda parts, _: sum(parts))
+    return sum(n for state, n in layers.items() if state[2])
 
 
-def _count_rational(walk: _Walk, values: list[Vector], batnas: Vector) -> tuple[int, int]:
+def _count_rational(walk: _Walk, values: Array, batnas: Array) -> tuple[int, int]:
     """How many outcomes leave every delegation at or above its BATNA, and how many
     strictly above.
 
     Counting every distinct utility vector would be exact but slow with many delegations;
     instead a vector is dropped as soon as the items still to come cannot lift one of its
-    coordinates to the BATNA, and a coordinate is marked :data:`MET` once they cannot pull
-    it below BATNA + 1: only the vectors still undecided are told apart.
+    coordinates to the BATNA, and a coordinate is capped one above the level from which
+    they cannot pull it below BATNA + 1 (it stays "met" whatever follows): only the vectors
+    still undecided are told apart.
     """
-    size = len(batnas)
-    high = [0] * size  # the most the items still to come can add, per delegation
-    low = [0] * size  # the most they can take away
-    # After item i: a coordinate below drop[i + 1] can no longer reach its BATNA; one
-    # above met[i + 1] stays above it whatever follows.
-    drop: list[Vector] = [()] * (len(values) + 1)
-    met: list[Vector] = [()] * (len(values) + 1)
-    for i in reversed(range(len(values) + 1)):
-        drop[i] = tuple(b - h for b, h in zip(batnas, high, strict=True))
-        met[i] = tuple(b - lo for b, lo in zip(batnas, low, strict=True))
-        if i:
-            for d in range(size):
-                high[d] += max(values[i - 1][d], 0)
-                low[d] += min(values[i - 1][d], 0)
+    n, k = values.shape
+    zero = np.zeros((1, k), dtype=values.dtype)
+    # After item i, row i + 1: the most the items still to come can add (take away).
+    high = np.concatenate([np.cumsum(np.maximum(values, 0)[::-1], axis=0)[::-1], zero])
+    low = np.concatenate([np.cumsum(np.minimum(values, 0)[::-1], axis=0)[::-1], zero])
+    floor, ceiling = batnas - high, batnas - low + 1
 
-    def clamp(vector: Vector, index: int) -> Vector | None:
-        floor, ceiling = drop[index + 1], met[index + 1]
-        out = []
-        for u, f, c in zip(vector, floor, ceiling, strict=True):
-            if u == MET or u > c:
-                out.append(MET)
-            elif u < f:
-                return None
-            else:
-                out.append(u)
-        return tuple(out)
+    def clamp(layer: _Layer, after: int) -> _Layer:
+        layer = layer.select((layer.rows >= floor[after]).all(axis=1))
+        layer = _Layer(np.minimum(layer.rows, ceiling[after]), layer.tags)
+        first, inverse = _group(layer.rows)
+        counts = np.zeros(len(first), dtype=layer.tags.dtype)
+        np.add.at(counts, inverse, layer.tags)
+        return _Layer(layer.rows[first], counts)
 
-    layers = _run(walk, values, 1, lambda n, _: n, _merge_count, clamp)
+    start = clamp(_Layer(zero, _tags([1], n)), 0)
+    if not len(start.rows):  # nothing can meet the thresholds
+        return 0, 0
+    layers = _run(
+        walk,
+        start,
+        lambda layer, index: layer.add(values[index]),
+        lambda parts, index: clamp(_join(parts), index + 1),
+    )
     at_least = above = 0
     for state, layer in layers.items():
-        if not state[2]:
-            continue
-        for vector, n in layer.items():
-            at_least += n  # what survived meets every BATNA (nothing is left to come)
-            if all(u == MET or u > b for u, b in zip(vector, batnas, strict=True)):
-                above += n
+        if state[2]:  # what survived meets every BATNA (nothing is left to come)
+            at_least += int(layer.tags.sum())
+            above += int(layer.tags[(layer.rows > batnas).all(axis=1)].sum())
     return at_least, above
 
 
@@ -391,26 +430,29 @@ def analyze(scenario: Scenario, variant: str) -> Space:
     rules = scenario.rules_for(variant)
     delegations = tuple(scenario.offering)
     walk = _walk(scenario, rules.sequencing, rules.max_items_per_offer)
-    values = [tuple(item.values.get(d, 0) for d in delegations) for item in walk.items]
-    ids = [item.id for item in walk.items]
-    fronts = _run(walk, values, 0, lambda w, i: w | 1 << i, _merge_front)
-    front: dict[Vector, int] = {}
-    for state, layer in fronts.items():
-        if state[2]:  # the empty set is no deal, not an outcome
-            front = _merge_front(front, layer)
     batnas: list[int] = []
     for d in delegations:
         delegation = scenario.delegation(d)
         assert delegation is not None
         batnas.append(delegation.batna)
-    zopa, better_for_all = _count_rational(walk, values, tuple(batnas))
+    vectors = [tuple(item.values.get(d, 0) for d in delegations) for item in walk.items]
+    # the largest |utility| any vector of the walk can reach, the BATNAs included
+    bound = max((abs(b) + sum(abs(v[d]) for v in vectors) for d, b in enumerate(batnas)), default=0)
+    dtype = np.int64 if bound + 1 < SMALL else object
+    values = np.array(vectors, dtype=dtype).reshape(len(vectors), len(delegations))
+    front = _front(walk, values)
+    ids = [item.id for item in walk.items]
+    zopa, better_for_all = _count_rational(walk, values, np.array(batnas, dtype=dtype))
     return Space(
         scenario=scenario,
         variant=variant,
         sequencing=rules.sequencing,
         delegations=delegations,
         batnas=tuple(batnas),
-        front={v: tuple(ids[i] for i in range(len(ids)) if w >> i & 1) for v, w in front.items()},
+        front={
+            tuple(row): tuple(ids[i] for i in range(len(ids)) if w >> i & 1)
+            for row, w in zip(front.rows.tolist(), front.tags.tolist(), strict=True)
+        },
         outcomes=_count_outcomes(walk),
         zopa=zopa,
         better_for_all=better_for_all,
@@ -419,45 +461,169 @@ def analyze(scenario: Scenario, variant: str) -> Space:
     )
 
 
-def _add(a: Vector, b: Vector) -> Vector:
-    return tuple(x if x == MET else x + y for x, y in zip(a, b, strict=True))
+# -- rows of vectors ------------------------------------------------------------------------
 
 
-def _merge_count(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:
-    """``a`` with ``b``'s counts added (``a`` is changed: the walk owns its layers)."""
-    for v, n in b.items():
-        a[v] = a.get(v, 0) + n
-    return a
+def _rows(vectors: Sequence[Vector], k: int) -> Array:
+    """Vectors as rows: int64 while every entry is small, else exact Python ints."""
+    big = any(abs(x) >= SMALL for v in vectors for x in v)
+    return np.array(vectors, dtype=object if big else np.int64).reshape(len(vectors), k)
 
 
-def _merge_front(a: dict[Vector, int], b: dict[Vector, int]) -> dict[Vector, int]:
-    """The non-dominated vectors of both, each with a witness (the first one seen)."""
-    merged = dict(a)
-    for v, w in b.items():
-        merged.setdefault(v, w)
-    return {v: merged[v] for v in pareto(list(merged))}
+def _group(rows: Array) -> tuple[IntArray, IntArray]:
+    """The index of the first occurrence of each distinct row, and for each row which of
+    those it equals (an index into the first array)."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if rows.dtype == object:
+        seen: dict[Vector, int] = {}
+        first: list[int] = []
+        inverse = []
+        for i, row in enumerate(rows.tolist()):
+            vector = tuple(row)
+            if vector not in seen:
+                seen[vector] = len(first)
+                first.append(i)
+            inverse.append(seen[vector])
+        return np.array(first, dtype=np.int64), np.array(inverse, dtype=np.int64)
+    key = _pack(rows)
+    if key is None:
+        _, index, where = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    else:
+        _, index, where = np.unique(key, return_index=True, return_inverse=True)
+    return index.astype(np.int64), where.reshape(-1).astype(np.int64)
+
+
+def _pack(rows: IntArray) -> IntArray | None:
+    """One int64 per row that tells rows apart (None: their ranges are too wide)."""
+    low = rows.min(axis=0)
+    span = rows.max(axis=0) - low + 1
+    if math.prod(int(s) for s in span) >= 2**62:
+        return None
+    key = np.zeros(len(rows), dtype=np.int64)
+    for c in range(rows.shape[1]):
+        key = key * span[c] + (rows[:, c] - low[c])
+    return key
+
+
+# -- dominance --------------------------------------------------------------------------------
+
+
+def _merge_fronts(parts: list[_Layer]) -> _Layer:
+    """The vectors of several fronts (each free of dominance) that no vector of another
+    dominates, each with the tag of the first part that holds it."""
+    if len(parts) == 1:
+        return parts[0]
+    joined = _join(parts)
+    label = np.repeat(np.arange(len(parts)), [len(p.rows) for p in parts])
+    first, _ = _group(joined.rows)
+    first.sort()  # keep each vector's first occurrence, in order
+    joined, label = joined.select(first), label[first]
+    if joined.rows.shape[1] == 2:
+        return joined.select(_staircase(joined.rows))
+    keep = np.ones(len(label), dtype=bool)
+    for part in range(len(parts)):
+        mine = label == part
+        # a part has no dominance within it and no vector equal to another part's
+        keep[mine] = ~_covered(joined.rows[mine], joined.rows[~mine])
+    return joined.select(keep)
+
+
+def _staircase(rows: Array) -> BoolArray:
+    """Which rows of two columns no other row dominates (of equal rows, the first): sweep
+    by the first column, highest first, keeping the rows that raise the second."""
+    order = np.argsort(-rows[:, 1], kind="stable")
+    order = order[np.argsort(-rows[order, 0], kind="stable")]
+    second = rows[order, 1]
+    rises = np.ones(len(rows), dtype=bool)
+    rises[1:] = second[1:] > np.maximum.accumulate(second)[:-1]
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[order[rises]] = True
+    return keep
+
+
+#: Rows of ``others`` per bitset block, rows checked per chunk, and thresholds per
+#: packing step: together they bound the memory of :func:`_covered` (a few MiB a column).
+BLOCK, CHUNK, THRESHOLDS = 8192, 1024, 1024
+
+
+def _covered(points: Array, others: Array | None) -> BoolArray:
+    """Which rows of ``points`` some row of ``others`` is at least as good as in every
+    column; with ``others`` None, some *other* row of ``points`` (rows must be distinct):
+    then the dominated rows.
+
+    Only a row with at least the same sum can cover another, so ``others`` are ordered by
+    sum, highest first, and each row is checked against the prefix that reaches its own
+    sum. The check is bitwise (:func:`_bitsets`): the AND, over the columns, of the bitset
+    of the ``others`` at or above the row's value holds the rows that cover it.
+    """
+    same = others is None
+    covered = np.zeros(len(points), dtype=bool)
+    if not len(points) or (others is not None and not len(others)):
+        return covered
+    by_sum = np.argsort(-points.sum(axis=1), kind="stable")
+    mine = points[by_sum]
+    theirs = mine if others is None else others[np.argsort(-others.sum(axis=1), kind="stable")]
+    # how many of the others reach each row's sum (others' sums are descending)
+    reach = np.searchsorted(-theirs.sum(axis=1), -mine.sum(axis=1), side="right")
+    found = np.zeros(len(points), dtype=bool)
+    for start in range(0, len(theirs), BLOCK):
+        block = theirs[start : start + BLOCK]
+        tables = _bitsets(block)
+        where = [np.searchsorted(values, mine[:, c]) for c, (values, _) in enumerate(tables)]
+        todo = np.flatnonzero(~found & (reach > start))
+        for chunk in (todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)):
+            words = (min(int(reach[chunk[-1]]) - start, len(block)) + 63) // 64
+            hits = tables[0][1][where[0][chunk], :words]
+            for c in range(1, len(tables)):
+                hits &= tables[c][1][where[c][chunk], :words]
+            if same:
+                _clear_own(hits, chunk - start, len(block))
+            found[chunk] = hits.any(axis=1)
+    covered[by_sum] = found
+    return covered
+
+
+def _clear_own(hits: Array, columns: IntArray, width: int) -> None:
+    """Clear, in row ``r`` of ``hits``, the bit of column ``columns[r]`` (when in the
+    block, ``0 <= column < width``): a row does not cover itself."""
+    inside = (columns >= 0) & (columns < width)
+    rows, columns = np.flatnonzero(inside), columns[inside]
+    bits = np.left_shift(np.uint64(1), (columns % 64).astype(np.uint64))
+    hits[rows, columns // 64] &= ~bits
+
+
+def _bitsets(block: Array) -> list[tuple[Array, Array]]:
+    """Per column of ``block``: its distinct values, ascending, and a table whose row
+    ``j`` is the bitset (bit ``r``: row ``r`` of the block, little-endian 64-bit words) of
+    the rows at or above value ``j``; one more row, all zero, stands above every value
+    (where ``np.searchsorted`` puts a value above them all)."""
+    size = len(block)
+    words = (size + 63) // 64
+    out = []
+    for column in block.T:
+        values = np.unique(column)
+        table = np.zeros((len(values) + 1, words * 8), dtype=np.uint8)
+        for i in range(0, len(values), THRESHOLDS):
+            above = column[None, :] >= values[i : i + THRESHOLDS, None]
+            table[i : i + len(above), : (size + 7) // 8] = np.packbits(
+                above, axis=1, bitorder="little"
+            )
+        out.append((values, table.view("<u8")))
+    return out
 
 
 def pareto(vectors: list[Vector]) -> list[Vector]:
-    """The vectors no other vector dominates (at least as good in all, better in one)."""
+    """The vectors no other vector dominates (at least as good in all, better in one):
+    for two columns by the first, highest first; else by sum, highest first, then by
+    vector."""
     if not vectors:
         return []
-    if len(vectors[0]) == 2:  # a staircase: sweep by the first utility, highest first
-        kept: list[Vector] = []
-        best_second = -math.inf
-        for v in sorted(set(vectors), key=lambda v: (-v[0], -v[1])):
-            if v[1] > best_second:
-                kept.append(v)
-                best_second = v[1]
-        return kept
-    # Only a vector with a larger (or equal) sum can dominate another: in that order,
-    # each vector is checked against those kept so far, all at once with numpy.
-    ordered = np.array(sorted(set(vectors), key=lambda v: (-sum(v), v)), dtype=np.int64)
-    kept_rows = np.empty_like(ordered)
-    n = 0
-    for row in ordered:
-        if n and bool((kept_rows[:n] >= row).all(axis=1).any()):
-            continue
-        kept_rows[n] = row
-        n += 1
-    return [tuple(int(x) for x in row) for row in kept_rows[:n]]
+    distinct = list(dict.fromkeys(vectors))
+    k = len(distinct[0])
+    rows = _rows(distinct, k)
+    keep = _staircase(rows) if k == 2 else ~_covered(rows, None)
+    kept = [distinct[i] for i in np.flatnonzero(keep)]
+    if k == 2:
+        return sorted(kept, key=lambda v: (-v[0], -v[1]))
+    return sorted(kept, key=lambda v: (-sum(v), v))

@@ -28,9 +28,10 @@ EXAMPLES = settings(max_examples=80, deadline=None)
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
-    """A valid random scenario with every sequencing mode as a variant."""
-    k = draw(st.integers(2, 4))
+def scenarios(draw: st.DrawFn, fewest: int = 2, most: int = 4) -> Scenario:
+    """A valid random scenario with every sequencing mode as a variant (``fewest`` to
+    ``most`` offering delegations)."""
+    k = draw(st.integers(fewest, most))
     offering = [f"d{i}" for i in range(k)]
     observer = draw(st.booleans())
     everyone = offering + (["obs"] if observer else [])

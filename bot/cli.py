@@ -25,6 +25,7 @@ from bot.review.export import FORMATS, build_export, format_for, to_markdown
 from bot.review.value import mode_summary, space_for
 from bot.scenarios import ScenarioLibrary
 from bot.service import LogUnavailable, Tables
+from bot.service import open_tables as open_tables_service
 from bot.settings import Settings
 from bot.store import Store, StoreError, utc_now
 
@@ -474,6 +475,172 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _names(value: str | None, default: Sequence[str]) -> list[str]:
+    """A comma-separated option as a list (the default when not given)."""
+    if value is None:
+        return list(default)
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from bot.counterparts import simulate as sim
+    from bot.domain.commands import STRATEGIES
+
+    found = _scenario_to_analyze(args.scenario, args.prompts)
+    if isinstance(found, str):
+        print(f"parley simulate: {found}", file=sys.stderr)
+        return EXIT_FAILURE
+    scenario = found
+    modes = list(
+        dict.fromkeys(scenario.rules_for(v).sequencing.value for v in scenario.variant_names())
+    )
+    if args.runs < 1 or args.runs > MAX_SIMULATION_RUNS:
+        print(f"parley simulate: --runs must be 1 to {MAX_SIMULATION_RUNS}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        results, runs = sim.plan(
+            scenario,
+            _names(args.sequencing, modes),
+            _names(args.strategies, STRATEGIES),
+            args.runs,
+            args.seed,
+        )
+    except ValueError as exc:
+        print(f"parley simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with _progress(len(runs), f"simulating {scenario.id}") as bar:
+        if args.db is None:
+            for run in runs:
+                state = sim.play_table(scenario, run.variant, run.strategies, run.seed)
+                run.result.tables.append(sim.table_result(state, run.scorer))
+                bar.update(1)
+        else:
+            library = _library_holding(scenario, args.scenario, args.prompts)
+            if isinstance(library, str):
+                print(f"parley simulate: {library}", file=sys.stderr)
+                return EXIT_FAILURE
+            asyncio.run(_simulate_logged(args.db, library, scenario, runs, bar.update))
+    if args.json:
+        report = {
+            "scenario": scenario.id,
+            "runs": args.runs,
+            "seed": args.seed,
+            "results": [r.to_json() for r in results],
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(_simulation_text(scenario, results, args.runs, args.seed)))
+    return EXIT_OK
+
+
+#: The most runs per combination (a typo of a few zeros should not run for hours).
+MAX_SIMULATION_RUNS = 100_000
+
+
+def _progress(total: int, what: str) -> Any:
+    """A progress bar on standard error when it is a terminal and the run is long."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=what,
+        unit=" tables",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty() or total < PROGRESS_FROM,
+        leave=False,
+    )
+
+
+#: Runs shorter than this many tables get no progress bar.
+PROGRESS_FROM = 500
+
+
+def _library_holding(scenario: Scenario, arg: str, prompts: Path | None) -> ScenarioLibrary | str:
+    """A library that serves ``scenario`` by id (for tables logged through the service)."""
+    library = ScenarioLibrary(prompts_dir=prompts)
+    if scenario.id not in library.ids() and Path(arg).is_file():
+        library = ScenarioLibrary(rules_dir=Path(arg).resolve().parent, prompts_dir=prompts)
+    if scenario.id not in library.ids():
+        return f"cannot log {scenario.id}: its file's folder does not serve it by that id"
+    return library
+
+
+async def _simulate_logged(
+    db: str, library: ScenarioLibrary, scenario: Scenario, runs: Sequence[Any], step: Any
+) -> None:
+    """Play the runs through the service into the log at ``db`` (each its own table)."""
+    from bot.counterparts import simulate as sim
+    from bot.domain import commands as c
+
+    _check_db(db)
+    tables = await open_tables_service(db, library)
+    batch = uuid.uuid4().hex[:8]
+    try:
+        for n, run in enumerate(runs, 1):
+            named = ", ".join(f"{d} {s}" for d, s in run.strategies.items())
+            opened = await tables.open(
+                sim.FACILITATOR,
+                scenario.id,
+                run.variant,
+                title=f"Simulation {batch}-{n}: {named}",
+                channel_id=f"simulation-{batch}-{n}",
+            )
+            if opened.refusal is not None:
+                raise StoreError(f"could not open a simulated table: {opened.refusal.message}")
+            table_id = opened.table_id
+            for delegation, strategy in run.strategies.items():
+                seat = c.Seat(
+                    who=sim.FACILITATOR,
+                    delegation=delegation,
+                    strategy=strategy,
+                    think_seconds=0,
+                    seed=run.seed,
+                )
+                await tables.act(table_id, seat)
+            await tables.act(table_id, c.Start(who=sim.FACILITATOR))
+            await tables.counterparts_play(table_id)
+            state = await tables.state(table_id)
+            run.result.tables.append(sim.table_result(state, run.scorer))
+            step(1)
+    finally:
+        await tables.close()
+
+
+def _simulation_text(scenario: Scenario, results: Sequence[Any], runs: int, seed: int) -> list[str]:
+    """The results as an aligned table, one row per mode and assignment of strategies."""
+    delegations = scenario.offering
+    head = ["mode", *delegations, "deals", "rate", "joint gain", "left", "rounds", "refused"]
+    rows = [head]
+    for result in results:
+        row = result.to_json()
+        rows.append(
+            [
+                row["sequencing"],
+                *(row["strategies"][d] for d in delegations),
+                f"{row['deals']}/{row['runs']}",
+                f"{row['deal_rate']:.2f}",
+                f"{row['mean_joint_gain']:.1f}",
+                f"{row['mean_left_on_table']:.1f}",
+                f"{row['mean_rounds']:.1f}",
+                str(row["refusals"]),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [
+        f"{scenario.title} ({scenario.id}): counterpart against counterpart, "
+        f"{runs} run(s) per row, seed {seed}",
+        "",
+    ]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines += [
+        "",
+        "joint gain = the sum of each delegation's utility minus its BATNA (no deal: 0); "
+        "left = the mode's maximum joint gain minus the joint gain; means over the runs.",
+    ]
+    return lines
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from bot.review.schema import export_schema
 
@@ -639,6 +806,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file's prompts folder (default: prompts/ beside its rules/ folder)",
     )
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "simulate", help="counterpart against counterpart under each rule mode, through the rules"
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario id or a .toml file")
+    p.add_argument(
+        "--sequencing",
+        metavar="MODES",
+        help="comma-separated rule modes (default: every mode the scenario has)",
+    )
+    p.add_argument(
+        "--strategies",
+        metavar="NAMES",
+        help="comma-separated strategies (default: boulware,linear,conceder,tit-for-tat)",
+    )
+    p.add_argument("--runs", type=int, default=50, help="tables per combination (default 50)")
+    p.add_argument("--seed", type=int, default=1, help="the simulation's seed (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--db", help="log every simulated table in this SQLite file (default: in memory only)"
+    )
+    p.add_argument(
+        "--prompts",
+        type=Path,
+        default=None,
+        help="a file's prompts folder (default: prompts/ beside its rules/ folder)",
+    )
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the json export (parley-log/1)")
     p.set_defaults(func=cmd_schema)

@@ -76,6 +76,8 @@ class Counterpart:
         self._order = {item.id: rng.random() for item in scenario.items}  # tie-breaks
         self._weight = {item.id: item.weight for item in scenario.items}
         self._basket = {item.id: item.basket for item in scenario.items}
+        self._titles = {item.id: item.title[:1].lower() + item.title[1:] for item in scenario.items}
+        self._concessions_seen: tuple[int, list[int]] = (-1, [])
         self._gated = {b.id for b in scenario.baskets if b.gated}
 
     @property
@@ -140,7 +142,7 @@ class Counterpart:
 
     def utility(self, items: Iterable[str]) -> int:
         """Its own utility of a set of items."""
-        return sum(self.value[i] for i in items)
+        return sum(map(self.value.__getitem__, items))
 
     # -- what it does -------------------------------------------------------------------
 
@@ -335,12 +337,16 @@ class Counterpart:
     def _their_concessions(self, state: TableState) -> list[int]:
         """Each change, in this side's utility, from one of the others' offers to the
         next (tit-for-tat mirrors them)."""
-        values = [
-            self.utility(offer.items)
-            for seq, offer in sorted(state.offers.items())
-            if offer.by != self.me
-        ]
-        return [after - before for before, after in itertools.pairwise(values)]
+        count, found = self._concessions_seen
+        if count != len(state.offers):  # offers are only ever added
+            values = [
+                self.utility(offer.items)
+                for _, offer in sorted(state.offers.items())
+                if offer.by != self.me
+            ]
+            found = [after - before for before, after in itertools.pairwise(values)]
+            self._concessions_seen = (len(state.offers), found)
+        return found
 
     def _open(self, state: TableState) -> set[str]:
         return {i.id for i in state.open_items()}
@@ -364,8 +370,8 @@ class Counterpart:
     # -- its words ------------------------------------------------------------------------
 
     def _note(self, state: TableState, give: Sequence[str], ask: Sequence[str]) -> str:
-        gives = _titles(self.scenario, give) or "nothing for now"
-        asks = _titles(self.scenario, ask) or "nothing in return yet"
+        gives = _listed([self._titles[i] for i in give]) or "nothing for now"
+        asks = _listed([self._titles[i] for i in ask]) or "nothing in return yet"
         t = self.time(state)
         match self.tactic.name:
             case "boulware":
@@ -393,11 +399,8 @@ def _ids(items: Iterable[Item]) -> tuple[str, ...]:
     return tuple(i.id for i in items)
 
 
-def _titles(scenario: Scenario, ids: Sequence[str]) -> str:
-    titles = []
-    for item_id in ids:
-        item = scenario.item(item_id)
-        titles.append(item.title.lower() if item else item_id)
+def _listed(titles: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     if len(titles) > 1:
         return ", ".join(titles[:-1]) + " and " + titles[-1]
     return "".join(titles)

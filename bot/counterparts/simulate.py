@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.analysis import analyze
-from bot.analysis.space import Space
+from bot.analysis.space import Measures, Space
 from bot.counterparts.counterpart import Counterpart
 from bot.domain import commands as c
 from bot.domain import engine
@@ -123,34 +123,79 @@ def run_seed(seed: int, variant: str, strategies: dict[str, str], run: int) -> i
     return random.Random(f"{seed}:{variant}:{named}:{run}").getrandbits(32)
 
 
+class Scorer:
+    """A mode's outcome space, measuring outcomes once each (many tables end alike)."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self._seen: dict[frozenset[str], Measures] = {}
+
+    def measure(self, agreed: Sequence[str]) -> Measures:
+        key = frozenset(agreed)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self.space.measure(sorted(key))
+        return found
+
+
+@dataclass(frozen=True)
+class Run:
+    """One table to simulate: its result row, rule variant, strategies and seed."""
+
+    result: Result
+    variant: str
+    strategies: dict[str, str]
+    seed: int
+    scorer: Scorer
+
+
+def plan(
+    scenario: Scenario, sequencings: Sequence[str], strategies: Sequence[str], runs: int, seed: int
+) -> tuple[list[Result], list[Run]]:
+    """The result rows (empty yet) and every table to play for them, in order.
+
+    A ValueError names a mode the scenario lacks or a strategy that does not exist.
+    """
+    unknown = [s for s in strategies if s not in c.STRATEGIES]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; strategies: {', '.join(c.STRATEGIES)}")
+    results: list[Result] = []
+    tables: list[Run] = []
+    for sequencing in sequencings:
+        variant = variant_for(scenario, sequencing)
+        scorer = Scorer(analyze(scenario, variant))
+        for combo in combinations(scenario.offering, strategies):
+            result = Result(sequencing, variant, combo)
+            results.append(result)
+            tables += [
+                Run(result, variant, combo, run_seed(seed, variant, combo, n), scorer)
+                for n in range(runs)
+            ]
+    return results, tables
+
+
 def simulate(
     scenario: Scenario,
     sequencings: Sequence[str],
     strategies: Sequence[str],
     runs: int,
     seed: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> list[Result]:
     """Every mode against every strategy assignment, ``runs`` tables each, in memory."""
-    results = []
-    for sequencing in sequencings:
-        variant = variant_for(scenario, sequencing)
-        space = analyze(scenario, variant)
-        for combo in combinations(scenario.offering, strategies):
-            result = Result(sequencing, variant, combo)
-            for run in range(runs):
-                state = play_table(scenario, variant, combo, run_seed(seed, variant, combo, run))
-                result.tables.append(table_result(state, space))
-                if progress is not None:
-                    progress(1)
-            results.append(result)
+    results, tables = plan(scenario, sequencings, strategies, runs, seed)
+    for run in tables:
+        state = play_table(scenario, run.variant, run.strategies, run.seed)
+        run.result.tables.append(table_result(state, run.scorer))
+        if progress is not None:
+            progress(1)
     return results
 
 
-def table_result(state: TableState, space: Space) -> TableResult:
+def table_result(state: TableState, scorer: Scorer) -> TableResult:
     """How a closed table ended, measured against its mode's outcome space."""
     agreed = tuple(state.agreed)
-    measures = space.measure(agreed)
+    measures = scorer.measure(agreed)
     return TableResult(
         agreed=agreed,
         rounds=state.round,
@@ -170,6 +215,8 @@ class MemoryTable:
         self.now = START
         self.seq = 0
         self.refused: list[Refusal] = []
+        #: The log.
+        self.events: list[Event] = []
 
     @property
     def state(self) -> TableState:
@@ -179,7 +226,9 @@ class MemoryTable:
         for new in decided:
             self.seq += 1
             self.now += timedelta(seconds=1)
-            self.replay.apply(Event.stamp(new, self.seq, self.now))
+            event = Event.stamp(new, self.seq, self.now)
+            self.events.append(event)
+            self.replay.apply(event)
 
     def act(self, command: c.Command) -> bool:
         """Apply a command; a refusal is kept (and counted in the state) like the log's."""
@@ -211,10 +260,14 @@ def refused_event(command: c.Command, refusal: Refusal, round_: int) -> NewEvent
 
 
 def play_table(
-    scenario: Scenario, variant: str, strategies: dict[str, str], seed: int
+    scenario: Scenario,
+    variant: str,
+    strategies: dict[str, str],
+    seed: int,
+    table: MemoryTable | None = None,
 ) -> TableState:
-    """One table played to its close by counterparts only."""
-    table = MemoryTable(scenario)
+    """One table played to its close by counterparts only (in ``table`` if given)."""
+    table = table if table is not None else MemoryTable(scenario)
     table.log([engine.open_table(scenario, FACILITATOR, variant, None)])
     for delegation, strategy in strategies.items():
         seat = c.Seat(

@@ -160,6 +160,8 @@ class TableOpened(EventData):
     sequencing: str
     title: str = ""
     rules: dict[str, Any] = Field(default_factory=dict)
+    #: A student's practice table against counterparts (logged only when true).
+    practice: bool = False
 
 
 class MemberJoined(EventData):
@@ -410,10 +412,14 @@ class NewEvent(BaseModel):
         return value
 
     def with_data(self, **more: Any) -> Self:
-        """The same event with more (or other) data, validated again (unknown fields are
-        refused, as on every write)."""
-        data = type(self.data).model_validate({**self.data.dumped(), **more})
-        return self.model_copy(update={"data": data})
+        """The same event with more (or other) data: the engine's own values, of the
+        fields' types (unknown fields are refused, as on every write; the store checks
+        every event's data against its model again when it reads it back)."""
+        model = type(self.data)
+        unknown = set(more) - set(model.model_fields)
+        if unknown:
+            raise ValueError(f"{model.kind} has no field {', '.join(sorted(unknown))}")
+        return self.model_copy(update={"data": self.data.model_copy(update=more)})
 
 
 class Event(NewEvent):

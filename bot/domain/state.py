@@ -147,7 +147,9 @@ class TableState:
     #: time counts from here.
     turn_began: datetime | None = None
     #: ``agreed`` as last computed, with the number of agreements it was computed from.
-    _agreed: tuple[int, dict[str, int]] = field(default=(0, {}), repr=False, compare=False)
+    _agreed: tuple[int, dict[str, int], frozenset[str]] = field(
+        default=(0, {}, frozenset()), repr=False, compare=False
+    )
 
     def snapshot(self) -> TableState:
         """A copy that later events will not change (the scenario is shared: it is frozen)."""
@@ -172,16 +174,19 @@ class TableState:
         Agreements are only ever appended (an undo folds a new state), so the mapping is
         kept until their number changes. Callers must not change it.
         """
-        count, agreed = self._agreed
-        if count != len(self.agreements):
-            agreed = {item: a.seq for a in self.agreements for item in a.items}
-            self._agreed = (len(self.agreements), agreed)
-        return agreed
+        return self._agreed_now()[1]
 
     @property
-    def agreed_baskets(self) -> set[str]:
+    def agreed_baskets(self) -> frozenset[str]:
         """Baskets with at least one agreed item."""
-        return {self.item(i).basket for i in self.agreed}
+        return self._agreed_now()[2]
+
+    def _agreed_now(self) -> tuple[int, dict[str, int], frozenset[str]]:
+        if self._agreed[0] != len(self.agreements):
+            agreed = {item: a.seq for a in self.agreements for item in a.items}
+            baskets = frozenset(self.item(i).basket for i in agreed)
+            self._agreed = (len(self.agreements), agreed, baskets)
+        return self._agreed
 
     def member(self, user_id: str) -> Member | None:
         """The member with this user id, if they are at the table."""

@@ -1,0 +1,192 @@
+"""The counterparts' strategies: legal moves only, the promised concession shapes, and
+reproducible simulations."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from bot.counterparts import Counterpart, Tactic
+from bot.counterparts import simulate as sim
+from bot.domain import commands as c
+from bot.domain.scenario import Scenario
+from bot.domain.state import Phase, Seat, TableState
+from bot.scenarios import ScenarioLibrary
+
+MODES = ["singapore", "package", "parallel"]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """A valid random scenario (2 to 4 delegations, each mode a variant) with random rules:
+    item limit, reciprocity, balance policy and tolerance, public weights, rounds."""
+    k = draw(st.integers(2, 4))
+    offering = [f"d{i}" for i in range(k)]
+    gated = draw(st.integers(0, 3))
+    ungated = draw(st.integers(1 if gated == 0 else 0, 2))
+    baskets = [
+        {"id": f"b{i}", "title": f"Basket {i}", "order": i + 1, "gated": i < gated}
+        for i in range(gated + ungated)
+    ]
+    slots = [(f"b{b}", d) for b in range(gated) for d in offering]
+    for _ in range(draw(st.integers(max(0, 2 - len(slots)), 8))):
+        slots.append(
+            (f"b{draw(st.integers(0, len(baskets) - 1))}", draw(st.sampled_from(offering)))
+        )
+    items = [
+        {
+            "id": f"i{n}",
+            "title": f"Item {n}",
+            "basket": basket,
+            "giver": giver,
+            "weight": draw(st.integers(1, 5)),
+            "values": {d: draw(st.integers(-5, 5)) for d in offering},
+        }
+        for n, (basket, giver) in enumerate(slots)
+    ]
+    rules: dict[str, Any] = {
+        "sequencing": draw(st.sampled_from(MODES)),
+        "max_items_per_offer": draw(st.integers(1, 8)),
+        "reciprocity": draw(st.booleans()),
+        "balance": draw(st.sampled_from(["off", "advise", "enforce"])),
+        "balance_tolerance": draw(st.integers(0, 3)),
+        "max_rounds": draw(st.integers(1, 6)),
+    }
+    return Scenario.model_validate(
+        {
+            "id": "random",
+            "title": "Random",
+            "sources": [{"id": "s", "title": "S"}],
+            "prompts": {"background": "b.md", "debrief": "d.md"},
+            "delegations": [
+                {"id": d, "name": d.upper(), "batna": draw(st.integers(-3, 6)), "brief": "x.md"}
+                for d in offering
+            ],
+            "baskets": baskets,
+            "items": items,
+            "rules": rules,
+            "variants": {mode: {} for mode in MODES},
+        }
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scenarios(),
+    st.sampled_from(MODES),
+    st.lists(st.sampled_from(c.STRATEGIES), min_size=4, max_size=4),
+    st.integers(0, 2**32 - 1),
+)
+def test_counterparts_never_make_a_move_the_rules_refuse(
+    scenario: Scenario, mode: str, chosen: list[str], seed: int
+) -> None:
+    """Counterparts of every strategy play random scenarios under every mode to the close
+    with no refused move (the engine, not the strategy, judges each one)."""
+    strategies = dict(zip(scenario.offering, chosen, strict=False))
+    table = sim.MemoryTable(scenario)
+    state = sim.play_table(scenario, mode, strategies, seed, table)
+    assert table.refused == [], [r.message for r in table.refused]
+    assert state.refusals == {}
+    assert state.phase is Phase.CLOSED
+    event(f"{mode}: {'deal' if state.agreed else 'no deal'}")
+
+
+def _hanoi() -> Scenario:
+    return ScenarioLibrary().get("hanoi-2019")
+
+
+def _targets(strategy: str, seed: int) -> list[tuple[float, float]]:
+    """(time, share of its range still asked) at each of the US counterpart's turns, in a
+    Hanoi table (action for action) against a Boulware DPRK that concedes little."""
+    scenario = _hanoi()
+    seen: list[tuple[float, float]] = []
+    original = Counterpart.decide
+
+    def watched(self: Counterpart, state: TableState) -> c.Command:
+        if self.me == "us":
+            span = self.tactic.span or 1
+            seen.append((self.time(state), (self.target(state) - self.tactic.u_min) / span))
+        return original(self, state)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Counterpart, "decide", watched)
+        sim.play_table(scenario, "parallel", {"us": strategy, "dprk": "boulware"}, seed)
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_boulware_concedes_late_and_conceder_early(seed: int) -> None:
+    """In play, Boulware still asks for over 85% of its range at mid-table and Conceder for
+    under half; linear is in between; each target only falls as the table goes on."""
+    for strategy, low, high in (
+        ("boulware", 0.85, 1.0),
+        ("linear", 0.35, 0.65),
+        ("conceder", 0.0, 0.5),
+    ):
+        seen = _targets(strategy, seed)
+        assert [t for t, _ in seen] == sorted(t for t, _ in seen)
+        shares = [share for _, share in seen]
+        assert shares == sorted(shares, reverse=True), strategy
+        middle = min(seen, key=lambda pair: abs(pair[0] - 0.5))[1]
+        assert low <= middle <= high, (strategy, middle)
+
+
+def test_tactic_curves_follow_the_convention() -> None:
+    """u(t) = u_max - (u_max - u_min) * t^(1/e): e < 1 concedes late, e > 1 early; every
+    curve runs from u_max at t = 0 to the BATNA at t = 1."""
+    rng = random.Random(3)
+    for name in ("boulware", "linear", "conceder"):
+        tactic = Tactic.draw(name, 20, 4, rng)
+        assert tactic.target(0.0) == 20 and tactic.target(1.0) == 4
+    assert Tactic("x", 20, 0, 0.2).target(0.5) == pytest.approx(20 - 20 * 0.5**5)
+    assert Tactic("x", 20, 0, 2.0).target(0.5) == pytest.approx(20 - 20 * 0.5**0.5)
+
+
+def test_tit_for_tat_mirrors_the_other_sides_concessions() -> None:
+    """Tit-for-tat opens a tenth down, gives back exactly what the other side conceded,
+    hardens when they harden, never leaves [BATNA, best], and falls to its BATNA at the
+    deadline."""
+    tft = Tactic("tit-for-tat", 20, 0, None)
+    assert tft.target(0.0) == 18
+    assert tft.target(0.3, [3]) == 15
+    assert tft.target(0.3, [3, -2]) == 17
+    assert tft.target(0.3, [-9]) == 20
+    assert tft.target(0.3, [40]) == 0
+    assert tft.target(1.0, []) == 0
+
+
+def test_a_counterpart_accepts_an_offer_worth_its_target_and_rejects_a_poor_one() -> None:
+    """Under the package, a counterpart accepts a deal worth at least its target and turns
+    down one worth less to it."""
+    scenario = _hanoi()
+    table = sim.MemoryTable(scenario)
+    sim.play_table(scenario, "package", {"us": "linear", "dprk": "linear"}, 7, table)
+    state = table.state
+    seat = Seat("dprk", "linear", 0, 7, "counterpart:dprk")
+    player = Counterpart(scenario, "package", seat)
+    rich = [i.id for i in scenario.items if i.values.get("dprk", 0) > 0][:12]
+    poor = [i.id for i in scenario.items if i.values.get("dprk", 0) < 0][:12]
+    target = player.target(state)
+    plan = player.plan(state, target)
+    assert player.acceptable(state, rich, plan, target, None) == (player.utility(rich) >= target)
+    assert not player.acceptable(state, poor, plan, target, None)
+
+
+def test_a_seeded_simulation_gives_the_same_numbers_twice() -> None:
+    """The same seed gives the same results, table for table; another seed differs."""
+    scenario = _hanoi()
+
+    def run(seed: int) -> list[dict[str, object]]:
+        results = sim.simulate(scenario, MODES, ["boulware", "conceder"], runs=4, seed=seed)
+        return [r.to_json() for r in results]
+
+    first = run(11)
+    assert first == run(11)
+    assert first != run(12)
+    assert all(row["refusals"] == 0 for row in first)
+    assert {row["sequencing"] for row in first} == set(MODES)
+    assert len(first) == 3 * 4  # every mode, every ordered pair of two strategies

@@ -609,7 +609,17 @@ async def _simulate_logged(
 def _simulation_text(scenario: Scenario, results: Sequence[Any], runs: int, seed: int) -> list[str]:
     """The results as an aligned table, one row per mode and assignment of strategies."""
     delegations = scenario.offering
-    head = ["mode", *delegations, "deals", "rate", "joint gain", "left", "rounds", "refused"]
+    head = [
+        "mode",
+        *delegations,
+        "deals",
+        "rate",
+        ">= BATNAs",
+        "joint gain",
+        "left",
+        "rounds",
+        "refused",
+    ]
     rows = [head]
     for result in results:
         row = result.to_json()
@@ -619,6 +629,7 @@ def _simulation_text(scenario: Scenario, results: Sequence[Any], runs: int, seed
                 *(row["strategies"][d] for d in delegations),
                 f"{row['deals']}/{row['runs']}",
                 f"{row['deal_rate']:.2f}",
+                str(row["deals_above_batnas"]),
                 f"{row['mean_joint_gain']:.1f}",
                 f"{row['mean_left_on_table']:.1f}",
                 f"{row['mean_rounds']:.1f}",
@@ -635,8 +646,10 @@ def _simulation_text(scenario: Scenario, results: Sequence[Any], runs: int, seed
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     lines += [
         "",
-        "joint gain = the sum of each delegation's utility minus its BATNA (no deal: 0); "
-        "left = the mode's maximum joint gain minus the joint gain; means over the runs.",
+        "deals: tables that agreed anything; >= BATNAs: deals leaving every delegation at or "
+        "above its BATNA; joint gain: the sum of each delegation's utility minus its BATNA "
+        "(no deal: 0); left: the mode's maximum joint gain minus the joint gain; means over "
+        "the runs.",
     ]
     return lines
 

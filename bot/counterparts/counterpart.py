@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -78,6 +78,14 @@ class Counterpart:
         self._basket = {item.id: item.basket for item in scenario.items}
         self._titles = {item.id: item.title[:1].lower() + item.title[1:] for item in scenario.items}
         self._concessions_seen: tuple[int, list[int]] = (-1, [])
+        self._mine = {item.id for item in scenario.items if item.giver == self.me}
+        order = {b.id: b.order for b in scenario.baskets}
+        #: The order it fills a step in: the earliest basket first, then what matters most.
+        self._rank = {
+            item.id: (order[item.basket], -abs(self.value[item.id]), self._order[item.id])
+            for item in scenario.items
+        }
+        self._reciprocal = self.rules.reciprocity or self.rules.sequencing is Sequencing.PARALLEL
         self._gated = {b.id for b in scenario.baskets if b.gated}
 
     @property
@@ -224,113 +232,112 @@ class Counterpart:
 
     def _steps(self, state: TableState, plan: set[str]) -> Iterable[tuple[tuple[str, ...], ...]]:
         """Offers that move the plan on, most of the plan first; each (give, ask)."""
-        open_items = [i for i in state.open_items() if i.id not in state.agreed]
-        wanted = [i for i in open_items if i.id in plan]
+        open_ids = [i.id for i in state.open_items()]
+        wanted = sorted((i for i in open_ids if i in plan), key=self._rank.__getitem__)
         if not wanted:
             return
-        wanted.sort(key=self._priority(state))
         limit = self.rules.max_items_per_offer
         package = self.rules.sequencing is Sequencing.PACKAGE
         if package:
-            wanted = self._covering(state, wanted, open_items)
+            wanted = self._covering(wanted, open_ids)
         for size in range(min(limit, len(wanted)), 0, -1):
-            chosen = wanted[:size] if not package else self._trim(state, wanted, size)
-            yield from self._fitted(state, chosen, open_items)
+            chosen = wanted[:size] if not package else self._trim(wanted, size)
+            yield from self._fitted(chosen, open_ids)
 
     def _fitted(
-        self, state: TableState, chosen: list[Item], open_items: list[Item]
+        self, chosen: list[str], open_ids: list[str]
     ) -> Iterable[tuple[tuple[str, ...], ...]]:
         """``chosen`` as an offer, made reciprocal where the rules ask. Step by step it
         keeps its offers balanced in public weight even where the rules only advise it
         (small, balanced steps are its manner); a lopsided offer comes last, only where
         the rules allow it, and never under the package (one deal, no balance asked)."""
-        give = [i for i in chosen if i.giver == self.me]
-        ask = [i for i in chosen if i.giver != self.me]
-        reciprocal = self.rules.reciprocity or self.rules.sequencing is Sequencing.PARALLEL
-        named = {i.id for i in chosen}
-        spare = [i for i in open_items if i.id not in named]
-        if reciprocal and not give:
+        mine = self._mine
+        give = [i for i in chosen if i in mine]
+        ask = [i for i in chosen if i not in mine]
+        named = set(chosen)
+        spare = [i for i in open_ids if i not in named]
+        if self._reciprocal and not give:
             give += self._cheapest(spare, mine=True)[:1]
-        if reciprocal and not ask:
+        if self._reciprocal and not ask:
             ask += self._cheapest(spare, mine=False)[:1]
         if self.rules.sequencing is Sequencing.PACKAGE:
-            yield _ids(give), _ids(ask)
+            yield tuple(give), tuple(ask)
             return
         yield from self._balanced(give, ask, spare)
         if self.rules.balance is not Balance.ENFORCE:
-            yield _ids(give), _ids(ask)
+            yield tuple(give), tuple(ask)
 
     def _balanced(
-        self, give: list[Item], ask: list[Item], spare: list[Item]
+        self, give: list[str], ask: list[str], spare: list[str]
     ) -> Iterable[tuple[tuple[str, ...], ...]]:
-        """Variants of an offer with the public weights brought within the tolerance."""
-        tolerance = self.rules.balance_tolerance
+        """Variants of an offer with the public weights brought within the tolerance: one
+        change at a time (drop an item from the heavier side, or add one to the lighter),
+        the one that closes the gap most and costs this side least."""
+        tolerance, weight, value, mine = (
+            self.rules.balance_tolerance,
+            self._weight,
+            self.value,
+            self._mine,
+        )
         give, ask = list(give), list(ask)
+        gap = sum(weight[i] for i in give) - sum(weight[i] for i in ask)
         for _ in range(len(spare) + len(give) + len(ask)):
-            gap = sum(i.weight for i in give) - sum(i.weight for i in ask)
             if abs(gap) <= tolerance:
-                yield _ids(give), _ids(ask)
+                yield tuple(give), tuple(ask)
                 return
-            # the one change that closes the gap most, costing this side least
-            options: list[tuple[float, list[Item], Item, bool]] = []
             heavy, light = (give, ask) if gap > 0 else (ask, give)
-            for item in heavy if len(heavy) > 1 else []:
-                options.append((abs(abs(gap) - item.weight), heavy, item, False))
-            mine = gap < 0  # asking too much: add one of ours to give
-            named = {i.id for i in give} | {i.id for i in ask}
-            for item in spare:
-                if (item.giver == self.me) == mine and item.id not in named:
-                    options.append((abs(abs(gap) - item.weight), light, item, True))
-            if not options:
+            best: tuple[int, int] | None = None
+            change: tuple[list[str], str, bool] | None = None
+            if len(heavy) > 1:
+                for i in heavy:
+                    key = (abs(abs(gap) - weight[i]), value[i])
+                    if best is None or key < best:
+                        best, change = key, (heavy, i, False)
+            ours = gap < 0  # asking too much: add one of ours to give
+            named = set(give) | set(ask)
+            for i in spare:
+                if (i in mine) == ours and i not in named:
+                    key = (abs(abs(gap) - weight[i]), -value[i])
+                    if best is None or key < best:
+                        best, change = key, (light, i, True)
+            if change is None:
                 return
-            _, where, item, add = min(
-                options,
-                key=lambda o: (o[0], -self.value[o[2].id] if o[3] else self.value[o[2].id]),
-            )
+            where, item, add = change
             if add:
                 where.append(item)
             else:
                 where.remove(item)
+            moved = weight[item] if add == (where is give) else -weight[item]
+            gap += moved
 
-    def _covering(
-        self, state: TableState, wanted: list[Item], open_items: list[Item]
-    ) -> list[Item]:
+    def _covering(self, wanted: list[str], open_ids: list[str]) -> list[str]:
         """``wanted`` with an item of every gated basket it misses (the package's rule)."""
-        covered = {i.basket for i in wanted}
+        basket_of = self._basket
+        covered = {basket_of[i] for i in wanted}
         extra = []
         for basket in self.scenario.baskets_in_order():
             if basket.gated and basket.id not in covered:
-                choices = [i for i in open_items if i.basket == basket.id]
+                choices = [i for i in open_ids if basket_of[i] == basket.id]
                 if choices:
-                    extra.append(max(choices, key=lambda i: (self.value[i.id], -self._order[i.id])))
+                    extra.append(max(choices, key=lambda i: (self.value[i], -self._order[i])))
         return extra + wanted
 
-    def _trim(self, state: TableState, wanted: list[Item], size: int) -> list[Item]:
+    def _trim(self, wanted: list[str], size: int) -> list[str]:
         """``size`` items of ``wanted`` that still cover every gated basket: one per basket
         first, then the most valuable to this side."""
-        first: dict[str, Item] = {}
-        for item in wanted:
-            basket = self.scenario.basket(item.basket)
-            if basket is not None and basket.gated:
-                first.setdefault(item.basket, item)
+        first: dict[str, str] = {}
+        for i in wanted:
+            if self._basket[i] in self._gated:
+                first.setdefault(self._basket[i], i)
         chosen = list(first.values())[:size]
-        taken = {i.id for i in chosen}
-        rest = [i for i in wanted if i.id not in taken]
+        taken = set(chosen)
+        rest = [i for i in wanted if i not in taken]
         return chosen + rest[: size - len(chosen)]
 
-    def _priority(self, state: TableState) -> Callable[[Item], tuple[int, int, float]]:
-        """Sort key: the earliest basket first, then what matters most to this side."""
-        orders = {b.id: b.order for b in self.scenario.baskets}
-
-        def key(item: Item) -> tuple[int, int, float]:
-            return (orders.get(item.basket, 0), -abs(self.value[item.id]), self._order[item.id])
-
-        return key
-
-    def _cheapest(self, items: Sequence[Item], mine: bool) -> list[Item]:
+    def _cheapest(self, ids: Sequence[str], mine: bool) -> list[str]:
         """Items of one side, the least costly (or most valuable) to this side first."""
-        side = [i for i in items if (i.giver == self.me) == mine]
-        return sorted(side, key=lambda i: (-self.value[i.id], self._order[i.id]))
+        side = [i for i in ids if (i in self._mine) == mine]
+        return sorted(side, key=lambda i: (-self.value[i], self._order[i]))
 
     # -- reading the table ----------------------------------------------------------------
 

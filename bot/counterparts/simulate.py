@@ -45,6 +45,8 @@ class TableResult:
     joint_gain: int
     left_on_table: int
     close_reason: str | None
+    #: Whether every delegation ended at or above its BATNA with something agreed.
+    above_batnas: bool = False
 
     @property
     def deal(self) -> bool:
@@ -85,6 +87,8 @@ class Result:
             "mean_left_on_table": self._mean(t.left_on_table for t in self.tables),
             "mean_rounds": self._mean(t.rounds for t in self.tables),
             "refusals": sum(t.refusals for t in self.tables),
+            # beyond the keys: deals that leave every delegation at or above its BATNA
+            "deals_above_batnas": sum(t.above_batnas for t in self.tables),
         }
 
 
@@ -203,6 +207,7 @@ def table_result(state: TableState, scorer: Scorer) -> TableResult:
         joint_gain=measures.joint_gain,
         left_on_table=measures.left_on_table,
         close_reason=state.close_reason,
+        above_batnas=bool(agreed) and all(g >= 0 for g in measures.gains.values()),
     )
 
 

@@ -27,6 +27,7 @@ ROW_KEYS = {
     "mean_left_on_table",
     "mean_rounds",
     "refusals",
+    "deals_above_batnas",
 }
 
 
@@ -42,7 +43,7 @@ def test_simulate_json_has_every_key_mode_and_pair(capsys: pytest.CaptureFixture
     code, out, err = simulate(capsys, "hanoi-2019", "--runs", "3", "--seed", "5", "--json")
     assert code == 0, err
     report: dict[str, Any] = json.loads(out)
-    assert set(report) == {"scenario", "runs", "seed", "results"}
+    assert set(report) == {"scenario", "runs", "seed", "results"}  # the keys, exactly
     assert (report["scenario"], report["runs"], report["seed"]) == ("hanoi-2019", 3, 5)
     rows = report["results"]
     assert len(rows) == 3 * 16
@@ -53,6 +54,7 @@ def test_simulate_json_has_every_key_mode_and_pair(capsys: pytest.CaptureFixture
         assert row["runs"] == 3 and 0 <= row["deals"] <= 3
         assert row["deal_rate"] == round(row["deals"] / 3, 3)
         assert row["refusals"] == 0
+        assert 0 <= row["deals_above_batnas"] <= row["deals"]
         assert 1 <= row["mean_rounds"] <= 10
 
 
@@ -65,7 +67,8 @@ def test_simulate_text_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("mode"))
     assert header.split() == [
-        "mode", "us", "dprk", "deals", "rate", "joint", "gain", "left", "rounds", "refused"
+        "mode", "us", "dprk", "deals", "rate", ">=", "BATNAs", "joint", "gain", "left", "rounds",
+        "refused"
     ]  # fmt: skip
     assert any(line.startswith("package    linear") or line.split()[:3] ==
                ["package", "linear", "linear"] for line in lines)  # fmt: skip

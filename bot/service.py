@@ -47,6 +47,9 @@ __all__ = [
     "utc_now",
 ]
 
+#: How long a practice table's counterparts think before they act (at most half a turn).
+PRACTICE_THINK_SECONDS = 10.0
+
 #: How many replayed tables to keep in memory; closed and least recently used go first.
 CACHE_TABLES = 256
 #: The most counterpart moves played in one go (two counterparts could otherwise play a
@@ -318,6 +321,98 @@ class Tables:
         self._prompts[table_id] = prompts
         return outcome
 
+    def check_practice(
+        self, scenario_id: str, delegation: str, strategy: str, variant: str | None = None
+    ) -> Scenario:
+        """The scenario of a practice table, if ``delegation``, ``strategy`` and ``variant``
+        make one (a ``bad_argument`` refusal saying what to choose otherwise)."""
+        scenario = self.library.get(scenario_id)
+        chosen = scenario.delegation(delegation)
+        if chosen is None or not chosen.offers:
+            raise Refusal(
+                RefusalCode.BAD_ARGUMENT,
+                f"{scenario.title} has no delegation {delegation!r} that takes turns; choose "
+                f"one of: {', '.join(scenario.offering)}.",
+            )
+        if strategy not in c.STRATEGIES:
+            raise Refusal(
+                RefusalCode.BAD_ARGUMENT,
+                f"There is no strategy {strategy!r}; choose one of: {', '.join(c.STRATEGIES)}.",
+            )
+        if variant is not None and variant not in scenario.variant_names():
+            raise Refusal(
+                RefusalCode.BAD_ARGUMENT,
+                f"Scenario {scenario.id!r} has no sequencing variant {variant!r}. "
+                f"Choose one of: {', '.join(scenario.variant_names())}.",
+            )
+        return scenario
+
+    async def practice(
+        self,
+        who: c.Who,
+        scenario_id: str,
+        delegation: str,
+        strategy: str,
+        variant: str | None = None,
+        guild_id: str | None = None,
+        channel_id: str | None = None,
+        seed: int = 0,
+        key: str | None = None,
+    ) -> Outcome:
+        """Open a practice table and start it at once: ``who`` heads ``delegation``, a
+        counterpart playing ``strategy`` sits in every other offering delegation.
+
+        The student runs their own practice table, so they act as its facilitator. All of
+        it is one transaction: the table is there started, or not at all.
+        """
+        scenario = self.check_practice(scenario_id, delegation, strategy, variant)
+        prompts = prompt_copy(self.library, scenario)
+        now = self.clock()
+        chair = who.model_copy(update={"facilitator": True})
+        student = who.model_copy(update={"facilitator": False})
+        side = scenario.delegation(delegation)
+        assert side is not None
+        title = f"Practice: {who.name} as {side.name}"
+        async with self.store.writing() as tx:
+            if key is not None and (seen := await tx.recall(key)) is not None:
+                return await self._repeat(tx, seen)
+            opened = engine.open_table(scenario, chair, variant, title).with_data(practice=True)
+            data = opened.data
+            assert isinstance(data, TableOpened)
+            table_id = await tx.create_table(
+                scenario, data.variant, data.title, guild_id, channel_id, now, prompts, True
+            )
+            events = await tx.append(table_id, [opened], now)
+            replay = Replay(scenario, events)
+            turn_seconds = replay.state.rules.turn_minutes * 60
+            think = min(PRACTICE_THINK_SECONDS, turn_seconds / 2)
+            commands: list[c.Command] = [
+                c.Assign(who=chair, member=student, delegation=delegation, role="head"),
+                *(
+                    c.Seat(
+                        who=chair,
+                        delegation=other,
+                        strategy=strategy,
+                        think_seconds=think,
+                        seed=seed,
+                    )
+                    for other in scenario.offering
+                    if other != delegation
+                ),
+                c.Start(who=chair),
+            ]
+            for command in commands:
+                step = await self._append(
+                    tx, replay, table_id, engine.decide(replay.state, command, now), now
+                )
+                events += step.events
+            outcome = Outcome(table_id, events, state=replay.state.snapshot())
+            if key is not None:
+                await tx.remember(key, table_id, events, outcome.to_json())
+        self._keep(table_id, replay)
+        self._prompts[table_id] = prompts
+        return outcome
+
     async def act(self, table_id: int, command: c.Command, key: str | None = None) -> Outcome:
         """Apply a person's command to a table; a refusal is logged and returned."""
         async with self._writing(table_id) as (replay, tx):
@@ -567,6 +662,7 @@ class Tables:
             name=member.name if member else who.name,
             delegation=member.delegation if member else None,
             role=member.role if member else None,
+            counterpart=member.counterpart if member else None,
         )
         attempt = NewEvent(
             kind=EventKind.ACTION_REFUSED,

@@ -89,6 +89,10 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tables ADD COLUMN close_reason TEXT;
     ALTER TABLE tables ADD COLUMN prompts_json TEXT;
     """,
+    # 6: practice tables (a student against counterparts), left out of listings by default
+    """
+    ALTER TABLE tables ADD COLUMN practice INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -110,6 +114,8 @@ class TableRow:
     phase: str | None = None
     agreed: int | None = None
     close_reason: str | None = None
+    #: A student's practice table against counterparts (see ``/practice``).
+    practice: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,8 @@ def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
 
 
 def _row_to_table(row: sqlite3.Row | tuple[Any, ...]) -> TableRow:
-    id_, guild, channel, scenario, variant, title, opened, closed, phase, agreed, reason = row
+    id_, guild, channel, scenario, variant, title, opened, closed = row[:8]
+    phase, agreed, reason, practice = row[8:]
     return TableRow(
         id=id_,
         guild_id=guild,
@@ -164,12 +171,13 @@ def _row_to_table(row: sqlite3.Row | tuple[Any, ...]) -> TableRow:
         phase=phase,
         agreed=agreed,
         close_reason=reason,
+        practice=bool(practice),
     )
 
 
 _TABLE_COLUMNS = (
     "id, guild_id, channel_id, scenario_id, variant, title, opened_at, closed_at, "
-    "phase, agreed, close_reason"
+    "phase, agreed, close_reason, practice"
 )
 
 
@@ -387,13 +395,14 @@ class Transaction:
         channel_id: str | None,
         at: datetime,
         prompts: dict[str, str] | None = None,
+        practice: bool = False,
     ) -> int:
         """Add a table row (with its scenario and prompts snapshot) and return its id."""
         try:
             cursor = await self._db.execute(
                 "INSERT INTO tables (guild_id, channel_id, scenario_id, variant, title, "
-                "scenario_json, opened_at, phase, agreed, prompts_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'setup', 0, ?)",
+                "scenario_json, opened_at, phase, agreed, prompts_json, practice) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'setup', 0, ?, ?)",
                 (
                     guild_id,
                     channel_id,
@@ -403,6 +412,7 @@ class Transaction:
                     scenario.model_dump_json(),
                     at.isoformat(),
                     json.dumps(prompts or {}, ensure_ascii=False),
+                    int(practice),
                 ),
             )
         except sqlite3.IntegrityError as exc:

@@ -139,7 +139,8 @@ class Counterpart:
 
     def target(self, state: TableState) -> float:
         """The utility the tactic aims for now."""
-        return self.tactic.target(self.time(state), self._their_concessions(state))
+        mirrored = self._their_concessions(state) if self.tactic.e is None else ()
+        return self.tactic.target(self.time(state), mirrored)
 
     def time(self, state: TableState) -> float:
         """The share of its turns used: 0 on its first turn, 1 on its last."""

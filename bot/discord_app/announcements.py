@@ -13,6 +13,7 @@ from bot import paths
 #: Every announcement and the names its template may use.
 FIELDS: dict[str, set[str]] = {
     "opening": {"title", "scenario", "variant", "background"},
+    "opening_practice": {"title", "scenario", "variant", "background"},
     "turn": {"mentions", "round", "delegation", "deadline"},
     "reminder": {"mentions", "deadline"},
     "statement": {"name", "delegation", "text"},
@@ -49,6 +50,25 @@ FIELDS: dict[str, set[str]] = {
     "caucus_not_recorded": set(),
     "brief_heading": {"delegation"},
     "rooms_failed": {"problem"},
+    "seated": {"delegation", "seconds"},
+    "unseated": {"delegation"},
+    "unseated_to": {"delegation", "name"},
+    "closed_footer_practice": set(),
+    "practice_intro": {"mention", "delegation", "others"},
+    "strategy_question": set(),
+    "guess_right": {"strategy", "how"},
+    "guess_wrong": {"guess", "strategy", "how"},
+    "strategy_boulware": set(),
+    "strategy_linear": set(),
+    "strategy_conceder": set(),
+    "strategy_tit-for-tat": set(),
+    "practice_score": {"score", "batna"},
+    "practice_no_deal": {"batna"},
+    "practice_nash": {"nash", "nash_other", "other"},
+    "practice_no_nash": set(),
+    "practice_left": {"left"},
+    "practice_on_frontier": set(),
+    "practice_off_frontier": {"distance"},
 }
 
 FILE = Path("parley") / "announcements.toml"

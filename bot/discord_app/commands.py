@@ -8,6 +8,7 @@ announcements go to the channel as messages of their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import io
 from typing import TYPE_CHECKING, Any, cast
@@ -110,6 +111,21 @@ async def delegation_choices(interaction: Interaction, current: str) -> list[Cho
     return _choices([(d.name, d.id) for d in found[1].scenario.delegations], current)
 
 
+async def scenario_delegation_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Offering delegations of the chosen scenario (for /practice)."""
+    library = _bot(interaction).library
+    chosen = getattr(interaction.namespace, "scenario", None)
+    scenarios = [s for s in library.all() if s.id == chosen] or library.all()
+    pairs = [(f"{d.name} ({d.id})", d.id) for s in scenarios for d in s.delegations if d.offers]
+    return _choices(list(dict.fromkeys(pairs)), current)
+
+
+#: The strategies as a choice list (Discord shows only these).
+STRATEGY_CHOICES = [
+    app_commands.Choice(name=present.strategy_title(name), value=name) for name in c.STRATEGIES
+]
+
+
 async def role_choices(interaction: Interaction, current: str) -> list[Choice]:
     """Roles of the chosen delegation."""
     found = await _state_here(interaction)
@@ -163,7 +179,7 @@ async def ask_choices(interaction: Interaction, current: str) -> list[Choice]:
 
 
 async def closed_table_choices(interaction: Interaction, current: str) -> list[Choice]:
-    """Closed tables of this server."""
+    """Closed tables of this server (not practice tables; their numbers still work)."""
     bot = _bot(interaction)
     found = await bot.tables.tables(_guild(interaction))
     head, _, last = current.rpartition(",")
@@ -171,7 +187,7 @@ async def closed_table_choices(interaction: Interaction, current: str) -> list[C
     pairs = [
         (f"{prefix}#{r.id} {r.title} ({r.variant}, {r.opened_at:%Y-%m-%d})", f"{prefix}{r.id}")
         for r in (t.row for t in found)
-        if r.closed_at is not None
+        if r.closed_at is not None and not r.practice
     ]
     return _choices(pairs, last)
 
@@ -280,6 +296,48 @@ async def session_autoassign(interaction: Interaction) -> None:
     )
 
 
+@session.command(name="seat")
+@app_commands.describe(
+    delegation="The delegation the bot will play (it becomes the delegation's head)",
+    strategy="How the counterpart negotiates (players are not told)",
+    think_seconds="Seconds it waits on its turn before acting (default 20)",
+)
+@app_commands.choices(strategy=STRATEGY_CHOICES)
+@app_commands.autocomplete(delegation=delegation_choices)
+async def session_seat(
+    interaction: Interaction,
+    delegation: str,
+    strategy: str,
+    think_seconds: app_commands.Range[float, 0.0, c.MAX_THINK_SECONDS] = 20.0,
+) -> None:
+    """Seat a scripted counterpart as a delegation: it plays that delegation's turns."""
+    await _act(
+        interaction,
+        c.Seat(
+            who=_bot(interaction).who(interaction),
+            delegation=delegation,
+            strategy=strategy,
+            think_seconds=think_seconds,
+            # Its random choices differ from table to table, and are logged with the seat.
+            seed=interaction.id % 2**31,
+        ),
+        f"A {present.strategy_title(strategy)} counterpart now plays {delegation}; it acts "
+        f"{think_seconds:g} seconds into each of its turns. `/session unseat` gives the seat back.",
+    )
+
+
+@session.command(name="unseat")
+@app_commands.describe(delegation="The delegation to give back to people")
+@app_commands.autocomplete(delegation=delegation_choices)
+async def session_unseat(interaction: Interaction, delegation: str) -> None:
+    """Give a delegation played by a counterpart back to people (its old head, if any)."""
+    await _act(
+        interaction,
+        c.Unseat(who=_bot(interaction).who(interaction), delegation=delegation),
+        f"The counterpart has left {delegation}; people play it again.",
+    )
+
+
 @session.command(name="start")
 @app_commands.describe(first="The delegation that moves first (default: the scenario's)")
 @app_commands.autocomplete(first=delegation_choices)
@@ -340,12 +398,23 @@ async def session_end(interaction: Interaction) -> None:
 
 
 @session.command(name="list")
-async def session_list(interaction: Interaction) -> None:
+@app_commands.describe(practice="Also list students' practice tables (default: no)")
+async def session_list(interaction: Interaction, practice: bool = False) -> None:
     """Tables in this server with their status and outcome."""
     await _defer(interaction)
     found = await _bot(interaction).tables.tables(_guild(interaction))
+    hidden = 0 if practice else sum(t.row.practice for t in found)
+    found = [t for t in found if practice or not t.row.practice]
+    more = (
+        f"\n-# {hidden} practice table{'s' if hidden != 1 else ''} not shown; "
+        "`practice: True` lists them."
+        if hidden
+        else ""
+    )
     if not found:
-        await reply(interaction, "No tables yet in this server. Open one with /session open.")
+        await reply(
+            interaction, "No tables yet in this server. Open one with /session open." + more
+        )
         return
     lines = []
     for table in found[:40]:
@@ -355,9 +424,9 @@ async def session_list(interaction: Interaction) -> None:
         )
         lines.append(
             f"**#{row.id}** {row.title} · <#{row.channel_id}> · {row.variant} · "
-            f"{table.phase} · {outcome}"
+            f"{table.phase} · {outcome}" + (" · practice" if row.practice else "")
         )
-    await reply(interaction, "\n".join(lines))
+    await reply(interaction, "\n".join(lines) + more)
 
 
 @session.command(name="status")
@@ -658,6 +727,78 @@ async def say(interaction: Interaction, text: app_commands.Range[str, 1, 4000]) 
     )
 
 
+@app_commands.command(name="practice")
+@app_commands.describe(
+    scenario="The scenario to practise (from rules/)",
+    delegation="The delegation you play; counterparts play the others",
+    strategy="How the counterparts negotiate (you will be asked at the end which it was)",
+    sequencing="Which rules: the scenario's sequencing variants (default: its own)",
+)
+@app_commands.choices(strategy=STRATEGY_CHOICES)
+@app_commands.autocomplete(
+    scenario=scenario_choices, delegation=scenario_delegation_choices, sequencing=variant_choices
+)
+@app_commands.guild_only()
+async def practice(
+    interaction: Interaction,
+    scenario: str,
+    delegation: str,
+    strategy: str,
+    sequencing: str | None = None,
+) -> None:
+    """Practise against the machine: a private table with you against a counterpart."""
+    await _defer(interaction)
+    bot = _bot(interaction)
+    bot.tables.check_practice(scenario, delegation, strategy, sequencing)  # before the thread
+    channel = interaction.channel
+    parent = channel.parent if isinstance(channel, discord.Thread) else channel
+    if not isinstance(parent, discord.TextChannel):
+        raise Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            "Practice tables open in a private thread of a text channel; "
+            "use /practice in a server's text channel.",
+        )
+    user = interaction.user
+    try:
+        thread = await parent.create_thread(
+            name=clip(f"practice-{user.display_name}", 100),
+            type=discord.ChannelType.private_thread,
+            invitable=False,
+            auto_archive_duration=1440,
+            reason=f"Parley: {user.display_name}'s practice table",
+        )
+        await thread.add_user(user)
+    except discord.Forbidden:
+        raise Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            f"Parley may not open private threads in <#{parent.id}>. Ask an admin to give "
+            "it **Create Private Threads** and **Send Messages in Threads** there, or "
+            "try another channel.",
+        ) from None
+    try:
+        outcome = await bot.tables.practice(
+            c.Who(user_id=str(user.id), name=user.display_name),
+            scenario,
+            delegation,
+            strategy,
+            sequencing,
+            guild_id=_guild(interaction),
+            channel_id=str(thread.id),
+            seed=interaction.id % 2**31,
+            key=str(interaction.id),
+        )
+    except BaseException:
+        with contextlib.suppress(discord.HTTPException):
+            await thread.delete()  # no table came of it: leave no empty thread behind
+        raise
+    bot.follow_up(outcome)
+    await reply(
+        interaction,
+        f"Your practice table #{outcome.table_id} is ready in {thread.mention}: "
+        "your brief is there, and the counterpart is at the table.",
+    )
+
+
 def register(bot: ParleyBot) -> None:
     """Add every command to the bot's tree."""
     bot.tree.add_command(session)
@@ -673,6 +814,7 @@ def register(bot: ParleyBot) -> None:
         pass_,
         walkaway,
         say,
+        practice,
     ]
     for command in players:
         bot.tree.add_command(command)

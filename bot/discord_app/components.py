@@ -4,20 +4,28 @@ table up; none keeps state in a View, so they all keep working after a restart.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from typing import TYPE_CHECKING, Any, Self, cast
 
 import discord
 
-from bot.discord_app.present import offer_reply
+from bot.analysis import Space
+from bot.discord_app.announcements import say
+from bot.discord_app.present import offer_reply, practice_result, strategy_title
 from bot.discord_app.replies import handle_error, reply
 from bot.discord_app.text import SELECT_OPTIONS_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
-from bot.domain.state import TableState
+from bot.domain.state import Phase, TableState
+from bot.review.value import space_for
 
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
+
+
+log = logging.getLogger("parley.discord")
 
 
 def _bot(interaction: discord.Interaction[Any]) -> ParleyBot:
@@ -483,6 +491,94 @@ def draft_view(
     return view
 
 
+# -- the strategy question at the end of a practice table --------------------------------------
+
+
+class GuessSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"parley:guess:(?P<table>\d+)",
+):
+    """Which strategy the counterpart played: the student's answer, then the truth and
+    their result against the Nash point and the frontier."""
+
+    def __init__(self, table_id: int, select: discord.ui.Select[Any] | None = None) -> None:
+        super().__init__(
+            select
+            or discord.ui.Select(
+                custom_id=f"parley:guess:{table_id}",
+                placeholder="The counterpart played…",
+                min_values=1,
+                max_values=1,
+                options=[
+                    discord.SelectOption(
+                        label=strategy_title(name),
+                        value=name,
+                        description=clip(say(f"strategy_{name}"), 100),
+                    )
+                    for name in c.STRATEGIES
+                ],
+            )
+        )
+        self.table_id = table_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> GuessSelect:
+        return cls(int(match["table"]), cast("discord.ui.Select[Any]", item))
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return _bot(interaction).first_delivery(interaction)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await self.run(interaction)
+        except Exception as exc:
+            await handle_error(interaction, exc)
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        row = await bot.tables.table(self.table_id)
+        state = await bot.tables.state(self.table_id)
+        member = state.member(str(interaction.user.id))
+        if not row.practice or member is None or member.delegation is None:
+            raise Refusal(
+                RefusalCode.NOT_A_MEMBER,
+                "Only the student who played this practice table answers its question.",
+            )
+        if state.phase is not Phase.CLOSED:
+            raise Refusal(
+                RefusalCode.WRONG_PHASE,
+                "The practice table is still going; the question is answered once it is over.",
+            )
+        values = [v for v in self.item.values if v in c.STRATEGIES]
+        if not values:
+            raise Refusal(
+                RefusalCode.BAD_ARGUMENT,
+                f"Pick one of the strategies: {', '.join(c.STRATEGIES)}.",
+            )
+        await interaction.response.defer()
+        try:
+            space: Space | None = await asyncio.to_thread(space_for, state.scenario, state.variant)
+        except Exception:  # the answer still comes, without the comparison
+            log.exception("table %s: no outcome space for the practice result", self.table_id)
+            space = None
+        result = practice_result(state, values[0], space)
+        question = say("strategy_question")
+        await interaction.edit_original_response(content=f"{question}\n\n{result}", view=None)
+
+
+def guess_view(table_id: int) -> discord.ui.View:
+    """The strategy question's select menu."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(GuessSelect(table_id))
+    return view
+
+
 def join_view(table_id: int) -> discord.ui.View:
     """The Join button under the table's opening message."""
     view = discord.ui.View(timeout=None)
@@ -517,6 +613,7 @@ def register(bot: discord.Client) -> None:
         WalkAwayButton,
         DraftSelect,
         DraftSubmit,
+        GuessSelect,
     )
     if getattr(bot, "on_interaction", None) is not None:
         raise RuntimeError("the client has its own on_interaction; call route_modal from it")

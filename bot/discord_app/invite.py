@@ -15,7 +15,8 @@ def permissions() -> discord.Permissions:
 
     View Channels, Send Messages, Embed Links, Read Message History (the table channel);
     Manage Channels and Manage Roles (caucus rooms with permission overwrites);
-    Manage Messages (pin the status message); Attach Files (exports).
+    Manage Messages (pin the status message); Attach Files (exports); Create Private
+    Threads and Send Messages in Threads (``/practice`` tables).
     """
     return discord.Permissions(
         view_channel=True,
@@ -27,6 +28,7 @@ def permissions() -> discord.Permissions:
         manage_roles=True,
         manage_messages=True,
         send_messages_in_threads=True,
+        create_private_threads=True,
     )
 
 

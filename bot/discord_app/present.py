@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.analysis import Space
 from bot.discord_app.announcements import say
 from bot.discord_app.text import (
     EMBED_DESCRIPTION_LIMIT,
@@ -16,9 +17,10 @@ from bot.discord_app.text import (
     timestamp,
 )
 from bot.domain import events as ev
+from bot.domain.commands import STRATEGIES
 from bot.domain.events import Event
 from bot.domain.scenario import Scenario
-from bot.domain.state import Phase, StandingOffer, TableState
+from bot.domain.state import Member, Phase, StandingOffer, TableState
 from bot.review.narrate import delegation_name, item_titles
 
 COLOUR = discord.Colour(0x2F6690)
@@ -35,9 +37,14 @@ class Post:
     ping: list[str] = field(default_factory=list)
 
 
+def people(state: TableState, delegation: str) -> list[Member]:
+    """The people of a delegation (not a counterpart the bot plays), heads first."""
+    return [m for m in state.delegation_members(delegation) if m.counterpart is None]
+
+
 def who_line(state: TableState, delegation: str) -> str:
-    """The members of a delegation as mentions (for pinging the delegation on move)."""
-    return " ".join(mention(m.user_id) for m in state.delegation_members(delegation))
+    """The people of a delegation as mentions (for pinging the delegation on move)."""
+    return " ".join(mention(m.user_id) for m in people(state, delegation))
 
 
 def offer_text(scenario: Scenario, offer: StandingOffer) -> str:
@@ -107,7 +114,7 @@ def turn_post(state: TableState) -> Post:
     """Whose turn it is, pinging only that delegation."""
     if state.turn is None or state.phase is not Phase.NEGOTIATING:
         return Post()
-    members = state.delegation_members(state.turn)
+    members = people(state, state.turn)
     content = say(
         "turn",
         mentions=who_line(state, state.turn),
@@ -180,10 +187,27 @@ def event_post(state: TableState, event: Event) -> Post | None:
             return Post(say("fresh_clock", delegation=turn, deadline=deadline))
         case ev.DeadlineExtended(minutes=minutes):
             return Post(say("extended", minutes=f"{minutes:g}"))
+        case ev.CounterpartSeated(delegation=delegation, think_seconds=seconds):
+            return Post(
+                say(
+                    "seated",
+                    delegation=delegation_name(scenario, delegation),
+                    seconds=f"{seconds:g}",
+                )
+            )
+        case ev.CounterpartUnseated(delegation=delegation, restored=restored):
+            head = state.member(restored) if restored else None
+            return Post(
+                say(
+                    "unseated" if head is None else "unseated_to",
+                    delegation=delegation_name(scenario, delegation),
+                    **({} if head is None else {"name": head.name}),
+                )
+            )
         case ev.ActionReverted(reverts=reverts):
             return Post(say("undone", events=", ".join(f"#{n}" for n in reverts)))
         case ev.ReminderSent() if state.turn:
-            members = state.delegation_members(state.turn)
+            members = people(state, state.turn)
             deadline = timestamp(state.deadline) if state.deadline else "soon"
             return Post(
                 say("reminder", mentions=who_line(state, state.turn), deadline=deadline),
@@ -273,7 +297,7 @@ def items_text(state: TableState, delegation: str | None) -> str:
     return "\n".join(lines).strip()
 
 
-def summary_text(state: TableState) -> str:
+def summary_text(state: TableState, practice: bool = False) -> str:
     """The close: why it ended and the joint statement in basket order."""
     reason = say(f"reason_{state.close_reason}") if state.close_reason else "closed"
     lines = [say("closed", reason=reason), "", say("closed_heading")]
@@ -285,7 +309,7 @@ def summary_text(state: TableState) -> str:
         if clauses:
             lines.append(f"__{basket.title}__")
             lines += [f"- {c.text or c.title}" for c in clauses]
-    lines += ["", say("closed_footer")]
+    lines += ["", say("closed_footer_practice" if practice else "closed_footer")]
     return "\n".join(lines)
 
 
@@ -306,3 +330,72 @@ def score_text(state: TableState, delegation_id: str) -> str:
         batna=delegation.batna,
         verdict=say(f"verdict_{verdict}"),
     )
+
+
+# -- practice tables ------------------------------------------------------------------------
+
+
+def strategy_title(strategy: str) -> str:
+    """A strategy's name as players read it (``tit-for-tat`` -> ``Tit-for-tat``)."""
+    return strategy[:1].upper() + strategy[1:]
+
+
+def practice_result(state: TableState, guess: str, space: Space | None) -> str:
+    """What a student is told after naming the strategy they faced: the answer, their
+    result against their BATNA, the Nash point and the frontier (``space``: the table's
+    outcome space, None if it could not be measured)."""
+    played = sorted({seat.strategy for seat in state.seats.values()})
+    strategy = played[0] if played else "none"
+    how = say(f"strategy_{strategy}") if strategy in STRATEGIES else strategy
+    if guess in played:
+        lines = [say("guess_right", strategy=strategy_title(strategy), how=how)]
+    else:
+        lines = [
+            say(
+                "guess_wrong",
+                guess=strategy_title(guess),
+                strategy=" and ".join(strategy_title(s) for s in played) or strategy,
+                how=how,
+            )
+        ]
+    me = next(
+        (m.delegation for m in state.members.values() if m.counterpart is None and m.delegation),
+        None,
+    )
+    delegation = state.scenario.delegation(me or "")
+    if delegation is None:
+        return "\n".join(lines)
+    if state.agreements:
+        lines.append(
+            say("practice_score", score=state.score(delegation.id), batna=delegation.batna)
+        )
+    else:
+        lines.append(say("practice_no_deal", batna=delegation.batna))
+    if space is None:
+        return "\n".join(lines)
+    nash = space.nash
+    others = [d for d in space.delegations if d != delegation.id]
+    if nash is None:
+        lines.append(say("practice_no_nash"))
+    else:
+        lines.append(
+            say(
+                "practice_nash",
+                nash=nash.scores.get(delegation.id, 0),
+                other=" and ".join(delegation_name(state.scenario, d) for d in others),
+                nash_other=" and ".join(str(nash.scores.get(d, 0)) for d in others),
+            )
+        )
+    try:
+        measured = space.measure(list(state.agreed))
+    except ValueError:  # not an outcome of this mode's space (an undone close, say)
+        return "\n".join(lines)
+    lines.append(say("practice_left", left=measured.left_on_table))
+    if state.agreements:
+        if measured.pareto_optimal:
+            lines.append(say("practice_on_frontier"))
+        else:
+            lines.append(
+                say("practice_off_frontier", distance=f"{measured.distance_to_frontier:.1f}")
+            )
+    return "\n".join(lines)

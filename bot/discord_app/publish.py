@@ -20,12 +20,13 @@ import discord
 
 from bot.discord_app import present
 from bot.discord_app.announcements import say
-from bot.discord_app.components import join_view, offer_view
+from bot.discord_app.components import guess_view, join_view, offer_view
 from bot.discord_app.present import Post
-from bot.discord_app.text import MESSAGE_LIMIT, clip, split_message
+from bot.discord_app.text import MESSAGE_LIMIT, clip, mention, split_message
 from bot.domain import events as ev
 from bot.domain.events import Event, EventKind
 from bot.domain.state import Phase, TableState
+from bot.review.narrate import delegation_name
 from bot.service import Outcome, TableRow
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ log = logging.getLogger("parley.discord")
 
 
 def _allowed(post: Post) -> discord.AllowedMentions:
-    return discord.AllowedMentions(
-        everyone=False, roles=False, users=[discord.Object(id=int(u)) for u in post.ping]
-    )
+    # Only Discord users can be pinged (a counterpart's id is ``counterpart:<delegation>``).
+    users = [discord.Object(id=int(u)) for u in post.ping if u.isdigit()]
+    return discord.AllowedMentions(everyone=False, roles=False, users=users)
 
 
 class Publisher:
@@ -145,6 +146,8 @@ class Publisher:
         data = event.data
         if isinstance(data, ev.TableOpened):
             await self._opened(row, state, channel)
+        elif isinstance(data, ev.TableStarted) and row.practice:
+            await self._practice_brief(row, state, channel)
         elif isinstance(data, ev.TableStarted):
             try:
                 await self._open_rooms(row, state, channel, places)
@@ -222,13 +225,16 @@ class Publisher:
     async def _opened(self, row: TableRow, state: TableState, channel: Any) -> None:
         background = await self.bot.tables.prompt(row.id, state.scenario.prompts.background)
         intro = say(
-            "opening",
+            "opening_practice" if row.practice else "opening",
             title=state.title,
             scenario=state.scenario.title,
             variant=state.variant,
             background=background.strip(),
         )
-        await self.send(channel, Post(content=intro), view=join_view(row.id))
+        # A practice table is started at once, with its student already in place.
+        await self.send(
+            channel, Post(content=intro), view=None if row.practice else join_view(row.id)
+        )
 
     async def _open_rooms(
         self, row: TableRow, state: TableState, channel: Any, places: dict[str, str]
@@ -248,7 +254,7 @@ class Publisher:
                     manage_channels=True,
                 ),
             }
-            readers = {m.user_id for m in state.delegation_members(delegation.id)}
+            readers = {m.user_id for m in present.people(state, delegation.id)}
             readers |= readers_everywhere
             for user_id in readers:
                 overwrites[discord.Object(id=int(user_id), type=discord.Member)] = (
@@ -284,6 +290,8 @@ class Publisher:
         self, row: TableRow, state: TableState, places: dict[str, str], user_id: str
     ) -> None:
         """Let a member read their delegation's room and no other (after a move or leave)."""
+        if not user_id.isdigit():  # a counterpart has no Discord account to let in
+            return
         member = state.member(user_id)
         target: discord.Member | None = None
         for name, room_id in places.items():
@@ -305,10 +313,38 @@ class Publisher:
             elif any(other.id == target.id for other in room.overwrites):
                 await room.set_permissions(target, overwrite=None)
 
+    async def _practice_brief(self, row: TableRow, state: TableState, channel: Any) -> None:
+        """A practice table has no caucus rooms: its thread is the student's alone, so the
+        student's brief goes there."""
+        for delegation in state.scenario.delegations:
+            students = present.people(state, delegation.id)
+            if not students:
+                continue
+            others = [delegation_name(state.scenario, seat) for seat in sorted(state.seats)]
+            intro = say(
+                "practice_intro",
+                mention=" ".join(mention(m.user_id) for m in students),
+                delegation=delegation.name,
+                others=" and ".join(f"the {name} delegation" for name in others) or "nobody",
+            )
+            await self.send(channel, Post(content=intro, ping=[m.user_id for m in students]))
+            prose = await self.bot.tables.prompt(row.id, delegation.brief)
+            brief = present.brief_text(state.scenario, delegation.id, prose)
+            heading = say("brief_heading", delegation=delegation.name)
+            await self.send(channel, Post(content=f"{heading}\n\n{brief}"))
+
     async def _closed(
         self, row: TableRow, state: TableState, channel: Any, places: dict[str, str]
     ) -> None:
-        await self.send(channel, Post(content=present.summary_text(state)))
+        await self.send(channel, Post(content=present.summary_text(state, row.practice)))
+        if row.practice:
+            for delegation in state.scenario.delegations:
+                if present.people(state, delegation.id):
+                    await self.send(channel, Post(present.score_text(state, delegation.id)))
+            await self.send(
+                channel, Post(content=say("strategy_question")), view=guess_view(row.id)
+            )
+            return
         for delegation in state.scenario.delegations:
             room_id = places.get(f"room:{delegation.id}")
             room = await self.channel(room_id) if room_id else None

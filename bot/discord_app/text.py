@@ -69,5 +69,6 @@ def timestamp(when: datetime, style: str = "R") -> str:
 
 
 def mention(user_id: str) -> str:
-    """A user mention."""
-    return f"<@{user_id}>"
+    """A user mention; nothing for an id that is not a Discord user's (a counterpart's
+    ``counterpart:dprk``, a ``parley play`` name)."""
+    return f"<@{user_id}>" if user_id.isdigit() else ""

@@ -60,6 +60,7 @@ async def test_commands_sync_to_the_configured_servers(seminar: Seminar) -> None
         "pass",
         "walkaway",
         "say",
+        "practice",
     }
     session = next(c for c in synced if c["name"] == "session")
     assert int(session["default_member_permissions"]) == 1 << 5  # Manage Server
@@ -77,6 +78,8 @@ async def test_commands_sync_to_the_configured_servers(seminar: Seminar) -> None
         "end",
         "list",
         "status",
+        "seat",
+        "unseat",
     } <= subcommands
     for command in synced:
         assert command["description"]

@@ -64,6 +64,13 @@ class Offer(Command):
     note: str = ""
 
 
+class Draft(Command):
+    """A chair's draft: items of any delegations, for every side to accept."""
+
+    items: tuple[str, ...] = ()
+    note: str = ""
+
+
 class Accept(Command):
     offer: int | None = Field(default=None, description="the offer seen (from its button)")
 
@@ -138,6 +145,7 @@ _NAMES: dict[type[Command], str] = {
     AutoAssign: "session autoassign",
     Start: "session start",
     Offer: "offer",
+    Draft: "draft",
     Accept: "accept",
     Reject: "reject",
     Pass: "pass",

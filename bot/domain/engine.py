@@ -749,22 +749,8 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
     give, ask = _clean(command.give), _clean(command.ask)
     if not give and not ask:
         raise Refusal(R.BAD_ARGUMENT, "Name at least one item to give or to ask (see /items).")
-    scenario, rules = state.scenario, state.rules
-    for item_id in (*give, *ask):
-        if scenario.item(item_id) is None:
-            raise Refusal(R.UNKNOWN_ITEM, f"There is no item {item_id!r}; /items lists them.")
-    agreed = state.agreed
-    for item_id in (*give, *ask):
-        if item_id in agreed:
-            raise Refusal(
-                R.ITEM_ALREADY_AGREED,
-                f"{_title(state, item_id)} is already agreed; offer items that are still open.",
-            )
-    seen: set[str] = set()
-    for item_id in (*give, *ask):
-        if item_id in seen:
-            raise Refusal(R.DUPLICATE_ITEM, f"{item_id!r} is listed twice; name each item once.")
-        seen.add(item_id)
+    rules = state.rules
+    _check_items(state, (*give, *ask))
     for item_id in give:
         if state.item(item_id).giver != me:
             raise Refusal(
@@ -784,13 +770,7 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
             R.NOT_RECIPROCAL,
             "Offers here must be reciprocal: give at least one item and ask at least one.",
         )
-    count = len(give) + len(ask)
-    if count > rules.max_items_per_offer:
-        raise Refusal(
-            R.TOO_MANY_ITEMS,
-            f"An offer may name at most {rules.max_items_per_offer} items; this one names {count}.",
-        )
-    _check_sequencing(state, (*give, *ask))
+    _check_size_and_sequencing(state, (*give, *ask))
     weight_given = sum(state.item(i).weight for i in give)
     weight_asked = sum(state.item(i).weight for i in ask)
     imbalance = weight_given - weight_asked
@@ -814,6 +794,79 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
             )
         data["imbalance"] = imbalance
     return _with_turn_passed(state, now, _event(state, command, EventKind.OFFER_TABLED, **data))
+
+
+def _draft(state: TableState, command: c.Draft, now: datetime) -> list[NewEvent]:
+    member = _player(state, command)
+    chair = state.rules.chair
+    if chair is None:
+        raise Refusal(
+            R.NOT_CHAIR,
+            "This table has no chair, so there are no chair's drafts; make an offer with /offer.",
+        )
+    if member.delegation != chair:
+        raise Refusal(
+            R.NOT_CHAIR,
+            f"Only the chair ({_name(state, chair)}) may table a draft; your delegation "
+            "makes offers with /offer.",
+        )
+    member = _turn_holder(state, command, Action.OFFER)
+    if member.role != "head":
+        raise Refusal(
+            R.ROLE_NOT_ALLOWED,
+            f"Only the head of the {_name(state, chair)} delegation may table the chair's "
+            f"draft; your role is {member.role}.",
+        )
+    items = _clean(command.items)
+    if not items:
+        raise Refusal(R.BAD_ARGUMENT, "Name at least one item for the draft (see /items).")
+    _check_items(state, items)
+    _check_size_and_sequencing(state, items)
+    give = [i for i in items if state.item(i).giver == chair]
+    ask = [i for i in items if state.item(i).giver != chair]
+    standing = state.standing
+    data: dict[str, Any] = {
+        "delegation": chair,
+        "give": give,
+        "ask": ask,
+        "note": command.note.strip()[:MAX_TEXT],
+        "answers": standing.seq if standing and standing.by != chair else None,
+        "revises": standing.seq if standing and standing.by == chair else None,
+        "weight_given": sum(state.item(i).weight for i in give),
+        "weight_asked": sum(state.item(i).weight for i in ask),
+        "draft": True,
+    }
+    return _with_turn_passed(state, now, _event(state, command, EventKind.OFFER_TABLED, **data))
+
+
+def _check_items(state: TableState, items: Sequence[str]) -> None:
+    """Every item named exists, is still open to agree, and is named once."""
+    for item_id in items:
+        if state.scenario.item(item_id) is None:
+            raise Refusal(R.UNKNOWN_ITEM, f"There is no item {item_id!r}; /items lists them.")
+    agreed = state.agreed
+    for item_id in items:
+        if item_id in agreed:
+            raise Refusal(
+                R.ITEM_ALREADY_AGREED,
+                f"{_title(state, item_id)} is already agreed; offer items that are still open.",
+            )
+    seen: set[str] = set()
+    for item_id in items:
+        if item_id in seen:
+            raise Refusal(R.DUPLICATE_ITEM, f"{item_id!r} is listed twice; name each item once.")
+        seen.add(item_id)
+
+
+def _check_size_and_sequencing(state: TableState, items: Sequence[str]) -> None:
+    """The item limit, and the sequencing mode's open baskets or package coverage."""
+    limit = state.rules.max_items_per_offer
+    if len(items) > limit:
+        raise Refusal(
+            R.TOO_MANY_ITEMS,
+            f"An offer may name at most {limit} items; this one names {len(items)}.",
+        )
+    _check_sequencing(state, items)
 
 
 def _check_sequencing(state: TableState, items: Sequence[str]) -> None:
@@ -855,9 +908,17 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
             "Your delegation has already accepted this offer; it waits for the others. "
             "You may /pass, or table a counter-offer with /offer.",
         )
-    accepted = _event(state, command, EventKind.OFFER_ACCEPTED, offer=offer.seq, delegation=me)
-    others = [d for d in state.order if d != offer.by]
-    if set(others) - {*offer.accepted_by, me}:
+    support = state.support(offer, me)
+    accepted = _event(
+        state,
+        command,
+        EventKind.OFFER_ACCEPTED,
+        offer=offer.seq,
+        delegation=me,
+        accepted=list(support.accepted),
+        waiting=list(support.waiting),
+    )
+    if support.needed:
         return _with_turn_passed(state, now, accepted)
     agreement = NewEvent(
         kind=EventKind.AGREEMENT_REACHED,
@@ -865,7 +926,7 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
             "offer": offer.seq,
             "items": list(offer.items),
             "round": state.round,
-            "delegations": [offer.by, *others],
+            "delegations": [offer.by, *support.accepted],
         },
     )
     every_item = len(state.agreed) + len(offer.items) == len(state.scenario.items)
@@ -958,6 +1019,7 @@ _HANDLERS: dict[type[c.Command], Handler] = {
     c.AutoAssign: _autoassign,
     c.Start: _start,
     c.Offer: _offer,
+    c.Draft: _draft,
     c.Accept: _accept,
     c.Reject: _reject,
     c.Pass: _pass,

@@ -31,6 +31,7 @@ class RefusalCode(StrEnum):
     BAD_ARGUMENT = "bad_argument"
     # added after the first release
     ALREADY_ACCEPTED = "already_accepted"
+    NOT_CHAIR = "not_chair"
 
 
 class ParleyError(Exception):

@@ -207,12 +207,18 @@ class OfferTabled(TurnChange):
     weight_asked: int = 0
     #: Given minus asked public weight, when the balance policy advises against it.
     imbalance: int | None = None
+    #: A chair's draft: it names items of any delegations (logged only when true).
+    draft: bool = False
 
 
 class OfferAccepted(TurnChange):
     kind = EventKind.OFFER_ACCEPTED
     offer: int
     delegation: str
+    #: The delegations that have accepted the offer so far, this one included.
+    accepted: list[str] = Field(default_factory=list)
+    #: Those whose acceptance is still needed (under a quorum: who could still give it).
+    waiting: list[str] = Field(default_factory=list)
 
 
 class AgreementReached(TurnChange):

@@ -52,6 +52,18 @@ class Balance(StrEnum):
     ENFORCE = "enforce"
 
 
+class Acceptance(StrEnum):
+    """Whose acceptance turns a standing offer into an agreement."""
+
+    #: every other offering delegation (the default)
+    ALL = "all"
+    #: every other delegation that gives an item in the offer
+    GIVERS = "givers"
+    #: the givers, plus enough others that ``quorum`` delegations support it (proposer
+    #: included)
+    QUORUM = "quorum"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,6 +132,11 @@ class RuleSet(_Strict):
     first_mover: Identifier | None = None
     self_select: bool = False
     record_caucus: bool = False
+    acceptance: Acceptance = Acceptance.ALL
+    #: How many delegations must support an offer under ``acceptance = "quorum"``.
+    quorum: int | None = Field(default=None, ge=2)
+    #: The delegation whose head may table a chair's draft naming anyone's items.
+    chair: Identifier | None = None
 
 
 class RuleOverrides(_Strict):
@@ -138,6 +155,9 @@ class RuleOverrides(_Strict):
     first_mover: Identifier | None = None
     self_select: bool | None = None
     record_caucus: bool | None = None
+    acceptance: Acceptance | None = None
+    quorum: int | None = Field(default=None, ge=2)
+    chair: Identifier | None = None
 
 
 class Inject(_Strict):
@@ -217,18 +237,9 @@ class Scenario(_Strict):
             for who in item.values:
                 if who not in delegation_ids:
                     problems.append((("items", i, "values", who), f"unknown delegation {who!r}"))
-        for basket in self.baskets:
-            if not basket.gated:
-                continue
-            givers = {item.giver for item in self.items if item.basket == basket.id}
-            for who in offering:
-                if who not in givers:
-                    problems.append(
-                        (
-                            ("baskets", self.baskets.index(basket), "id"),
-                            f"gated basket {basket.id!r} has no item given by {who!r}",
-                        )
-                    )
+        for index, basket in enumerate(self.baskets):
+            if basket.gated:
+                problems += _gated_basket_problems(basket, index, self.items, offering)
         gated_orders = [b.order for b in self.baskets if b.gated]
         if len(gated_orders) != len(set(gated_orders)):
             problems.append((("baskets",), "gated baskets must have distinct 'order' values"))
@@ -253,6 +264,10 @@ class Scenario(_Strict):
                     f"{self.rules.first_mover!r} is not an offering delegation",
                 )
             )
+        problems += _acceptance_problems(("rules",), self.rules, offering)
+        if not problems:  # each variant's rules, as a table would get them
+            for name in self.variants:
+                problems += _acceptance_problems(("variants", name), self.rules_for(name), offering)
         if problems:
             raise _CrossReferenceErrors(problems)
         return self
@@ -332,6 +347,61 @@ class Scenario(_Strict):
             yield ("delegations", i, "brief"), d.brief
         for i, e in enumerate(self.events):
             yield ("events", i, "prompt"), e.prompt
+
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def _gated_basket_problems(
+    basket: Basket, index: int, items: list[Item], offering: list[str]
+) -> list[Problem]:
+    """A gated basket must be tradeable: with two offering delegations, each gives an item
+    in it; with more, at least two of them do (a six-party basket of aid or of
+    denuclearization steps need not hold something from every party)."""
+    givers = {item.giver for item in items if item.basket == basket.id}
+    where = ("baskets", index, "id")
+    if len(offering) <= 2:
+        return [
+            (where, f"gated basket {basket.id!r} has no item given by {who!r}")
+            for who in offering
+            if who not in givers
+        ]
+    if len(givers & set(offering)) < 2:
+        named = ", ".join(sorted(givers)) or "nobody"
+        return [
+            (
+                where,
+                f"gated basket {basket.id!r} needs items from at least two delegations "
+                f"(it has items from {named})",
+            )
+        ]
+    return []
+
+
+def _acceptance_problems(
+    where: tuple[str | int, ...], rules: RuleSet, offering: list[str]
+) -> list[Problem]:
+    """The acceptance rule's quorum and the chair, checked against the delegations."""
+    problems: list[Problem] = []
+    if rules.acceptance is Acceptance.QUORUM:
+        if rules.quorum is None:
+            problems.append(((*where, "quorum"), 'required when acceptance = "quorum"'))
+        elif rules.quorum > len(offering):
+            problems.append(
+                (
+                    (*where, "quorum"),
+                    f"{rules.quorum} is more than the {len(offering)} delegations that make offers",
+                )
+            )
+    if rules.chair is not None and rules.chair not in offering:
+        problems.append(
+            (
+                (*where, "chair"),
+                f"{rules.chair!r} is not a delegation that makes offers; "
+                f"known: {', '.join(offering)}",
+            )
+        )
+    return problems
 
 
 class _CrossReferenceErrors(ValueError):

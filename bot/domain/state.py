@@ -20,7 +20,7 @@ from bot.domain.events import (
     begins_undo_step,
     note_facilitator,
 )
-from bot.domain.scenario import Basket, Item, RuleSet, Scenario, Sequencing
+from bot.domain.scenario import Acceptance, Basket, Item, RuleSet, Scenario, Sequencing
 
 
 class Phase(StrEnum):
@@ -70,6 +70,8 @@ class StandingOffer:
     accepted_by: tuple[str, ...] = ()
 
     imbalance: int | None = None
+    #: A chair's draft (items of any delegations).
+    draft: bool = False
 
     @classmethod
     def tabled(cls, event: Event) -> StandingOffer:
@@ -84,12 +86,26 @@ class StandingOffer:
             note=data.note,
             answers=data.answers,
             imbalance=data.imbalance,
+            draft=data.draft,
         )
 
     @property
     def items(self) -> tuple[str, ...]:
         """Every item the offer names, given first."""
         return self.give + self.ask
+
+
+@dataclass(frozen=True)
+class Support:
+    """Who stands behind an offer, under the table's acceptance rule."""
+
+    #: The delegations that have accepted it, in the order they did.
+    accepted: tuple[str, ...]
+    #: Whose acceptance is still needed (under a quorum: every delegation that could
+    #: still give one of the acceptances needed).
+    waiting: tuple[str, ...]
+    #: How many more acceptances it needs to become an agreement.
+    needed: int
 
 
 @dataclass
@@ -206,6 +222,30 @@ class TableState:
         if self.phase is not Phase.NEGOTIATING or self.turn is None:
             return None
         return self.seats.get(self.turn)
+
+    def support(self, offer: StandingOffer, also: str | None = None) -> Support:
+        """Who has accepted ``offer`` (with ``also``, about to) and who is still needed.
+
+        ``all``: every other offering delegation. ``givers``: every other delegation giving
+        an item in it (if none does, any one other delegation). ``quorum``: those givers,
+        and enough others that ``quorum`` delegations support it, its proposer included.
+        """
+        accepted = offer.accepted_by + ((also,) if also and also not in offer.accepted_by else ())
+        others = [d for d in self.order if d != offer.by]
+        open_ = [d for d in others if d not in accepted]
+        givers = {self.item(i).giver for i in offer.items} - {offer.by}
+        missing = [d for d in open_ if d in givers]
+        match self.rules.acceptance:
+            case Acceptance.ALL:
+                return Support(accepted, tuple(open_), len(open_))
+            case Acceptance.GIVERS:
+                if givers:
+                    return Support(accepted, tuple(missing), len(missing))
+                return Support(accepted, () if accepted else tuple(open_), 0 if accepted else 1)
+        quorum = self.rules.quorum or len(self.order)
+        short = max(0, quorum - 1 - len(accepted) - len(missing))
+        waiting = missing + ([d for d in open_ if d not in givers] if short else [])
+        return Support(accepted, tuple(waiting), len(missing) + short)
 
     def basket_is_open(self, basket: Basket) -> bool:
         """Whether the sequencing mode lets items of ``basket`` be traded now."""

@@ -41,11 +41,19 @@ from bot.domain.state import Phase, TableState
 
 from .conftest import Table, fields, load, snapshot
 
-SCENARIOS: dict[str, Scenario] = {"mini": load("mini"), "trio": load("trio")}
+SCENARIOS: dict[str, Scenario] = {
+    "mini": load("mini"),
+    "trio": load("trio"),
+    "council": load("council"),  # four delegations, a chair, each acceptance rule
+}
 #: More examples for a deeper search: PARLEY_EXAMPLES=5000 pytest tests/domain/test_properties.py
 SCALE = int(os.environ.get("PARLEY_EXAMPLES", "0"))
 
-TABLES = [("mini", v) for v in SCENARIOS["mini"].variant_names()] + [("trio", "singapore")]
+TABLES = [
+    *(("mini", v) for v in SCENARIOS["mini"].variant_names()),
+    ("trio", "singapore"),
+    *(("council", v) for v in SCENARIOS["council"].variant_names()),
+]
 
 TURN_KINDS = frozenset(
     {
@@ -113,6 +121,17 @@ def plays(draw: st.DrawFn) -> tuple[str, str, list[Step]]:
         st.builds(Step, what=st.sampled_from(sorted(PLAYER_COMMANDS)), actor=who),
         st.builds(Step, what=st.sampled_from(["accept", "accept", "pass"]), actor=who),
         st.builds(Step, what=st.just("say"), actor=who),
+        st.builds(Step, what=st.just("draft"), actor=who, picks=st.tuples(indexes, indexes)),
+        *[
+            st.builds(
+                Step,
+                what=st.just("draft"),
+                actor=st.just("@chair"),
+                picks=st.tuples(indexes, indexes),
+            )
+        ]
+        * 3,
+        st.builds(Step, what=st.just("accept"), actor=st.just("@head")),
         st.builds(Step, what=st.sampled_from(sorted(FACILITATOR_COMMANDS)), actor=who),
         st.builds(Step, what=st.sampled_from(sorted(FACILITATOR_COMMANDS)), actor=st.just("fac")),
         st.builds(Step, what=st.sampled_from(["accept", "offer_accept"]), actor=st.just("@head")),
@@ -132,7 +151,10 @@ def pick(items: list[str], indexes: tuple[int, ...]) -> tuple[str, ...]:
 
 
 def resolve(t: Table, actor: str) -> str:
-    """The actor's name, "@head" and "@member" standing for the delegation on move."""
+    """The actor's name, "@head" and "@member" standing for the delegation on move,
+    "@chair" for the chair's head."""
+    if actor == "@chair":
+        return f"{t.state.rules.chair or 'a'}_head"
     if actor.startswith("@"):
         return f"{t.state.turn or 'a'}_{actor[1:]}"
     return actor
@@ -159,6 +181,9 @@ def command_for(t: Table, step: Step) -> c.Command:
                     else:
                         ask = tuple(dict.fromkeys((*ask, item.id)))
         return t.command(actor, c.Offer, give=give, ask=ask)
+    if step.what == "draft":  # a chair's draft of open items (refused unless the chair's)
+        items = pick([i.id for i in t.state.open_items()], step.picks[0] + step.picks[1])
+        return t.command(actor, c.Draft, items=items)
     if step.what == "offer_accept":  # accept if there is something to accept, else offer
         standing = t.state.standing
         if standing is None or standing.by == t.state.turn:
@@ -210,6 +235,25 @@ def check_invariants(t: Table) -> None:
     assert t.replayed() == state, "replaying the log gives another state"
 
 
+def check_support(before: TableState, accepted: Any, agreed: bool) -> None:
+    """An acceptance forms the agreement exactly when the acceptance rule is met, and says
+    who has accepted and who is still awaited, by the rule's own definition."""
+    offer = before.standing
+    assert offer is not None
+    support = before.support(offer, accepted.delegation)
+    assert agreed == (support.needed == 0)
+    assert accepted.accepted == list(support.accepted)
+    assert accepted.waiting == list(support.waiting)
+    givers = {before.item(i).giver for i in offer.items} - {offer.by}
+    if agreed:  # every giver accepted; under all, everyone; under a quorum, enough did
+        assert givers <= set(support.accepted)
+        rule = before.rules.acceptance.value
+        if rule == "all":
+            assert set(support.accepted) == set(before.order) - {offer.by}
+        if rule == "quorum":
+            assert 1 + len(support.accepted) >= (before.rules.quorum or 0)
+
+
 def run_step(t: Table, step: Step) -> None:
     saved = snapshot(t.state)
     if step.what == "clock":
@@ -236,8 +280,10 @@ def run_step(t: Table, step: Step) -> None:
     if acted & TURN_KINDS:
         assert on_move, f"{command.name} by someone not on move changed the turn"
         assert events[0].actor is not None and events[0].actor.delegation == saved.turn
+        if EventKind.OFFER_ACCEPTED in acted:
+            check_support(saved, events[0].data, EventKind.AGREEMENT_REACHED in acted)
         if EventKind.AGREEMENT_REACHED in acted:
-            event("agreement")
+            event(f"agreement ({saved.rules.acceptance.value})")
     elif EventKind.ACTION_REVERTED in acted:
         event("undone")
     elif EventKind.TABLE_CLOSED not in acted:

@@ -49,6 +49,7 @@ _SPEC: dict[str, tuple[set[str], set[str]]] = {
     "session inject": ({"event"}, {"event"}),
     "session undo": (set(), set()),
     "session end": (set(), set()),
+    "draft": ({"items", "note"}, {"items"}),
     "session seat": (
         {"delegation", "strategy", "think_seconds", "seed"},
         {"delegation", "strategy"},
@@ -258,6 +259,8 @@ class Player:
                     ask=_items(args.get("ask")),
                     note=args.get("note", ""),
                 )
+            case "draft":
+                return c.Draft(who=who, items=_items(args.get("items")), note=args.get("note", ""))
             case "reject":
                 return c.Reject(who=who, reason=args.get("reason", ""))
             case "say":

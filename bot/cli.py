@@ -133,10 +133,10 @@ def cmd_play(args: argparse.Namespace) -> int:
     return code
 
 
-def _no_demo(library: ScenarioLibrary) -> str:
+def _no_demo(library: ScenarioLibrary, wanted: str = DEMO_SCENARIO) -> str:
     """Why the demo scenario is not in ``library``, and what would bring it back."""
     for error in library.errors:
-        if Path(error.file).stem == DEMO_SCENARIO:
+        if Path(error.file).stem == wanted:
             first, more = error.problems[0], len(error.problems) - 1
             check = f"`parley check {error.file} --prompts {library.prompts_dir}`"
             also = f" (and {more} more; {check} lists them all)" if more else ""
@@ -147,26 +147,28 @@ def _no_demo(library: ScenarioLibrary) -> str:
                 else "fix the file"
             )
             return (
-                f"the {DEMO_SCENARIO} scenario cannot be used: {error.file}: {first}{also}; "
+                f"the {wanted} scenario cannot be used: {error.file}: {first}{also}; "
                 f"{fix}, or unset PARLEY_RULES_DIR and PARLEY_PROMPTS_DIR to use the shipped ones"
             )
     there = "" if library.rules_dir.is_dir() else ", a folder that does not exist"
+    known = ", ".join(library.ids()) or "none"
     return (
-        f"there is no {DEMO_SCENARIO} scenario in {library.rules_dir}{there}; point "
-        f"PARLEY_RULES_DIR at a folder holding {DEMO_SCENARIO}.toml, or unset it to use the "
+        f"there is no {wanted} scenario in {library.rules_dir}{there} (scenarios: {known}); "
+        f"point PARLEY_RULES_DIR at a folder holding {wanted}.toml, or unset it to use the "
         "shipped scenarios"
     )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     library = ScenarioLibrary()
-    if DEMO_SCENARIO not in library.ids():
-        print(f"parley demo: {_no_demo(library)}", file=sys.stderr)
+    wanted = args.scenario
+    if wanted not in library.ids():
+        print(f"parley demo: {_no_demo(library, wanted)}", file=sys.stderr)
         return EXIT_FAILURE
-    scenario = library.get(DEMO_SCENARIO)
+    scenario = library.get(wanted)
     if scenario.prompts.demo is None:
         print(
-            f"parley demo: {DEMO_SCENARIO} in {library.rules_dir} names no demo script "
+            f"parley demo: {wanted} in {library.rules_dir} names no demo script "
             "(prompts.demo); unset PARLEY_RULES_DIR to use the shipped scenario",
             file=sys.stderr,
         )
@@ -753,8 +755,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-id", type=int, help="the application id (default: from the token)")
     p.set_defaults(func=cmd_invite_url)
 
-    p = sub.add_parser("demo", help="play the scripted Hanoi seminar table with no Discord")
+    p = sub.add_parser("demo", help="play a scenario's scripted seminar table with no Discord")
     p.add_argument("--db", default="parley-demo.db", help="where to log it (parley-demo.db)")
+    p.add_argument(
+        "--scenario",
+        default=DEMO_SCENARIO,
+        metavar="ID",
+        help=f"the scenario whose demo script to play (default {DEMO_SCENARIO})",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("play", help="play a table from `NAME: COMMAND key=value` lines on stdin")

@@ -17,7 +17,12 @@ import discord
 from discord import app_commands
 
 from bot.discord_app import present
-from bot.discord_app.components import confirm_walkaway, draft_summary, draft_view
+from bot.discord_app.components import (
+    confirm_walkaway,
+    draft_summary,
+    draft_view,
+    open_chair_draft,
+)
 from bot.discord_app.replies import RefusedCheck, reply
 from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
 from bot.domain import commands as c
@@ -25,6 +30,7 @@ from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.state import TableState
 from bot.review.compare import render_comparison
 from bot.review.export import SUFFIX
+from bot.review.narrate import delegation_name
 from bot.review.render import render
 
 if TYPE_CHECKING:
@@ -174,8 +180,29 @@ async def give_choices(interaction: Interaction, current: str) -> list[Choice]:
 
 
 async def ask_choices(interaction: Interaction, current: str) -> list[Choice]:
-    """Items the other side can give."""
+    """Items the other delegations can give."""
     return await _item_choices(interaction, current, "ask")
+
+
+async def draft_choices(interaction: Interaction, current: str) -> list[Choice]:
+    """Open items of every delegation, for the chair's comma-separated draft."""
+    found = await _state_here(interaction)
+    if found is None:
+        return []
+    state = found[1]
+    head, _, last = current.rpartition(",")
+    taken = set(_items(head))
+    prefix = f"{head}," if head else ""
+    pairs = [
+        (
+            f"{prefix}{item.title} [{delegation_name(state.scenario, item.giver)}, "
+            f"{item.basket}, w{item.weight}]",
+            f"{prefix}{item.id}",
+        )
+        for item in state.open_items()
+        if item.id not in taken
+    ]
+    return _choices(pairs, last)
 
 
 async def closed_table_choices(interaction: Interaction, current: str) -> list[Choice]:
@@ -652,7 +679,7 @@ async def items(interaction: Interaction) -> None:
 @app_commands.command(name="offer")
 @app_commands.describe(
     give="Items your delegation concedes, comma-separated (autocomplete helps)",
-    ask="Items you ask of the other side, comma-separated",
+    ask="Items you ask of other delegations, comma-separated",
     note="A note to go with the offer",
 )
 @app_commands.autocomplete(give=give_choices, ask=ask_choices)
@@ -679,10 +706,34 @@ async def offer(
     await reply(interaction, present.offer_reply(outcome.events))
 
 
+@app_commands.command(name="draft")
+@app_commands.describe(
+    items="Items of any delegations, comma-separated (autocomplete helps); none: a form opens",
+    note="A note to go with the draft",
+)
+@app_commands.autocomplete(items=draft_choices)
+@app_commands.guild_only()
+async def draft(
+    interaction: Interaction,
+    items: str | None = None,
+    note: app_commands.Range[str, 0, 1000] | None = None,
+) -> None:
+    """The chair's head tables a chair's draft: items of any delegations, for all to accept."""
+    bot = _bot(interaction)
+    await _defer(interaction)
+    if not items:
+        await open_chair_draft(interaction, await bot.table_here(interaction))
+        return
+    outcome = await bot.act(
+        interaction, c.Draft(who=bot.who(interaction), items=_items(items), note=note or "")
+    )
+    await reply(interaction, present.offer_reply(outcome.events))
+
+
 @app_commands.command(name="accept")
 @app_commands.guild_only()
 async def accept(interaction: Interaction) -> None:
-    """Accept the standing offer of the other side, exactly as tabled (head only)."""
+    """Accept another delegation's standing offer, exactly as tabled (head only)."""
     await _act(interaction, c.Accept(who=_bot(interaction).who(interaction)), "Accepted.")
 
 
@@ -809,6 +860,7 @@ def register(bot: ParleyBot) -> None:
         brief,
         items,
         offer,
+        draft,
         accept,
         reject,
         pass_,

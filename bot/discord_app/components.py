@@ -13,12 +13,13 @@ import discord
 
 from bot.analysis import Space
 from bot.discord_app.announcements import say
-from bot.discord_app.present import offer_reply, practice_result, strategy_title
+from bot.discord_app.present import offer_reply, offer_text, practice_result, strategy_title
 from bot.discord_app.replies import handle_error, reply
 from bot.discord_app.text import SELECT_OPTIONS_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
-from bot.domain.state import Phase, TableState
+from bot.domain.state import Phase, StandingOffer, TableState
+from bot.review.narrate import delegation_name
 from bot.review.value import space_for
 
 if TYPE_CHECKING:
@@ -124,16 +125,20 @@ REASON_LIMIT = 1000
 
 
 async def _refuse_if_not_allowed(
-    interaction: discord.Interaction[Any], table_id: int, command: c.Command
+    interaction: discord.Interaction[Any],
+    table_id: int,
+    command: c.Command,
+    tolerate: RefusalCode | None = None,
 ) -> None:
     """Raise the refusal ``command`` would meet now, logged like any refused attempt.
 
-    For actions that ask first (a reason, a confirmation): nothing is applied here, so the
-    action cannot slip through unasked if the table changes meanwhile.
+    For actions that ask first (a reason, a confirmation, a form): nothing is applied
+    here, so the action cannot slip through unasked if the table changes meanwhile.
+    ``tolerate``: a refusal that only says the form is not filled in yet.
     """
     bot = _bot(interaction)
     refusal = await bot.tables.check(table_id, command)
-    if refusal is None:
+    if refusal is None or refusal.code is tolerate:
         return
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -344,8 +349,12 @@ async def on_interaction(interaction: discord.Interaction[Any]) -> None:
 
 
 # -- the offer drafting view ------------------------------------------------------------------
+
 # The draft lives in the message itself: each select's custom_id carries the other's
 # choice, and the "table this offer" button carries both, as item numbers.
+
+#: Ask menus in the offer form at most (with the give menu and the button: five rows).
+ASK_MENUS = 3
 
 
 def _encode(state: TableState, ids: list[str]) -> str:
@@ -360,9 +369,11 @@ def _decode(state: TableState, text: str) -> list[str]:
 
 class DraftSelect(
     discord.ui.DynamicItem[discord.ui.Select[Any]],
-    template=r"parley:draft:(?P<side>give|ask):(?P<table>\d+):(?P<give>[\d.]*):(?P<ask>[\d.]*)",
+    template=(
+        r"parley:draft:(?P<side>give|ask)\d?:(?P<table>\d+):(?P<give>[\d.]*):(?P<ask>[\d.]*)"
+    ),
 ):
-    """The give or ask menu of a draft offer."""
+    """The give menu, or one of the ask menus (``ask``, ``ask1``...), of a draft offer."""
 
     def __init__(
         self, select: discord.ui.Select[Any], side: str, table_id: int, give: str, ask: str
@@ -390,7 +401,11 @@ class DraftSelect(
             state = await bot.tables.state(self.table_id)
             chosen = [v for v in self.item.values if v != "-"]
             give = chosen if self.side == "give" else _decode(state, self.give)
-            ask = chosen if self.side == "ask" else _decode(state, self.ask)
+            ask = _decode(state, self.ask)
+            if self.side == "ask":  # this menu speaks for its own options only
+                mine = {option.value for option in self.item.options}
+                ask = [i for i in ask if i not in mine] + chosen
+                ask = ask[: state.rules.max_items_per_offer]
             view = draft_view(state, self.table_id, bot.who(interaction).user_id, give, ask)
             await interaction.response.edit_message(
                 content=draft_summary(state, give, ask), view=view
@@ -455,7 +470,11 @@ def draft_summary(state: TableState, give: list[str], ask: list[str]) -> str:
 def draft_view(
     state: TableState, table_id: int, user_id: str, give: list[str], ask: list[str]
 ) -> discord.ui.View:
-    """Select menus for give and ask (open items only), and a button to table the offer."""
+    """Select menus for give and ask (open items only), and a button to table the offer.
+
+    The others' items may be more than one menu holds (six delegations): up to three ask
+    menus share them, 25 to a menu.
+    """
     member = state.member(user_id)
     if member is None or member.delegation is None:
         raise Refusal(RefusalCode.NOT_A_MEMBER, "Only delegation members may draft offers.")
@@ -463,31 +482,208 @@ def draft_view(
     limit = min(state.rules.max_items_per_offer, SELECT_OPTIONS_LIMIT)
     g, a = _encode(state, give), _encode(state, ask)
     view = discord.ui.View(timeout=None)
-    for side, items, chosen in (
-        ("give", state.open_items(mine), give),
-        ("ask", [i for i in state.open_items() if i.giver != mine], ask),
-    ):
+    theirs = [i for i in state.open_items() if i.giver != mine][: ASK_MENUS * SELECT_OPTIONS_LIMIT]
+    menus = [("give", "You give…", state.open_items(mine)[:SELECT_OPTIONS_LIMIT], give)]
+    for number, start in enumerate(range(0, max(len(theirs), 1), SELECT_OPTIONS_LIMIT)):
+        part = theirs[start : start + SELECT_OPTIONS_LIMIT]
+        placeholder = (
+            "You ask…"
+            if len(theirs) <= SELECT_OPTIONS_LIMIT
+            else f"You ask ({start + 1}-{start + len(part)} of {len(theirs)})…"
+        )
+        menus.append((f"ask{number or ''}", placeholder, part, ask))
+    for side, placeholder, items, chosen in menus:
         options = [
             discord.SelectOption(
                 label=clip(item.title, 100),
                 value=item.id,
                 default=item.id in chosen,
-                description=clip(f"{item.basket} · weight {item.weight}", 100),
+                description=clip(
+                    f"{item.basket} · weight {item.weight}"
+                    if item.giver == mine
+                    else f"from {delegation_name(state.scenario, item.giver)} · "
+                    f"{item.basket} · weight {item.weight}",
+                    100,
+                ),
             )
-            for item in items[:SELECT_OPTIONS_LIMIT]
+            for item in items
         ]
         if not options:
             options = [discord.SelectOption(label="Nothing open", value="-")]
         select: discord.ui.Select[Any] = discord.ui.Select(
             custom_id=f"parley:draft:{side}:{table_id}:{g}:{a}",
-            placeholder=f"You {side}…",
+            placeholder=placeholder,
             min_values=0,
             max_values=max(1, min(limit, len(options))),
             options=options,
             disabled=options[0].value == "-",
         )
-        view.add_item(DraftSelect(select, side, table_id, g, a))
+        view.add_item(DraftSelect(select, side.rstrip("0123456789"), table_id, g, a))
     view.add_item(DraftSubmit(table_id, g, a, disabled=not (give or ask)))
+    return view
+
+
+# -- the chair's draft form (/draft with no items) ----------------------------------------------
+# As with offers, the draft lives in the message: each menu's custom_id carries every item
+# chosen so far (as item numbers), and so does the button that tables it. Each menu offers
+# a share of the open items; its options say which items it speaks for.
+
+#: Menus in the chair's form (a fifth row holds the button).
+CHAIR_MENUS = 4
+
+
+def _chosen_within(state: TableState, items: list[str]) -> list[str]:
+    """The chosen items in catalogue order, at most as many as an offer may name."""
+    order = {item.id: n for n, item in enumerate(state.scenario.items)}
+    ordered = sorted(dict.fromkeys(i for i in items if i in order), key=order.__getitem__)
+    return ordered[: state.rules.max_items_per_offer]
+
+
+class ChairPick(
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"parley:chair-pick:(?P<table>\d+):(?P<part>\d+):(?P<items>[\d.]*)",
+):
+    """One menu of the chair's draft form."""
+
+    def __init__(self, select: discord.ui.Select[Any], table_id: int, items: str) -> None:
+        super().__init__(select)
+        self.table_id, self.items = table_id, items
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ChairPick:
+        return cls(cast("discord.ui.Select[Any]", item), int(match["table"]), match["items"])
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return _bot(interaction).first_delivery(interaction)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            state = await _bot(interaction).tables.state(self.table_id)
+            mine = {option.value for option in self.item.options}
+            kept = [i for i in _decode(state, self.items) if i not in mine]
+            chosen = _chosen_within(state, kept + [v for v in self.item.values if v != "-"])
+            await interaction.response.edit_message(
+                content=chair_draft_summary(state, chosen),
+                view=chair_draft_view(state, self.table_id, chosen),
+            )
+        except Exception as exc:
+            await handle_error(interaction, exc)
+
+
+class ChairSubmit(
+    _Routed,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"parley:chair-table:(?P<table>\d+):(?P<items>[\d.]*)",
+):
+    """Table the chair's draft chosen in the form."""
+
+    def __init__(self, table_id: int, items: str, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Table this draft",
+                emoji="📜",
+                style=discord.ButtonStyle.success,
+                disabled=disabled,
+                custom_id=f"parley:chair-table:{table_id}:{items}",
+            )
+        )
+        self.table_id, self.items = table_id, items
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ChairSubmit:
+        return cls(int(match["table"]), match["items"])
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        state = await bot.tables.state(self.table_id)
+        items = tuple(_decode(state, self.items))
+        outcome = await bot.act(
+            interaction, c.Draft(who=bot.who(interaction), items=items), self.table_id
+        )
+        await reply(interaction, offer_reply(outcome.events))
+
+
+def chair_draft_summary(state: TableState, items: list[str]) -> str:
+    """The chair's draft so far, in words: what each delegation would give under it."""
+    chair = state.rules.chair or ""
+    draft = StandingOffer(seq=0, by=chair, give=tuple(items), ask=(), draft=True)
+    chosen = offer_text(state.scenario, draft) if items else "Nothing chosen yet."
+    return (
+        "**Draft the chair's text** — pick items of any delegations, then table it "
+        f"(at most {state.rules.max_items_per_offer}). A note needs `/draft items note`.\n"
+        f"{chosen}"
+    )
+
+
+async def open_chair_draft(interaction: discord.Interaction[Any], table_id: int) -> None:
+    """Open the chair's draft form privately, or answer with the refusal a draft by this
+    player would meet now (not the chair, not its turn...), logged like any attempt."""
+    bot = _bot(interaction)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    command = c.Draft(who=bot.who(interaction))
+    # With no items yet, the one refusal left is that none are named: the form names them.
+    await _refuse_if_not_allowed(interaction, table_id, command, tolerate=RefusalCode.BAD_ARGUMENT)
+    state = await bot.tables.state(table_id)
+    await reply(
+        interaction, chair_draft_summary(state, []), view=chair_draft_view(state, table_id, [])
+    )
+
+
+def chair_draft_view(state: TableState, table_id: int, items: list[str]) -> discord.ui.View:
+    """Menus over the open items of every delegation (25 to a menu), and the button that
+    tables the draft."""
+    chosen = _encode(state, items)
+    limit = min(state.rules.max_items_per_offer, SELECT_OPTIONS_LIMIT)
+    open_items = state.open_items()[: CHAIR_MENUS * SELECT_OPTIONS_LIMIT]
+    parts = [
+        open_items[n : n + SELECT_OPTIONS_LIMIT]
+        for n in range(0, len(open_items), SELECT_OPTIONS_LIMIT)
+    ] or [[]]
+    view = discord.ui.View(timeout=None)
+    for number, part in enumerate(parts):
+        options = [
+            discord.SelectOption(
+                label=clip(item.title, 100),
+                value=item.id,
+                default=item.id in items,
+                description=clip(
+                    f"{delegation_name(state.scenario, item.giver)} gives · {item.basket} · "
+                    f"weight {item.weight}",
+                    100,
+                ),
+            )
+            for item in part
+        ] or [discord.SelectOption(label="Nothing open", value="-")]
+        first = number * SELECT_OPTIONS_LIMIT + 1
+        placeholder = (
+            "Items for the draft…"
+            if len(parts) == 1
+            else f"Items {first}-{first + len(part) - 1} of {len(open_items)}…"
+        )
+        select: discord.ui.Select[Any] = discord.ui.Select(
+            custom_id=f"parley:chair-pick:{table_id}:{number}:{chosen}",
+            placeholder=placeholder,
+            min_values=0,
+            max_values=max(1, min(limit, len(options))),
+            options=options,
+            disabled=options[0].value == "-",
+        )
+        view.add_item(ChairPick(select, table_id, chosen))
+    view.add_item(ChairSubmit(table_id, chosen, disabled=not items))
     return view
 
 
@@ -613,6 +809,8 @@ def register(bot: discord.Client) -> None:
         WalkAwayButton,
         DraftSelect,
         DraftSubmit,
+        ChairPick,
+        ChairSubmit,
         GuessSelect,
     )
     if getattr(bot, "on_interaction", None) is not None:

@@ -19,8 +19,8 @@ from bot.discord_app.text import (
 from bot.domain import events as ev
 from bot.domain.commands import STRATEGIES
 from bot.domain.events import Event
-from bot.domain.scenario import Scenario
-from bot.domain.state import Member, Phase, StandingOffer, TableState
+from bot.domain.scenario import Acceptance, Scenario
+from bot.domain.state import Member, Phase, StandingOffer, Support, TableState
 from bot.review.narrate import delegation_name, item_titles
 
 COLOUR = discord.Colour(0x2F6690)
@@ -47,24 +47,105 @@ def who_line(state: TableState, delegation: str) -> str:
     return " ".join(mention(m.user_id) for m in people(state, delegation))
 
 
+def _names(scenario: Scenario, delegations: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(delegation_name(scenario, d) for d in delegations)
+
+
+def _by_giver(scenario: Scenario, items: tuple[str, ...]) -> dict[str, list[str]]:
+    """Items grouped by the delegation that gives them, in the scenario's order."""
+    found: dict[str, list[str]] = {d.id: [] for d in scenario.delegations}
+    for item_id in items:
+        item = scenario.item(item_id)
+        found.setdefault(item.giver if item else "", []).append(item_id)
+    return {giver: ids for giver, ids in found.items() if ids}
+
+
 def offer_text(scenario: Scenario, offer: StandingOffer) -> str:
-    """An offer in words: what it gives and what it asks."""
-    lines = [
-        f"**{delegation_name(scenario, offer.by)} gives:** {item_titles(scenario, offer.give)}",
-        f"**and asks:** {item_titles(scenario, offer.ask)}",
-    ]
+    """An offer in words: what it gives and what it asks (of whom, among several).
+
+    A chair's draft lists what each delegation would give under it.
+    """
+    if offer.draft:
+        lines = [
+            f"**{delegation_name(scenario, giver)} gives:** {item_titles(scenario, ids)}"
+            for giver, ids in _by_giver(scenario, offer.items).items()
+        ]
+    else:
+        lines = [
+            f"**{delegation_name(scenario, offer.by)} gives:** {item_titles(scenario, offer.give)}"
+        ]
+        asked = _by_giver(scenario, offer.ask)
+        if len(asked) > 1:
+            lines += [
+                f"**and asks of {delegation_name(scenario, giver)}:** {item_titles(scenario, ids)}"
+                for giver, ids in asked.items()
+            ]
+        else:
+            lines.append(f"**and asks:** {item_titles(scenario, offer.ask)}")
     if offer.note:
         lines.append(f"> {defang(clip(offer.note, 900))}")
     return "\n".join(lines)
+
+
+def offer_title(scenario: Scenario, offer: StandingOffer) -> str:
+    """``Offer #12 from China``, or ``Chair's draft #12 from China``."""
+    kind = "Chair's draft" if offer.draft else "Offer"
+    return f"{kind} #{offer.seq} from {delegation_name(scenario, offer.by)}"
+
+
+def acceptance_rule(state: TableState) -> str:
+    """Whose acceptance the table's rule needs for an agreement, in a few words."""
+    match state.rules.acceptance:
+        case Acceptance.GIVERS:
+            return "every delegation that gives in it"
+        case Acceptance.QUORUM:
+            return f"its givers, and {state.rules.quorum} delegations in all with its proposer"
+    return "every other delegation"
+
+
+def support_of(state: TableState, offer: StandingOffer) -> Support | None:
+    """Who has accepted ``offer`` and who is still needed, while it stands."""
+    if state.standing is None or state.standing.seq != offer.seq:
+        return None
+    return state.support(state.standing)
+
+
+def progress_text(state: TableState, offer: StandingOffer, support: Support) -> str:
+    """``Accepted by: China, ROK — waiting for: DPRK, Japan`` (under a quorum: ``needs 1
+    more of: ...`` for the acceptances any of several may give)."""
+    scenario = state.scenario
+    accepted = _names(scenario, support.accepted) or say("progress_nobody")
+    if support.needed >= len(support.waiting):
+        still = say("progress_waiting", delegations=_names(scenario, support.waiting))
+    else:
+        givers = {i.giver for i in map(scenario.item, offer.items) if i is not None}
+        must = [d for d in support.waiting if d in givers and d != offer.by]
+        maybe = [d for d in support.waiting if d not in must]
+        count = support.needed - len(must)
+        if must:
+            still = say(
+                "progress_waiting_and_more",
+                waiting=_names(scenario, must),
+                count=count,
+                delegations=_names(scenario, maybe),
+            )
+        else:
+            still = say("progress_more", count=count, delegations=_names(scenario, maybe))
+    return say("progress", accepted=accepted, still=still)
 
 
 def status_embed(state: TableState, table_id: int) -> discord.Embed:
     """The table at a glance: the one status message kept up to date in the channel."""
     scenario = state.scenario
     colour = COLOUR_CLOSED if state.phase is Phase.CLOSED else COLOUR
+    description = f"{scenario.title} · rules: **{state.variant}** · table #{table_id}"
+    if len(scenario.offering) > 2:
+        description += f"\nAn agreement needs: {acceptance_rule(state)}"
+    if state.rules.chair:
+        description += f" · chair: **{delegation_name(scenario, state.rules.chair)}**"
     embed = discord.Embed(
         title=clip(f"{state.title} — {state.phase.value}", 256),
-        description=f"{scenario.title} · rules: **{state.variant}** · table #{table_id}",
+        description=description,
         colour=colour,
     )
     if state.phase in (Phase.NEGOTIATING, Phase.PAUSED):
@@ -80,9 +161,14 @@ def status_embed(state: TableState, table_id: int) -> discord.Embed:
             inline=False,
         )
     if state.standing is not None:
+        standing = state.standing
+        progress = progress_text(state, standing, state.support(standing))
+        kind = "chair's draft" if standing.draft else "offer"
+        # the progress is never cut: a long offer gives way to it
+        text = clip(offer_text(scenario, standing), EMBED_FIELD_LIMIT - len(progress) - 1)
         embed.add_field(
-            name=f"Standing offer #{state.standing.seq}",
-            value=clip(offer_text(scenario, state.standing), EMBED_FIELD_LIMIT),
+            name=f"Standing {kind} #{standing.seq}",
+            value=clip(f"{text}\n{progress}", EMBED_FIELD_LIMIT),
             inline=False,
         )
     agreed = state.agreed
@@ -135,7 +221,8 @@ def offer_reply(events: list[Event]) -> str:
             "closed with it unanswered. It is posted and recorded as the last offer."
         )
     extra = " It is marked as imbalanced (public weights differ)." if offer.data.imbalance else ""
-    return f"Offer #{offer.seq} is on the table.{extra}"
+    kind = "Your chair's draft" if offer.data.draft else "Offer"
+    return f"{kind} #{offer.seq} is on the table.{extra}"
 
 
 def event_post(state: TableState, event: Event) -> Post | None:
@@ -146,6 +233,32 @@ def event_post(state: TableState, event: Event) -> Post | None:
     match event.data:
         case ev.Statement(text=text):
             return Post(say("statement", name=name, delegation=side, text=defang(text)))
+        case ev.OfferAccepted(delegation=delegation, offer=offer, waiting=waiting) if waiting:
+            # not yet an agreement: who has accepted, and who is still needed
+            standing = state.standing
+            if standing is not None and standing.seq == offer:
+                support = state.support(standing)
+            else:  # replaced since: as the event saw it
+                data = event.data
+                standing = state.offers.get(offer)
+                support = Support(tuple(data.accepted), tuple(waiting), len(waiting))
+            progress = (
+                progress_text(state, standing, support)
+                if standing is not None
+                else say(
+                    "progress",
+                    accepted=_names(scenario, support.accepted),
+                    still=say("progress_waiting", delegations=_names(scenario, waiting)),
+                )
+            )
+            return Post(
+                say(
+                    "accepted_waiting",
+                    delegation=delegation_name(scenario, delegation),
+                    offer=offer,
+                    progress=progress,
+                )
+            )
         case ev.OfferAccepted(delegation=delegation, offer=offer):
             return Post(
                 say("accepted", delegation=delegation_name(scenario, delegation), offer=offer)
@@ -217,10 +330,15 @@ def event_post(state: TableState, event: Event) -> Post | None:
 
 
 def offer_embed(
-    scenario: Scenario, offer: StandingOffer, imbalance: int | None, status: str | None = None
+    state: TableState,
+    offer: StandingOffer,
+    status: str | None = None,
+    agreed_by: list[str] | None = None,
 ) -> discord.Embed:
-    """The message of one offer (its Accept and Reject buttons go with it)."""
-    title = f"Offer #{offer.seq} from {delegation_name(scenario, offer.by)}"
+    """The message of one offer (its turn buttons go with it): while it stands, who has
+    accepted it and who is still needed; once agreed, who agreed it."""
+    scenario = state.scenario
+    title = offer_title(scenario, offer)
     if offer.answers:
         title += f" (answers #{offer.answers})"
     colour = COLOUR_AGREED if status == "agreed" else COLOUR_CLOSED if status else COLOUR
@@ -229,22 +347,33 @@ def offer_embed(
         description=clip(offer_text(scenario, offer), EMBED_DESCRIPTION_LIMIT),
         colour=colour,
     )
-    if imbalance:
+    if offer.imbalance:
+        imbalance = offer.imbalance
         embed.add_field(
             name="⚖️ Imbalanced",
             value=f"Gives {'more' if imbalance > 0 else 'less'} public weight than "
             f"it asks (difference {abs(imbalance)}).",
         )
-    if status:
-        embed.set_footer(
-            text={
-                "agreed": "Agreed",
-                "rejected": "Rejected",
-                "replaced": "Replaced by a newer offer",
-                "withdrawn": "No longer on the table",
-                "last": "The last move: the table closed with this offer unanswered",
-            }.get(status, status)
+    support = support_of(state, offer) if status is None else None
+    if support is not None:
+        embed.add_field(
+            name=clip(f"Acceptance — needs {acceptance_rule(state)}", 256),
+            value=clip(progress_text(state, offer, support), EMBED_FIELD_LIMIT),
+            inline=False,
         )
+    if offer.draft:
+        embed.set_author(name="The chair's draft: it names items of any delegations")
+    if status:
+        footer = {
+            "agreed": "Agreed",
+            "rejected": "Rejected",
+            "replaced": "Replaced by a newer offer",
+            "withdrawn": "No longer on the table",
+            "last": "The last move: the table closed with this offer unanswered",
+        }.get(status, status)
+        if status == "agreed" and agreed_by:
+            footer += f" by {_names(scenario, agreed_by)}"
+        embed.set_footer(text=clip(footer, 2048))
     return embed
 
 
@@ -253,7 +382,7 @@ def values_table(scenario: Scenario, delegation_id: str) -> str:
     delegation = scenario.delegation(delegation_id)
     assert delegation is not None
     lines = [
-        "**Your private values** (never shown to the other side)",
+        "**Your private values** (never shown to the other delegations)",
         "```",
         f"{'item':<32} {'basket':<17} {'value':>5}",
     ]

@@ -166,29 +166,24 @@ class Publisher:
                 message = await self.send(
                     channel,
                     Post(),
-                    embed=present.offer_embed(
-                        state.scenario, offer, data.imbalance, None if standing else "last"
-                    ),
+                    embed=present.offer_embed(state, offer, None if standing else "last"),
                     view=offer_view(row.id, event.seq) if standing else None,
                 )
                 if message is not None:
                     await self._remember(row.id, places, f"offer:{event.seq}", str(message.id))
+        elif isinstance(data, ev.OfferAccepted):
+            await self._show_progress(row, channel, places, data.offer, state)
         elif isinstance(data, ev.AgreementReached):
-            await self._mark_offer(channel, places, data.offer, state, "agreed")
+            await self._mark_offer(
+                channel, places, data.offer, state, "agreed", agreed_by=data.delegations
+            )
         elif isinstance(data, ev.OfferRejected):
             await self._mark_offer(channel, places, data.offer, state, "rejected")
         elif isinstance(data, ev.ActionReverted):
             for seq in data.reverts:
                 await self._mark_offer(channel, places, seq, state, "withdrawn")
             if state.standing is not None:
-                await self._edit(
-                    channel,
-                    places.get(f"offer:{state.standing.seq}"),
-                    embed=present.offer_embed(
-                        state.scenario, state.standing, state.standing.imbalance
-                    ),
-                    view=offer_view(row.id, state.standing.seq),
-                )
+                await self._show_progress(row, channel, places, state.standing.seq, state)
         elif isinstance(data, ev.EventInjected):
             text = await self.bot.tables.prompt(row.id, data.prompt)
             heading = say("inject", title=data.title)
@@ -209,6 +204,7 @@ class Publisher:
         seq: int | None,
         state: TableState,
         status: str,
+        agreed_by: list[str] | None = None,
     ) -> None:
         """Show on an offer's message what became of it, and take its buttons away."""
         message_id = places.get(f"offer:{seq}") if seq else None
@@ -218,8 +214,23 @@ class Publisher:
         await self._edit(
             channel,
             message_id,
-            embed=present.offer_embed(state.scenario, offer, offer.imbalance, status),
+            embed=present.offer_embed(state, offer, status, agreed_by),
             view=None,
+        )
+
+    async def _show_progress(
+        self, row: TableRow, channel: Any, places: dict[str, str], seq: int, state: TableState
+    ) -> None:
+        """Bring a standing offer's message up to date: who has accepted it, who is still
+        needed (nothing if it no longer stands: what became of it is shown instead)."""
+        standing = state.standing
+        if standing is None or standing.seq != seq:
+            return
+        await self._edit(
+            channel,
+            places.get(f"offer:{seq}"),
+            embed=present.offer_embed(state, standing),
+            view=offer_view(row.id, seq),
         )
 
     async def _opened(self, row: TableRow, state: TableState, channel: Any) -> None:

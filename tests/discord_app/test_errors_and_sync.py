@@ -55,6 +55,7 @@ async def test_commands_sync_to_the_configured_servers(seminar: Seminar) -> None
         "brief",
         "items",
         "offer",
+        "draft",
         "accept",
         "reject",
         "pass",

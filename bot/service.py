@@ -21,7 +21,7 @@ from bot.counterparts import Counterpart
 from bot.domain import commands as c
 from bot.domain import engine
 from bot.domain.errors import Refusal, RefusalCode
-from bot.domain.events import Actor, Event, EventKind, NewEvent, TableOpened
+from bot.domain.events import Event, NewEvent, TableOpened
 from bot.domain.scenario import Scenario
 from bot.domain.state import Phase, Replay, Seat, TableState
 from bot.scenarios import ScenarioLibrary
@@ -656,25 +656,7 @@ class Tables:
         key: str | None,
         state: TableState | None = None,
     ) -> Outcome:
-        member = state.member(who.user_id) if state is not None else None
-        actor = Actor(
-            user_id=who.user_id,
-            name=member.name if member else who.name,
-            delegation=member.delegation if member else None,
-            role=member.role if member else None,
-            counterpart=member.counterpart if member else None,
-        )
-        attempt = NewEvent(
-            kind=EventKind.ACTION_REFUSED,
-            actor=actor,
-            data={
-                "code": refusal.code.value,
-                "message": refusal.message,
-                "command": command_name,
-                "args": args,
-                **({"round": state.round} if state is not None and state.round else {}),
-            },
-        )
+        attempt = engine.refused(state, who, command_name, args, refusal)
         after = state.last_seq if state is not None else None
         events = await tx.append(table_id, [attempt], now, after=after)
         replay = self._replays.get(table_id)

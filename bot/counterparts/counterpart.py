@@ -10,13 +10,13 @@ every item worth something to it and then makes concessions, best first (the mos
 for the other side per point it costs itself: adding an item it gives, or dropping one it
 asks), as long as the plan stays at or above its tactic's target. Then:
 
-1. a standing offer of another delegation is **accepted** if taking it still lets the plan
-   reach the target: what is agreed, plus the offer, plus the plan's items that only
-   later baskets can bring (none under the package, or on its last turn) is worth at
-   least the target;
+1. a standing offer of another delegation is **accepted** if its plan still reaches the
+   target with the offer agreed, and the offer is worth at least the step it would offer
+   itself now (the "AC-next" condition); under the package, where the first agreement
+   is the last, the deal itself must reach the target;
 2. otherwise it **offers** the next step of its plan: the plan's items the rules let it
    name now (open baskets, the item limit, reciprocity, the balance policy, the package's
-   coverage), each candidate checked with the rules before it is made;
+   coverage), as it reads the rules; the engine judges the move like a person's;
 3. otherwise it **rejects** an offer it cannot take, or **passes**.
 
 It never walks away: none of its tactics has a reason to (the deadline ends a table).
@@ -359,10 +359,6 @@ class Counterpart:
     def _open(self, state: TableState) -> set[str]:
         return {i.id for i in state.open_items()}
 
-    def _last_chance(self, state: TableState) -> bool:
-        """Whether nothing can follow an agreement now (the package, or its last round)."""
-        return self.rules.sequencing is Sequencing.PACKAGE or state.round >= self.rules.max_rounds
-
     def _gated_needs(self, state: TableState) -> set[str]:
         """Gated baskets with nothing agreed yet (a plan keeps an item of each)."""
         if self.rules.sequencing is Sequencing.PARALLEL:
@@ -401,10 +397,6 @@ class Counterpart:
 
 def _same(give: Sequence[str], ask: Sequence[str], offer: c.Offer) -> bool:
     return (set(give), set(ask)) == (set(offer.give), set(offer.ask))
-
-
-def _ids(items: Iterable[Item]) -> tuple[str, ...]:
-    return tuple(i.id for i in items)
 
 
 def _listed(titles: Sequence[str]) -> str:

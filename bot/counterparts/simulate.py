@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +24,7 @@ from bot.domain import engine
 from bot.domain.errors import Refusal
 from bot.domain.events import Event, NewEvent
 from bot.domain.scenario import Scenario
-from bot.domain.state import Phase, Replay, TableState
+from bot.domain.state import Replay, TableState
 
 #: The instructor who opens simulated tables.
 FACILITATOR = c.Who(user_id="simulation", name="simulation", facilitator=True)
@@ -241,27 +241,35 @@ class MemoryTable:
             decided = engine.decide(self.state, command, self.now)
         except Refusal as refusal:
             self.refused.append(refusal)
-            self.log([refused_event(command, refusal, self.state.round)])
+            self.log(
+                [
+                    engine.refused(
+                        self.state, command.who, command.name, command.arguments(), refusal
+                    )
+                ]
+            )
             return False
         self.log(decided)
         return True
 
-
-def refused_event(command: c.Command, refusal: Refusal, round_: int) -> NewEvent:
-    """The ``action_refused`` event of an attempt (for logs kept in memory)."""
-    return NewEvent.model_validate(
-        {
-            "kind": "action_refused",
-            "actor": {"user_id": command.who.user_id, "name": command.who.name},
-            "data": {
-                "code": refusal.code.value,
-                "message": refusal.message,
-                "command": command.name,
-                "args": command.arguments(),
-                **({"round": round_} if round_ else {}),
-            },
-        }
-    )
+    def play_counterparts(self) -> None:
+        """Let the seated counterparts move while the turn is theirs, until the table
+        closes or a person is on move. A refused move is followed by a pass, so a faulty
+        strategy cannot stall a table (the refusal stays in the log, and the simulation
+        reports it)."""
+        players: dict[str, Counterpart] = {}
+        limit = 4 * self.state.rules.max_rounds * max(1, len(self.state.order)) + 8
+        for _ in range(limit):
+            seat = self.state.seat_on_move()
+            if seat is None:
+                return
+            player = players.get(seat.delegation)
+            if player is None or player.seat != seat:
+                player = players[seat.delegation] = Counterpart(
+                    self.state.scenario, self.state.variant, seat
+                )
+            if not self.act(player.decide(self.state)):
+                self.act(c.Pass(who=player.who))
 
 
 def play_table(
@@ -285,32 +293,5 @@ def play_table(
         if not table.act(seat):
             raise ValueError(f"cannot seat {strategy} as {delegation}: {table.refused[-1]}")
     table.act(c.Start(who=FACILITATOR))
-    for _ in play_out(table.state, table.act):
-        pass
+    table.play_counterparts()
     return table.state
-
-
-def play_out(
-    state: TableState,
-    act: Callable[[c.Command], bool],
-    counterparts: dict[str, Counterpart] | None = None,
-) -> Iterator[c.Command]:
-    """Let seated counterparts move while the turn is theirs (yields each command made).
-
-    ``state`` must be the live state ``act`` changes. A refused move is followed by a pass,
-    so a faulty strategy cannot stall a table (the refusal stays in the log, and the
-    simulation reports it).
-    """
-    cache = counterparts if counterparts is not None else {}
-    limit = 4 * state.rules.max_rounds * max(1, len(state.order)) + 8
-    for _ in range(limit):
-        seat = state.seat_on_move() if state.phase is Phase.NEGOTIATING else None
-        if seat is None:
-            return
-        player = cache.get(seat.delegation)
-        if player is None or player.seat != seat:
-            player = cache[seat.delegation] = Counterpart(state.scenario, state.variant, seat)
-        command = player.decide(state)
-        yield command
-        if not act(command):
-            act(c.Pass(who=player.who))

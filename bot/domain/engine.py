@@ -160,6 +160,27 @@ def counterpart_due(state: TableState) -> datetime | None:
 # -- helpers ------------------------------------------------------------------------------
 
 
+def refused(
+    state: TableState | None,
+    who: c.Who,
+    command_name: str,
+    args: dict[str, Any],
+    refusal: Refusal,
+) -> NewEvent:
+    """The ``action_refused`` event that records an attempt the rules (or an adapter)
+    refused; ``state`` is the table's, when there is one to name the actor's seat."""
+    actor = _actor(state, who) if state is not None else Actor(user_id=who.user_id, name=who.name)
+    data: dict[str, Any] = {
+        "code": refusal.code.value,
+        "message": refusal.message,
+        "command": command_name,
+        "args": args,
+    }
+    if state is not None and state.round:
+        data["round"] = state.round
+    return NewEvent(kind=EventKind.ACTION_REFUSED, actor=actor, data=data)
+
+
 def _actor(state: TableState, who: c.Who) -> Actor:
     member = state.member(who.user_id)
     if member is None:

@@ -160,3 +160,39 @@ def test_parley_simulate_runs_as_a_process() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert len(json.loads(done.stdout)["results"]) == 48
+
+
+def test_a_counterpart_move_the_rules_refuse_is_logged_and_the_table_moves_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a strategy misjudged the rules, its attempt is refused and logged under the
+    counterpart's name, and it passes instead, in the service and in memory alike."""
+    from bot.counterparts import Counterpart
+    from bot.counterparts import simulate as sim
+    from bot.domain import commands as c
+    from bot.scenarios import ScenarioLibrary
+
+    def blunder(self: Counterpart, state: object) -> c.Command:
+        return c.Offer(who=self.who, give=("no-such-item",))
+
+    monkeypatch.setattr(Counterpart, "decide", blunder)
+    script = """\
+instructor: session open scenario=hanoi-2019
+instructor: session assign member=alice delegation=us role=head
+instructor: session seat delegation=dprk strategy=linear
+instructor: session start
+alice: pass
+"""
+    out = io.StringIO()
+    db = tmp_path / "p.db"
+    asyncio.run(play_lines(script.splitlines(), str(db), ["instructor"], out))
+    assert out.getvalue().splitlines()[-1] == "ok turn_passed action_refused turn_passed"
+    with sqlite3.connect(db) as conn:
+        (actor,) = conn.execute("SELECT actor FROM events WHERE kind = 'action_refused'").fetchone()
+    assert json.loads(actor)["counterpart"] == "linear"
+
+    scenario = ScenarioLibrary().get("hanoi-2019")
+    table = sim.MemoryTable(scenario)
+    state = sim.play_table(scenario, "singapore", {"us": "linear", "dprk": "linear"}, 1, table)
+    assert state.refusals == {"unknown_item": 20} and state.agreed == {}
+    assert {r.code.value for r in table.refused} == {"unknown_item"}

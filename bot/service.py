@@ -204,9 +204,11 @@ class Tables:
                 found.append(TableSummary(row, row.phase, row.agreed, row.close_reason))
         return found
 
-    async def open_tables(self) -> list[int]:
-        """Ids of tables not yet closed (the clock watches these)."""
-        return [row.id for row in await self.store.open_tables()]
+    async def open_tables(self, guilds: Callable[[str | None], bool] | None = None) -> list[int]:
+        """Ids of tables not yet closed (the clock watches these); with ``guilds``, only
+        those of the servers it accepts (a shard's own)."""
+        rows = await self.store.open_tables()
+        return [row.id for row in rows if guilds is None or guilds(row.guild_id)]
 
     async def table_of_room(self, channel_id: str) -> int | None:
         """The table whose caucus room this channel is, if any."""

@@ -42,6 +42,8 @@ class Clock:
         self._read_all = True
         self._read_all_at = 0.0
         self._started = False
+        #: Set once the first tick has read every open table (the bot is then ready).
+        self.ready = asyncio.Event()
 
     def start(self) -> None:
         """Start ticking in the background."""
@@ -93,6 +95,7 @@ class Clock:
                 break
             self._publish(await tables.tick(table_id))
             await self._refresh(table_id)
+        self.ready.set()
         return min(self._due.values(), default=None)
 
     def _publish(self, outcome: Outcome) -> None:

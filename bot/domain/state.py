@@ -6,7 +6,7 @@ applying one never consults a clock or a random source: replay is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -513,6 +513,18 @@ _INERT = frozenset(
 
 #: How many kept events between two checkpoints of the state.
 CHECKPOINT_EVERY = 256
+#: How many kept events a replay holds for undo at least; older ones are let go (and read
+#: from the log again in the rare case an undo reaches back that far).
+WINDOW = 2048
+
+
+class HistoryNeeded(Exception):
+    """An undo reaches back past the events a replay holds: fold the log again with
+    ``keep_from=seq``."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(f"the undo reaches back to event {seq}, before this replay's window")
+        self.seq = seq
 
 
 class Replay:
@@ -520,21 +532,64 @@ class Replay:
 
     Undo is an event (``action_reverted``) naming the events it cancels; the state is
     then the fold of every event except the cancelled ones. Nothing is ever removed
-    from the log itself. To undo without folding the whole table again, a copy of the
-    state is kept every :data:`CHECKPOINT_EVERY` events and the fold restarts from the
-    last one before the cancelled events.
+    from the log itself. To undo without folding the whole table again, the replay keeps
+    a *base* state and the events folded since (at least :data:`WINDOW` of them, not
+    counting those that change nothing), with a copy of the state every
+    :data:`CHECKPOINT_EVERY`; the fold restarts from the last copy before the cancelled
+    events. As the table grows the base moves up to a later copy, so memory stays bounded;
+    the base is also what to keep beside the log as a snapshot (:meth:`resume`).
+
+    An undo that reaches before the base raises :class:`HistoryNeeded`, before anything
+    changes: fold the log again with ``keep_from`` set to what it names.
     """
 
-    def __init__(self, scenario: Scenario, events: Iterable[Event] = ()) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        events: Iterable[Event] = (),
+        *,
+        window: int | None = WINDOW,
+        keep_from: int | None = None,
+    ) -> None:
         self.scenario = scenario
+        #: Kept events to hold at least (None: all of them).
+        self.window = window
+        #: Never let go of events from this sequence number on (None: no such limit).
+        self.keep_from = keep_from
+        self._reset()
+        try:
+            for event in events:
+                self.apply(event)
+        except HistoryNeeded as needed:
+            if not isinstance(events, Sequence):
+                raise
+            self._reset()
+            self.keep_from = needed.seq
+            for event in events:
+                self.apply(event)
+
+    def _reset(self) -> None:
+        self._base: TableState | None = None
         self._kept: list[Event] = []
         self._checkpoints: list[tuple[int, TableState]] = []
         self._state: TableState | None = None
         self._facilitators: dict[str, str] = {}
         self._refusals: dict[str, int] = {}
         self._offers: dict[int, StandingOffer] = {}
-        for event in events:
-            self.apply(event)
+
+    @classmethod
+    def resume(
+        cls, scenario: Scenario, state: TableState, *, window: int | None = WINDOW
+    ) -> Replay:
+        """Carry on from a saved state (a snapshot of some replay's :attr:`base`): undo
+        reaches back to it and no further."""
+        replay = cls(scenario, window=window)
+        replay._state = state
+        replay._base = state.snapshot()
+        replay._facilitators = state.facilitators
+        replay._refusals = state.refusals
+        replay._offers = state.offers
+        return replay
 
     @property
     def state(self) -> TableState:
@@ -543,8 +598,22 @@ class Replay:
             raise LookupError("this table has no table_opened event")
         return self._state
 
+    @property
+    def base(self) -> TableState:
+        """The oldest state this replay can go back to (do not change it)."""
+        if self._base is None:
+            raise LookupError("this table has no table_opened event")
+        return self._base
+
+    @property
+    def held(self) -> int:
+        """How many events the replay holds for undo."""
+        return len(self._kept)
+
     def apply(self, event: Event) -> None:
         """Fold one more event in."""
+        if event.kind is EventKind.ACTION_REVERTED:
+            self._check_reach(event)
         note_facilitator(self._facilitators, event)
         if isinstance(event.data, ev.ActionRefused):
             self._refusals[event.data.code] = self._refusals.get(event.data.code, 0) + 1
@@ -552,7 +621,8 @@ class Replay:
             self._offers[event.seq] = StandingOffer.tabled(event)
         if event.kind is EventKind.TABLE_OPENED:
             self._state = new_state(self.scenario, event)
-            self._kept = [event]
+            self._base = self._state.snapshot()
+            self._kept = []
             self._checkpoints = []
         elif event.kind is EventKind.ACTION_REVERTED:
             self._revert(event)
@@ -566,6 +636,13 @@ class Replay:
             self._offers,
         )
 
+    def _check_reach(self, event: Event) -> None:
+        data = event.data
+        assert isinstance(data, ev.ActionReverted)
+        lowest = min(data.reverts)
+        if lowest <= self.base.last_seq:
+            raise HistoryNeeded(lowest)
+
     def _fold(self, event: Event) -> None:
         apply(self.state, event)
         if event.kind in _INERT:
@@ -573,6 +650,20 @@ class Replay:
         self._kept.append(event)
         if len(self._kept) % CHECKPOINT_EVERY == 0:
             self._checkpoints.append((len(self._kept), self.state.snapshot()))
+            self._trim()
+
+    def _trim(self) -> None:
+        """Let go of the oldest kept events beyond the window: the base moves up to the
+        first checkpoint."""
+        if self.window is None:
+            return
+        while len(self._kept) > self.window and self._checkpoints:
+            folded, saved = self._checkpoints[0]
+            if self.keep_from is not None and saved.last_seq >= self.keep_from:
+                return
+            self._base = saved
+            self._kept = self._kept[folded:]
+            self._checkpoints = [(n - folded, s) for n, s in self._checkpoints[1:]]
 
     def _revert(self, event: Event) -> None:
         data = event.data
@@ -580,15 +671,12 @@ class Replay:
         cancelled = set(data.reverts)
         # Kept events are in sequence order and undo cancels recent ones: walk back.
         lowest, first = min(cancelled), len(self._kept)
-        while first > 1 and self._kept[first - 1].seq >= lowest:
+        while first > 0 and self._kept[first - 1].seq >= lowest:
             first -= 1
         self._kept = self._kept[:first] + [e for e in self._kept[first:] if e.seq not in cancelled]
         self._checkpoints = [(n, s) for n, s in self._checkpoints if n <= first]
-        if self._checkpoints:
-            folded, saved = self._checkpoints[-1]
-            state = saved.snapshot()
-        else:
-            folded, state = 1, new_state(self.scenario, self._kept[0])
+        folded, saved = self._checkpoints[-1] if self._checkpoints else (0, self.base)
+        state = saved.snapshot()
         for kept in self._kept[folded:]:
             apply(state, kept)
         _set_turn(state, data, event.at)

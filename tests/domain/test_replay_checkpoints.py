@@ -100,3 +100,65 @@ def test_an_undo_logs_the_round_it_returns_to() -> None:
     assert replay.state.round == 2
     (undo,) = engine.decide(replay.state, c.Undo(who=FACILITATOR), now)
     assert undo.data.round == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_small_window_gives_the_same_states_and_holds_few_events(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay that lets go of old events folds every prefix as a full fold does, and
+    holds about its window (plus up to two checkpoints' worth)."""
+    events = long_table(seed, steps=600)
+    monkeypatch.setattr(state_module, "CHECKPOINT_EVERY", 2)
+    full = Replay(HANOI, window=None)
+    windowed = Replay(HANOI, window=6)
+    for event in events:
+        full.apply(event)
+        try:
+            windowed.apply(event)
+        except state_module.HistoryNeeded as needed:
+            assert needed.seq <= windowed.base.last_seq
+            windowed = Replay(HANOI, [e for e in events if e.seq <= event.seq], window=6)
+            windowed.keep_from = None
+        assert windowed.state == full.state, event.seq
+        assert windowed.held <= 6 + 2 * 2, (event.seq, windowed.held)
+    assert Replay(HANOI, events, window=6).state == full.state
+
+
+def test_an_undo_past_the_window_asks_for_history_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Undo after undo reaches the window's base: the replay asks for the log, unchanged."""
+    monkeypatch.setattr(state_module, "CHECKPOINT_EVERY", 2)
+    events = long_table(3, steps=0)
+    now = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    replay = Replay(HANOI, events, window=2)
+    for n in range(12):
+        who = PLAYERS[replay.state.turn or "us"]
+        for new in engine.decide(
+            replay.state, c.Say(who=who, text="x") if n % 3 else c.Pass(who=who), now
+        ):
+            replay.apply(Event.stamp(new, replay.state.last_seq + 1, now))
+    for _ in range(12):
+        (undo,) = engine.decide(replay.state, c.Undo(who=FACILITATOR), now)
+        before = replay.state.snapshot()
+        try:
+            replay.apply(Event.stamp(undo, replay.state.last_seq + 1, now))
+        except state_module.HistoryNeeded as needed:
+            assert needed.seq == min(undo.data.reverts) <= replay.base.last_seq
+            assert replay.state == before
+            return
+    raise AssertionError("twelve undos stayed inside a window of two events")
+
+
+def test_resume_from_a_base_carries_on_like_the_full_replay() -> None:
+    """A replay resumed from another's base, fed the events after it, ends the same."""
+    events = long_table(5, steps=800)
+    full = Replay(HANOI, events, window=None)
+    small = Replay(HANOI, events, window=64)
+    base = small.base
+    resumed = Replay.resume(HANOI, base.snapshot())
+    for event in events:
+        if event.seq > base.last_seq:
+            resumed.apply(event)
+    assert resumed.state == full.state

@@ -1,33 +1,41 @@
 """Tables: the one place commands meet the rules and the log.
 
-Each action runs in one write transaction: catch up on events another process may have
-logged, decide with the rules, append the events (or the refused attempt), remember the
-idempotency key, commit. Only then is the outcome returned, so a user is told of nothing
-that is not in the log. Actions on one table are applied one at a time.
+An action is decided on the table's cached state and sent to the log as one unit (one
+trip to the writer thread, see :mod:`bot.store`): inside the transaction the unit checks
+the idempotency key and that nobody else has logged to the table since the state it was
+decided on, then appends the events (or the refused attempt), the table's summary and
+the key. Only after the commit is the outcome returned, so a user is told of nothing that
+is not in the log. If another process got there first, the state is read again and the
+action decided anew. Actions on one table are applied one at a time.
+
+Reads never wait behind writes: a table's last committed state is kept, and one index
+lookup on a separate read connection tells whether it is still the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot import snapshots
 from bot.counterparts import Counterpart
 from bot.domain import commands as c
 from bot.domain import engine
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.events import Event, NewEvent, TableOpened
 from bot.domain.scenario import Scenario
-from bot.domain.state import Phase, Replay, Seat, TableState
+from bot.domain.state import HistoryNeeded, Phase, Replay, Seat, TableState
 from bot.scenarios import ScenarioLibrary
 from bot.store import (
     LogUnavailable,
     Remembered,
+    Snapshot,
     Store,
     StoreError,
     TableRow,
@@ -52,6 +60,12 @@ PRACTICE_THINK_SECONDS = 10.0
 
 #: How many replayed tables to keep in memory; closed and least recently used go first.
 CACHE_TABLES = 256
+#: How far (in events) a table's replay base may run ahead of its kept snapshot before a
+#: new snapshot is written with the next action.
+SNAPSHOT_EVERY = 1024
+#: How often an action is decided again because another process logged to its table
+#: between the decision and the commit.
+MAX_ATTEMPTS = 8
 #: The most counterpart moves played in one go (two counterparts could otherwise play a
 #: whole table; max_rounds closes it long before).
 MAX_COUNTERPART_MOVES = 10_000
@@ -140,11 +154,10 @@ class Tables:
         self.library = library
         self.clock = clock
         self.cache_tables = cache_tables
-        self._replays: OrderedDict[int, Replay] = OrderedDict()
+        self._held: OrderedDict[int, _Held] = OrderedDict()
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._rows: dict[int, TableRow] = {}
         self._prompts: dict[int, dict[str, str]] = {}
-        self._counterparts: dict[tuple[int, str], Counterpart] = {}
 
     async def close(self) -> None:
         """Close the log."""
@@ -153,18 +166,21 @@ class Tables:
     @property
     def cached(self) -> list[int]:
         """Ids of the tables whose state is held in memory, least recently used first."""
-        return list(self._replays)
+        return list(self._held)
 
     # -- reading ------------------------------------------------------------------------
 
     async def state(self, table_id: int) -> TableState:
-        """A table's current state (from the cache, caught up with the log)."""
+        """A table's current state: the last committed one, if the log has nothing newer
+        (one index lookup, not queued behind writes); else read from the log. The state
+        returned is a copy no later action changes."""
+        held = self._held.get(table_id)
+        if held is not None and await self.store.head(table_id) == held.view.last_seq:
+            self._held.move_to_end(table_id)
+            return held.view
         async with self._lock(table_id):
-            replay = await self._replay(table_id)
-            for event in await self.store.events(table_id, after=replay.state.last_seq):
-                replay.apply(event)
-            self._settle(table_id, replay)
-            return replay.state
+            held = await self._caught_up(table_id)
+            return held.view
 
     async def table_in(self, guild_id: str | None, channel_id: str) -> int:
         """A channel's table (or the table whose caucus room it is): the open one, else the
@@ -254,6 +270,21 @@ class Tables:
         """When the clock next has something to do for a table (a reminder or expiry)."""
         return engine.next_wakeup(await self.state(table_id))
 
+    async def wakeups(
+        self, guilds: Callable[[str | None], bool] | None = None
+    ) -> dict[int, datetime | None]:
+        """Every open table's next wake-up (of the servers ``guilds`` accepts), as kept
+        with each write: one query, no replay (except for tables last written before the
+        wake-up was kept)."""
+        found: dict[int, datetime | None] = {}
+        for wakeup in await self.store.wakeups():
+            if guilds is not None and not guilds(wakeup.guild_id):
+                continue
+            found[wakeup.table_id] = (
+                wakeup.at if wakeup.known else await self.next_wakeup(wakeup.table_id)
+            )
+        return found
+
     async def check(self, table_id: int, command: c.Command) -> Refusal | None:
         """Whether the rules would allow ``command`` now (nothing is logged either way)."""
         state = await self.state(table_id)
@@ -282,46 +313,32 @@ class Tables:
         """Open a table in a channel (one open table per channel)."""
         scenario = self.library.get(scenario_id)  # raises a bad_argument refusal
         prompts = prompt_copy(self.library, scenario)
+        try:
+            opened = engine.open_table(scenario, who, variant, title)
+        except Refusal as refusal:
+            # Not allowed: logged in the channel's open table if it has one.
+            existing = await self.store.open_table_in(guild_id, channel_id) if channel_id else None
+            if existing is None:
+                raise
+            args = {"scenario": scenario_id, "sequencing": variant, "title": title}
+            return await self._refuse(existing.id, who, "session open", args, refusal, key)
         now = self.clock()
-        async with self.store.writing() as tx:
-            if key is not None and (seen := await tx.recall(key)) is not None:
-                return await self._repeat(tx, seen)
-            existing = await tx.open_table_id(guild_id, channel_id)
-            try:
-                opened = engine.open_table(scenario, who, variant, title)
-                if existing is not None:
-                    raise Refusal(
-                        RefusalCode.TABLE_EXISTS,
-                        "This channel already has an open table. Use another channel, or "
-                        "end that table first with /session end.",
-                    )
-            except Refusal as refusal:
-                if existing is None:
-                    raise
-                return await self._refuse(
-                    tx,
-                    existing,
-                    command_name="session open",
-                    args={"scenario": scenario_id, "sequencing": variant, "title": title},
-                    who=who,
-                    refusal=refusal,
-                    now=now,
-                    key=key,
-                )
-            data = opened.data
-            assert isinstance(data, TableOpened)
-            # The unique index on open tables backs this check up against other processes.
-            table_id = await tx.create_table(
-                scenario, data.variant, data.title, guild_id, channel_id, now, prompts
+        events = [Event.stamp(opened, 1, now)]
+        new = _NewTable(scenario, guild_id, channel_id, now, prompts, events, key, _summary(events))
+        created = await self.store.write(
+            functools.partial(_create_table, new, one_per_channel=True)
+        )
+        if isinstance(created, _Seen):
+            return self._repeated(created)
+        if isinstance(created, _Exists):
+            busy = Refusal(
+                RefusalCode.TABLE_EXISTS,
+                "This channel already has an open table. Use another channel, or "
+                "end that table first with /session end.",
             )
-            events = await tx.append(table_id, [opened], now)
-            replay = Replay(scenario, events)
-            outcome = Outcome(table_id, events, state=replay.state.snapshot())
-            if key is not None:
-                await tx.remember(key, table_id, events, outcome.to_json())
-        self._keep(table_id, replay)
-        self._prompts[table_id] = prompts
-        return outcome
+            args = {"scenario": scenario_id, "sequencing": variant, "title": title}
+            return await self._refuse(created.table_id, who, "session open", args, busy, key)
+        return self._opened(new, created.table_id, Replay(scenario, events))
 
     def check_practice(
         self, scenario_id: str, delegation: str, strategy: str, variant: str | None = None
@@ -375,70 +392,48 @@ class Tables:
         side = scenario.delegation(delegation)
         assert side is not None
         title = f"Practice: {who.name} as {side.name}"
-        async with self.store.writing() as tx:
-            if key is not None and (seen := await tx.recall(key)) is not None:
-                return await self._repeat(tx, seen)
-            opened = engine.open_table(scenario, chair, variant, title).with_data(practice=True)
-            data = opened.data
-            assert isinstance(data, TableOpened)
-            table_id = await tx.create_table(
-                scenario, data.variant, data.title, guild_id, channel_id, now, prompts, True
-            )
-            events = await tx.append(table_id, [opened], now)
-            replay = Replay(scenario, events)
-            turn_seconds = replay.state.rules.turn_minutes * 60
-            think = min(PRACTICE_THINK_SECONDS, turn_seconds / 2)
-            commands: list[c.Command] = [
-                c.Assign(who=chair, member=student, delegation=delegation, role="head"),
-                *(
-                    c.Seat(
-                        who=chair,
-                        delegation=other,
-                        strategy=strategy,
-                        think_seconds=think,
-                        seed=seed,
-                    )
-                    for other in scenario.offering
-                    if other != delegation
-                ),
-                c.Start(who=chair),
-            ]
-            for command in commands:
-                step = await self._append(
-                    tx, replay, table_id, engine.decide(replay.state, command, now), now
+        opened = engine.open_table(scenario, chair, variant, title).with_data(practice=True)
+        first = Event.stamp(opened, 1, now)
+        replay = Replay(scenario, [first])
+        turn_seconds = replay.state.rules.turn_minutes * 60
+        think = min(PRACTICE_THINK_SECONDS, turn_seconds / 2)
+        commands: list[c.Command] = [
+            c.Assign(who=chair, member=student, delegation=delegation, role="head"),
+            *(
+                c.Seat(
+                    who=chair, delegation=other, strategy=strategy, think_seconds=think, seed=seed
                 )
-                events += step.events
-            outcome = Outcome(table_id, events, state=replay.state.snapshot())
-            if key is not None:
-                await tx.remember(key, table_id, events, outcome.to_json())
-        self._keep(table_id, replay)
-        self._prompts[table_id] = prompts
-        return outcome
+                for other in scenario.offering
+                if other != delegation
+            ),
+            c.Start(who=chair),
+        ]
+        events = [first]
+        for command in commands:
+            for new in engine.decide(replay.state, command, now):
+                event = Event.stamp(new, replay.state.last_seq + 1, now)
+                replay.apply(event)
+                events.append(event)
+        summary = _summary(events, replay.state)
+        table = _NewTable(scenario, guild_id, channel_id, now, prompts, events, key, summary, True)
+        created = await self.store.write(functools.partial(_create_table, table))
+        if isinstance(created, _Seen):
+            return self._repeated(created)
+        assert isinstance(created, _Created)
+        return self._opened(table, created.table_id, replay)
 
     async def act(self, table_id: int, command: c.Command, key: str | None = None) -> Outcome:
         """Apply a person's command to a table; a refusal is logged and returned."""
-        async with self._writing(table_id) as (replay, tx):
-            if key is not None and (seen := await tx.recall(key)) is not None:
-                return await self._repeat(tx, seen, table_id)
-            now = self.clock()
+
+        def plan(state: TableState, now: datetime) -> _Plan:
             try:
-                decided = engine.decide(replay.state, command, now)
+                return _Plan(engine.decide(state, command, now))
             except Refusal as refusal:
-                return await self._refuse(
-                    tx,
-                    table_id,
-                    command_name=command.name,
-                    args=command.arguments(),
-                    who=command.who,
-                    refusal=refusal,
-                    now=now,
-                    key=key,
-                    state=replay.state,
-                )
-            outcome = await self._append(tx, replay, table_id, decided, now)
-            if key is not None:
-                await tx.remember(key, table_id, outcome.events, outcome.to_json())
-            return outcome
+                args = command.arguments()
+                attempt = engine.refused(state, command.who, command.name, args, refusal)
+                return _Plan([attempt], refusal)
+
+        return await self._commit(table_id, plan, key)
 
     async def refuse(
         self,
@@ -450,20 +445,7 @@ class Tables:
         key: str | None = None,
     ) -> Outcome:
         """Log an attempt an adapter refused before the rules saw it (e.g. a permission)."""
-        async with self._writing(table_id) as (replay, tx):
-            if key is not None and (seen := await tx.recall(key)) is not None:
-                return await self._repeat(tx, seen, table_id)
-            return await self._refuse(
-                tx,
-                table_id,
-                command_name=command_name,
-                args=args,
-                who=who,
-                refusal=refusal,
-                now=self.clock(),
-                key=key,
-                state=replay.state,
-            )
+        return await self._refuse(table_id, who, command_name, args, refusal, key)
 
     async def tick(self, table_id: int) -> Outcome:
         """Let the clock act on a table: reminders and expired turns due by now, then the
@@ -481,36 +463,24 @@ class Tables:
         It acts through the rules like a person; if they refuse its move (a strategy
         misjudged them), the refusal is logged and it passes, so the table moves on.
         """
-        async with self._writing(table_id) as (replay, tx):
-            state = replay.state
+
+        def plan(state: TableState, now: datetime) -> _Plan | None:
             seat = state.seat_on_move()
             due = engine.counterpart_due(state)
-            now = self.clock()
             if seat is None or due is None or (not at_once and due > now):
-                return Outcome(table_id, state=state.snapshot())
+                return None
             player = self._counterpart(table_id, state, seat)
             command = player.decide(state)
-            refused: list[Event] = []
             try:
-                decided = engine.decide(state, command, now)
+                return _Plan(engine.decide(state, command, now))
             except Refusal as refusal:
-                refused = (
-                    await self._refuse(
-                        tx,
-                        table_id,
-                        command_name=command.name,
-                        args=command.arguments(),
-                        who=command.who,
-                        refusal=refusal,
-                        now=now,
-                        key=None,
-                        state=state,
-                    )
-                ).events
-                decided = engine.decide(replay.state, c.Pass(who=player.who), now)
-            outcome = await self._append(tx, replay, table_id, decided, now)
-            outcome.events[:0] = refused
-            return outcome
+                args = command.arguments()
+                attempt = engine.refused(state, command.who, command.name, args, refusal)
+                # a refused attempt changes nothing the rules read: the pass is decided
+                # on the same state
+                return _Plan([attempt, *engine.decide(state, c.Pass(who=player.who), now)])
+
+        return await self._commit(table_id, plan)
 
     async def counterparts_play(self, table_id: int) -> list[Outcome]:
         """Every counterpart move due at once, in turn, until a person is on move (as
@@ -524,12 +494,13 @@ class Tables:
         return moves
 
     def _counterpart(self, table_id: int, state: TableState, seat: Seat) -> Counterpart:
-        """The seat's player (kept while the seat is the same: it is pure, so a fresh one
-        after a restart plays the same)."""
-        key = (table_id, seat.delegation)
-        player = self._counterparts.get(key)
+        """The seat's player (kept with the cached table while the seat is the same: it
+        is pure, so a fresh one after a restart plays the same)."""
+        held = self._held.get(table_id)
+        players = held.players if held is not None else {}
+        player = players.get(seat.delegation)
         if player is None or player.seat != seat:
-            player = self._counterparts[key] = Counterpart(state.scenario, state.variant, seat)
+            player = players[seat.delegation] = Counterpart(state.scenario, state.variant, seat)
         return player
 
     async def restart_clock(self, table_id: int) -> Outcome:
@@ -542,31 +513,148 @@ class Tables:
     async def _by_clock(
         self, table_id: int, rule: Callable[[TableState, datetime], list[NewEvent]]
     ) -> Outcome:
-        async with self._writing(table_id) as (replay, tx):
-            now = self.clock()
-            decided = rule(replay.state, now)
-            if not decided:
-                return Outcome(table_id, state=replay.state.snapshot())
-            return await self._append(tx, replay, table_id, decided, now)
+        def plan(state: TableState, now: datetime) -> _Plan | None:
+            decided = rule(state, now)
+            return _Plan(decided) if decided else None
 
-    @asynccontextmanager
-    async def _writing(self, table_id: int) -> AsyncIterator[tuple[Replay, Transaction]]:
-        """One write transaction on one table, its cached state caught up with the log.
+        return await self._commit(table_id, plan)
 
-        If the transaction does not commit, the cached state (which may have run ahead
-        of the log) is dropped, to be read again from the log next time.
+    async def _refuse(
+        self,
+        table_id: int,
+        who: c.Who,
+        command_name: str,
+        args: dict[str, Any],
+        refusal: Refusal,
+        key: str | None,
+    ) -> Outcome:
+        def plan(state: TableState, now: datetime) -> _Plan:
+            return _Plan([engine.refused(state, who, command_name, args, refusal)], refusal)
+
+        return await self._commit(table_id, plan, key)
+
+    async def _commit(
+        self,
+        table_id: int,
+        plan: Callable[[TableState, datetime], _Plan | None],
+        key: str | None = None,
+    ) -> Outcome:
+        """Decide and log an action as one unit on the writer thread.
+
+        ``plan`` says what the action comes to on a state (None: nothing to log). Inside
+        the transaction the unit first catches the cached fold up with anything another
+        process logged, so ``plan`` always sees the latest state. Nobody else touches the
+        fold meanwhile: it is used only under the table's lock, and readers get the last
+        committed copy. If the unit does not commit, the fold (which ran ahead of the
+        log) is dropped, to be read again next time.
         """
         async with self._lock(table_id):
-            replay = await self._replay(table_id)
-            try:
-                async with self.store.writing() as tx:
-                    for event in await tx.events_after(table_id, replay.state.last_seq):
-                        replay.apply(event)
-                    yield replay, tx
-            except BaseException:
-                self._replays.pop(table_id, None)
-                raise
-            self._settle(table_id, replay)
+            for _ in range(MAX_ATTEMPTS):
+                held = await self._caught_up(table_id, from_log=False)
+                unit = functools.partial(self._decide, table_id, held, plan, self.clock(), key)
+                try:
+                    result = await self.store.write(unit)
+                except HistoryNeeded as needed:  # an undo reaching past the fold's window
+                    held.replay = await self._load(table_id, keep_from=needed.seq)
+                    continue
+                except BaseException:
+                    held.replay = None
+                    raise
+                if isinstance(result, _Seen):
+                    return self._repeated(result, table_id)
+                return self._committed(table_id, held, result)
+        raise LogUnavailable(f"the log could not record this (table #{table_id}); nothing changed")
+
+    def _decide(
+        self,
+        table_id: int,
+        held: _Held,
+        plan: Callable[[TableState, datetime], _Plan | None],
+        now: datetime,
+        key: str | None,
+        tx: Transaction,
+    ) -> _Write | _Seen | None:
+        """The unit of one action (on the writer thread): the key, catch-up, decision,
+        events and what is kept beside them."""
+        if (seen := _recall(tx, key, table_id)) is not None:
+            return seen
+        replay = held.replay
+        assert replay is not None
+        for event in tx.events_after(table_id, replay.state.last_seq):
+            replay.apply(event)
+        decided = plan(replay.state, now)
+        if decided is None:
+            return None
+        write = self._fold(table_id, held, replay, decided, now, key)
+        _append(write, tx)
+        return write
+
+    def _fold(
+        self,
+        table_id: int,
+        held: _Held,
+        replay: Replay,
+        decided: _Plan,
+        now: datetime,
+        key: str | None,
+    ) -> _Write:
+        """Number ``decided``'s events, fold them into ``replay`` (ahead of the log until
+        the unit commits) and say what the unit is to write."""
+        before = replay.state
+        after = before.last_seq
+        was_closed = before.close_reason is not None
+        events = [Event.stamp(new, after + 1 + i, now) for i, new in enumerate(decided.events)]
+        for event in events:
+            replay.apply(event)
+        state = replay.state
+        closed = state.close_reason is not None
+        snapshot = None
+        if replay.base.last_seq - held.snapshot_seq >= SNAPSHOT_EVERY:
+            snapshot = snapshots.dump(replay.base)
+        return _Write(
+            table_id=table_id,
+            after=after,
+            events=events,
+            key=key,
+            outcome=Outcome(table_id, events, decided.refusal).to_json(),
+            refusal=decided.refusal,
+            summary=_summary(events, state),
+            closed=(now if closed else None) if closed != was_closed else _SAME,
+            snapshot=snapshot,
+        )
+
+    def _committed(self, table_id: int, held: _Held, write: _Write | None) -> Outcome:
+        """The outcome of a committed unit (None: it had nothing to log); the cache
+        moves on with it."""
+        assert held.replay is not None
+        if held.replay.state.last_seq != held.view.last_seq:
+            held.view = held.replay.state.snapshot()
+        self._keep(table_id, held)
+        if write is None:
+            self._settle(table_id, held)
+            return Outcome(table_id, state=held.view)
+        if write.snapshot is not None:
+            held.snapshot_seq = write.snapshot.seq
+        if write.closed is not _SAME:
+            self._rows.pop(table_id, None)  # its row changed: read it again
+        self._settle(table_id, held)
+        return Outcome(table_id, write.events, write.refusal, state=held.view)
+
+    def _opened(self, created: _NewTable, table_id: int, replay: Replay) -> Outcome:
+        """The outcome of a table just created; its state is cached."""
+        held = _Held(replay.state.snapshot(), replay)
+        self._keep(table_id, held)
+        self._prompts[table_id] = created.prompts
+        return Outcome(table_id, created.events, state=held.view)
+
+    @staticmethod
+    def _repeated(seen: _Seen, table_id: int | None = None) -> Outcome:
+        refusal = None
+        if "refusal" in seen.remembered.outcome:
+            info = seen.remembered.outcome["refusal"]
+            refusal = Refusal(RefusalCode(info["code"]), info["message"])
+        table_id = seen.remembered.table_id or table_id or 0
+        return Outcome(table_id, seen.events, refusal, repeated=True)
 
     def _lock(self, table_id: int) -> asyncio.Lock:
         lock = self._locks.get(table_id)
@@ -574,112 +662,248 @@ class Tables:
             lock = self._locks[table_id] = asyncio.Lock()
         return lock
 
-    async def _replay(self, table_id: int) -> Replay:
-        replay = self._replays.get(table_id)
-        if replay is None:
-            row = await self.store.table(table_id)
-            if row is None:
-                raise Refusal(RefusalCode.UNKNOWN_TABLE, f"There is no table #{table_id}.")
-            self._rows[table_id] = row
-            scenario = await self.store.scenario(table_id)
-            replay = Replay(scenario, await self.store.events(table_id))
-            self._keep(table_id, replay)
-        else:
-            self._replays.move_to_end(table_id)
+    async def _caught_up(self, table_id: int, from_log: bool = True) -> _Held:
+        """The table's cache entry with a fold (call under the table's lock): read from
+        the log if not held; with ``from_log``, caught up with events logged since."""
+        held = self._held.get(table_id)
+        if held is not None and held.replay is not None:
+            self._held.move_to_end(table_id)
+            replay = held.replay
+            if from_log:
+                try:
+                    async for event in self.store.stream(table_id, after=replay.state.last_seq):
+                        replay.apply(event)
+                except HistoryNeeded:
+                    held.replay = None
+                    return await self._caught_up(table_id)
+                if replay.state.last_seq != held.view.last_seq:
+                    held.view = replay.state.snapshot()
+                    self._settle(table_id, held)
+            return held
+        snapshot_seq = held.snapshot_seq if held is not None else 0
+        replay = await self._load(table_id)
+        fresh = _Held(replay.state.snapshot(), replay, snapshot_seq)
+        self._keep(table_id, fresh)
+        await self._maybe_snapshot(table_id, fresh)
+        self._settle(table_id, fresh)
+        return fresh
+
+    async def _load(self, table_id: int, keep_from: int | None = None) -> Replay:
+        """Fold a table's log: from its snapshot if it has a usable one (and ``keep_from``
+        does not reach before it), else from the start, keeping events from
+        ``keep_from`` on."""
+        row = await self.store.table(table_id)
+        if row is None:
+            raise Refusal(RefusalCode.UNKNOWN_TABLE, f"There is no table #{table_id}.")
+        self._rows[table_id] = row
+        scenario = await self.store.scenario(table_id)
+        if keep_from is None:
+            kept = await self.store.snapshot(table_id)
+            saved = snapshots.load(kept, scenario) if kept is not None else None
+            if saved is not None:
+                replay = Replay.resume(scenario, saved)
+                try:
+                    async for event in self.store.stream(table_id, after=saved.last_seq):
+                        replay.apply(event)
+                except HistoryNeeded as needed:
+                    return await self._load(table_id, keep_from=needed.seq)
+                return replay
+        replay = Replay(scenario, keep_from=keep_from)
+        try:
+            async for event in self.store.stream(table_id):
+                replay.apply(event)
+        except HistoryNeeded as needed:  # only when keep_from was set too late
+            return await self._load(table_id, keep_from=needed.seq)
+        replay.keep_from = None
         return replay
 
-    def _keep(self, table_id: int, replay: Replay) -> None:
-        """Cache a table's replay, evicting the least recently used beyond the limit."""
-        self._replays[table_id] = replay
-        self._replays.move_to_end(table_id)
-        while len(self._replays) > self.cache_tables:
-            evicted, _ = self._replays.popitem(last=False)
+    async def _maybe_snapshot(self, table_id: int, held: _Held) -> None:
+        """After a long fold from the log, keep a snapshot so the next one is short."""
+        assert held.replay is not None
+        base = held.replay.base
+        if base.last_seq - held.snapshot_seq < SNAPSHOT_EVERY:
+            return
+        kept = await self.store.snapshot(table_id)
+        if kept is not None and kept.seq >= base.last_seq - SNAPSHOT_EVERY:
+            held.snapshot_seq = kept.seq
+            return
+        snapshot = snapshots.dump(base)
+        try:
+            await self.store.put_snapshot(table_id, snapshot)
+        except LogUnavailable:
+            return  # only a shortcut missed
+        held.snapshot_seq = snapshot.seq
+
+    def _keep(self, table_id: int, held: _Held) -> None:
+        """Cache a table, evicting the least recently used beyond the limit."""
+        self._held[table_id] = held
+        self._held.move_to_end(table_id)
+        while len(self._held) > self.cache_tables:
+            evicted, _ = self._held.popitem(last=False)
             self._forget(evicted)
             self._rows.pop(evicted, None)
 
-    def _settle(self, table_id: int, replay: Replay) -> None:
+    def _settle(self, table_id: int, held: _Held) -> None:
         """A closed table leaves the cache (its log is read again if it is needed)."""
-        if replay.state.phase is Phase.CLOSED:
-            self._replays.pop(table_id, None)
+        if held.view.phase is Phase.CLOSED:
+            self._held.pop(table_id, None)
             self._forget(table_id)
 
     def _forget(self, table_id: int) -> None:
-        """Drop what is kept of a table beside its replay."""
+        """Drop what is kept of a table beside its state."""
         self._prompts.pop(table_id, None)
-        for seat in [key for key in self._counterparts if key[0] == table_id]:
-            del self._counterparts[seat]
 
-    async def _append(
-        self,
-        tx: Transaction,
-        replay: Replay,
-        table_id: int,
-        decided: list[NewEvent],
-        now: datetime,
-    ) -> Outcome:
-        before = replay.state
-        was_closed = before.close_reason is not None
-        phase, agreed = before.phase, len(before.agreed)
-        events = await tx.append(table_id, decided, now, after=before.last_seq)
-        for event in events:
-            replay.apply(event)
-        state = replay.state
-        closed = state.close_reason is not None
-        if closed != was_closed:
-            if not closed:
-                await self._may_reopen(tx, table_id)
-            await tx.set_closed(table_id, now if closed else None)
-            self._rows.pop(table_id, None)  # its row changed: read it again
-        if (state.phase, len(state.agreed), closed) != (phase, agreed, was_closed):
-            await tx.set_summary(table_id, state.phase.value, len(state.agreed), state.close_reason)
-        return Outcome(table_id, events, state=state.snapshot())
 
-    async def _may_reopen(self, tx: Transaction, table_id: int) -> None:
-        """An undone close may reopen a table only if its channel has no other open table."""
-        row = await self.table(table_id)
-        other = await tx.open_table_id(row.guild_id, row.channel_id)
+#: What a table's row keeps beside the log: phase, number agreed, close reason, next
+#: wake-up, and the sequence number it is as of.
+_Summary = tuple[str, int, str | None, datetime | None, int]
+
+
+def _summary(events: Sequence[Event], state: TableState | None = None) -> _Summary:
+    """The row summary of a table whose latest events are ``events``."""
+    last = events[-1].seq
+    if state is None:
+        return ("setup", 0, None, None, last)
+    wakeup = engine.next_wakeup(state)
+    return (state.phase.value, len(state.agreed), state.close_reason, wakeup, last)
+
+
+class _Same:
+    """A table row's closed mark stays as it is."""
+
+
+_SAME = _Same()
+
+
+@dataclass
+class _Held:
+    """A cached table: its last committed state, and the fold the next action starts
+    from (None when it must be read from the log again)."""
+
+    view: TableState
+    replay: Replay | None
+    #: The sequence number of the snapshot kept beside the log (0: none).
+    snapshot_seq: int = 0
+    #: The players of its counterpart seats, by delegation.
+    players: dict[str, Counterpart] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What an action comes to: events to log, and the refusal if it was refused."""
+
+    events: list[NewEvent]
+    refusal: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One action's unit: its numbered events and what is kept beside them."""
+
+    table_id: int
+    after: int
+    events: list[Event]
+    key: str | None
+    outcome: dict[str, Any]
+    refusal: Refusal | None
+    summary: _Summary
+    #: The row's closed mark: closed at, reopened (None), or as it was.
+    closed: datetime | _Same | None
+    snapshot: Snapshot | None
+
+
+@dataclass(frozen=True)
+class _NewTable:
+    """A table to create with its first events."""
+
+    scenario: Scenario
+    guild_id: str | None
+    channel_id: str | None
+    at: datetime
+    prompts: dict[str, str]
+    events: list[Event]
+    key: str | None
+    summary: _Summary
+    practice: bool = False
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The action's key was applied before: what it produced then."""
+
+    remembered: Remembered
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class _Exists:
+    """The channel already has an open table."""
+
+    table_id: int
+
+
+@dataclass(frozen=True)
+class _Created:
+    table_id: int
+
+
+def _recall(tx: Transaction, key: str | None, table_id: int | None = None) -> _Seen | None:
+    if key is None or (seen := tx.recall(key)) is None:
+        return None
+    events: list[Event] = []
+    where = seen.table_id or table_id
+    if where is not None and seen.first_seq is not None and seen.last_seq is not None:
+        # the events the first delivery logged, so the repeat reports the same outcome
+        events = tx.events_between(where, seen.first_seq, seen.last_seq)
+    return _Seen(seen, events)
+
+
+def _append(write: _Write, tx: Transaction) -> None:
+    """Log an action's events and keep its summary, key and snapshot (writer thread)."""
+    table_id = write.table_id
+    if write.closed is None:  # an undone close reopens the table, if its channel is free
+        other = tx.open_table_id(*tx.channel(table_id))
         if other is not None and other != table_id:
             raise Refusal(
                 RefusalCode.TABLE_EXISTS,
                 f"This channel has opened table #{other} since, so table #{table_id} cannot "
                 "reopen here. End the newer table first, or leave this one closed.",
             )
+    tx.insert(table_id, write.events)
+    if not isinstance(write.closed, _Same):
+        tx.set_closed(table_id, write.closed)
+    tx.set_summary(table_id, *write.summary)
+    if write.key is not None:
+        tx.remember(write.key, table_id, write.events, write.outcome)
+    if write.snapshot is not None:
+        tx.put_snapshot(table_id, write.snapshot)
 
-    async def _refuse(
-        self,
-        tx: Transaction,
-        table_id: int,
-        *,
-        command_name: str,
-        args: dict[str, Any],
-        who: c.Who,
-        refusal: Refusal,
-        now: datetime,
-        key: str | None,
-        state: TableState | None = None,
-    ) -> Outcome:
-        attempt = engine.refused(state, who, command_name, args, refusal)
-        after = state.last_seq if state is not None else None
-        events = await tx.append(table_id, [attempt], now, after=after)
-        replay = self._replays.get(table_id)
-        if replay is not None and replay.state.last_seq == events[0].seq - 1:
-            replay.apply(events[0])
-        outcome = Outcome(table_id, events, refusal)
-        if key is not None:
-            await tx.remember(key, table_id, events, outcome.to_json())
-        return outcome
 
-    async def _repeat(
-        self, tx: Transaction, seen: Remembered, table_id: int | None = None
-    ) -> Outcome:
-        refusal = None
-        if "refusal" in seen.outcome:
-            info = seen.outcome["refusal"]
-            refusal = Refusal(RefusalCode(info["code"]), info["message"])
-        table_id = seen.table_id or table_id or 0
-        events: list[Event] = []
-        if seen.first_seq is not None and seen.last_seq is not None:
-            # the events the first delivery logged, so the repeat reports the same outcome
-            logged = await tx.events_after(table_id, seen.first_seq - 1)
-            events = [e for e in logged if e.seq <= seen.last_seq]
-        return Outcome(table_id, events, refusal, repeated=True)
+def _create_table(
+    new: _NewTable, tx: Transaction, one_per_channel: bool = False
+) -> _Seen | _Exists | _Created:
+    """The unit that opens a table (on the writer thread)."""
+    if (seen := _recall(tx, new.key)) is not None:
+        return seen
+    if one_per_channel:
+        existing = tx.open_table_id(new.guild_id, new.channel_id)
+        if existing is not None:
+            return _Exists(existing)
+    opened = new.events[0].data
+    assert isinstance(opened, TableOpened)
+    # The unique index on open tables backs the check up against other processes.
+    table_id = tx.create_table(
+        new.scenario,
+        opened.variant,
+        opened.title,
+        new.guild_id,
+        new.channel_id,
+        new.at,
+        new.prompts,
+        new.practice,
+    )
+    tx.insert(table_id, new.events)
+    tx.set_summary(table_id, *new.summary)
+    if new.key is not None:
+        tx.remember(new.key, table_id, new.events, {"kinds": [e.kind.value for e in new.events]})
+    return _Created(table_id)

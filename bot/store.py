@@ -1,23 +1,32 @@
-"""The log: one SQLite file through aiosqlite, append-only events, numbered per table.
+"""The log: one SQLite file, append-only events, numbered per table.
 
-Every write happens in one ``BEGIN IMMEDIATE`` transaction (:meth:`Store.writing`), so
-two processes writing to the same file take turns, and a table's sequence stays gap-free
-and unique: the next number is read and used inside the same transaction. The database
-itself refuses UPDATE and DELETE on events.
+Writes go to one writer thread with its own connection. A write is a *unit*: a plain
+function of a :class:`Transaction`, run whole on that thread, so an action costs one trip
+there however many statements it takes. Units that arrive while a commit is in flight
+share the next ``BEGIN IMMEDIATE`` transaction (group commit), each in its own savepoint:
+one unit failing leaves the others in, and each caller hears back only after the commit
+that holds its unit. Two processes writing to the same file take turns at the write lock,
+and a table's sequence stays gap-free and unique because a unit checks the table's last
+number inside the transaction. The database itself refuses UPDATE and DELETE on events.
+
+Reads go through aiosqlite on a second, read-only connection: in WAL mode they see the
+last commit without waiting behind the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import queue
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
@@ -93,6 +102,19 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE tables ADD COLUMN practice INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: the clock's next wake-up kept with the summary (valid as of summary_seq), so a
+    # restart schedules every open table without replaying one; and one snapshot of each
+    # long table's state (a cache beside the log: a cold replay folds only what follows)
+    """
+    ALTER TABLE tables ADD COLUMN wakeup_at TEXT;
+    ALTER TABLE tables ADD COLUMN summary_seq INTEGER;
+    CREATE TABLE snapshots (
+        table_id INTEGER PRIMARY KEY REFERENCES tables (id),
+        seq INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        state BLOB NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -136,6 +158,27 @@ class LogUnavailable(StoreError):
     """A write could not be committed (disk full, read-only or locked file): nothing changed."""
 
 
+@dataclass(frozen=True)
+class Wakeup:
+    """An open table's next wake-up as its summary keeps it."""
+
+    table_id: int
+    guild_id: str | None
+    #: When the clock next has something to do (None: nothing until someone acts).
+    at: datetime | None
+    #: False for a table last written before the wake-up was kept: replay it to know.
+    known: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A table's state as of ``seq``, in the serialized ``format`` it was written in."""
+
+    seq: int
+    format: str
+    state: bytes
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -154,6 +197,12 @@ def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
         actor=Actor.model_validate_json(actor) if actor else None,
         data=json.loads(data),
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _scenario(text: str) -> Scenario:
+    """A scenario from its JSON (tables opened from the same file share one object)."""
+    return Scenario.model_validate_json(text)
 
 
 def _row_to_table(row: sqlite3.Row | tuple[Any, ...]) -> TableRow:
@@ -181,13 +230,220 @@ _TABLE_COLUMNS = (
 )
 
 
+T = TypeVar("T")
+
+#: The most units one group commit takes (the rest wait for the next).
+MAX_BATCH = 512
+
+_EVENT_COLUMNS = "seq, at, kind, actor, data"
+
+#: What :meth:`_Writer._gather` answers when it took everything queued.
+_QUEUE_EMPTY = object()
+
+
+@dataclass
+class _Job(Generic[T]):
+    """A unit on its way to the writer thread, and where its answer goes."""
+
+    run: Callable[[Transaction], T] | None
+    #: Run on the bare connection outside any transaction (maintenance, tests).
+    bare: Callable[[sqlite3.Connection], T] | None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T] = field(repr=False)
+
+
+def _answer(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller gave up waiting (cancelled); the commit stands
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _answer_all(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in answers:
+        _answer(future, value, error)
+
+
+class _Writer:
+    """The one thread that writes: takes units from a queue, commits them in groups."""
+
+    def __init__(self, db: sqlite3.Connection, path: str) -> None:
+        self._db = db
+        self._path = path
+        self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="parley-log-writer", daemon=True)
+        self._closed = False
+        #: Group commits so far, and units committed in them (for benchmarks and tests).
+        self.commits = 0
+        self.units = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: _Job[Any]) -> None:
+        if self._closed:
+            raise StoreError(f"{self._path}: the log is closed")
+        self._jobs.put(job)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    def _work(self) -> None:
+        try:
+            job = self._jobs.get()
+            while job is not None:
+                if job.bare is not None:
+                    self._run_bare(job)
+                    job = self._jobs.get()
+                    continue
+                batch, stopped_at = self._gather(job)
+                self._commit(batch)
+                job = stopped_at if stopped_at is not _QUEUE_EMPTY else self._jobs.get()
+        finally:
+            # Whatever is still queued hears that the log closed under it.
+            self._fail_queued()
+            self._db.close()
+
+    def _gather(self, first: _Job[Any]) -> tuple[list[_Job[Any]], Any]:
+        """``first`` and the units queued behind it (up to :data:`MAX_BATCH`), and what
+        stopped the gathering: a bare job or the close (``None``) to handle next, else
+        :data:`_QUEUE_EMPTY`."""
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                more = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if more is None or more.bare is not None:
+                return batch, more
+            batch.append(more)
+        return batch, _QUEUE_EMPTY
+
+    def _fail_queued(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                error = StoreError(f"{self._path}: the log closed before this was written")
+                job.loop.call_soon_threadsafe(_answer, job.future, None, error)
+
+    def _run_bare(self, job: _Job[Any]) -> None:
+        assert job.bare is not None
+        try:
+            value, error = job.bare(self._db), None
+        except BaseException as exc:  # handed to the caller
+            value, error = None, exc
+        job.loop.call_soon_threadsafe(_answer, job.future, value, error)
+
+    def _commit(self, batch: list[_Job[Any]]) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._fail(batch, exc)
+            return
+        tx = Transaction(db)
+        results: list[tuple[Any, BaseException | None]] = []
+        for job in batch:
+            assert job.run is not None
+            db.execute("SAVEPOINT unit")
+            try:
+                value = job.run(tx)
+            except BaseException as exc:  # the unit's own failure, handed to its caller
+                if not db.in_transaction:  # SQLite rolled it all back (a full disk can)
+                    self._fail(batch, exc)
+                    return
+                db.execute("ROLLBACK TO unit")
+                db.execute("RELEASE unit")
+                results.append((None, _as_unavailable(exc)))
+            else:
+                db.execute("RELEASE unit")
+                results.append((value, None))
+        try:
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._fail(batch, exc)
+            return
+        self.commits += 1
+        self.units += len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for job, (value, error) in zip(batch, results, strict=True):
+            by_loop.setdefault(job.loop, []).append((job.future, value, error))
+        for loop, answers in by_loop.items():
+            loop.call_soon_threadsafe(_answer_all, answers)
+
+    def _fail(self, batch: list[_Job[Any]], exc: BaseException) -> None:
+        """Nothing of the batch is kept: roll back and tell every caller."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        for job in batch:
+            job.loop.call_soon_threadsafe(_answer, job.future, None, _as_unavailable(exc))
+
+
+def _as_unavailable(exc: BaseException) -> BaseException:
+    """SQLite's refusal to write (full, read-only, locked) as :class:`LogUnavailable`."""
+    if isinstance(exc, sqlite3.OperationalError):
+        error = LogUnavailable(_unavailable(exc))
+        error.__cause__ = exc
+        return error
+    return exc
+
+
+def _connect_writer(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    """The writer's connection, schema brought up to date (runs before its thread)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        _migrate(db, path)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StoreError(f"{path}: cannot use this database: {exc}") from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _migrate(db: sqlite3.Connection, path: str) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} has schema version {version}, newer than this Parley "
+                f"({SCHEMA_VERSION}); upgrade Parley to use it."
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _statements(MIGRATIONS[number - 1]):
+                db.execute(statement)
+        if version < SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+
+
 class Store:
     """The SQLite log. Open with :meth:`open`; use as an async context manager."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
-        self._db = db
+    def __init__(self, reader: aiosqlite.Connection, writer: _Writer, path: str) -> None:
+        self._db = reader
+        self._writer = writer
         self.path = path
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_ms: int = 30_000) -> Store:
@@ -197,24 +453,25 @@ class Store:
             sqlite3.connect(str(path)).close()
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open this database: {exc}") from None
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db = await asyncio.to_thread(_connect_writer, str(path), busy_timeout_ms)
+        writer = _Writer(db, str(path))
+        writer.start()
         try:
-            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA foreign_keys = ON")
-            store = cls(db, str(path))
-            await store._migrate()
-        except sqlite3.DatabaseError as exc:
-            await db.close()
-            raise StoreError(f"{path}: cannot use this database: {exc}") from None
+            reader = await aiosqlite.connect(str(path), isolation_level=None)
+            try:
+                await reader.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                await reader.execute("PRAGMA query_only = ON")
+            except BaseException:
+                await reader.close()
+                raise
         except BaseException:
-            await db.close()
+            await writer.close()
             raise
-        return store
+        return cls(reader, writer, str(path))
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close both connections (units already queued are written first)."""
+        await self._writer.close()
         await self._db.close()
 
     async def __aenter__(self) -> Store:
@@ -223,81 +480,93 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def group_commits(self) -> tuple[int, int]:
+        """Commits so far and the units they held (how much group commit shared)."""
+        return self._writer.commits, self._writer.units
+
     async def schema_version(self) -> int:
         """The schema version the file is at."""
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def _migrate(self) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            version = await self.schema_version()
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this Parley "
-                    f"({SCHEMA_VERSION}); upgrade Parley to use it."
-                )
-            for number in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _statements(MIGRATIONS[number - 1]):
-                    await self._db.execute(statement)
-            if version < SCHEMA_VERSION:
-                await self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+        rows = await self._fetchall("PRAGMA user_version")
+        return int(rows[0][0]) if rows else 0
 
     # -- writing ------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def writing(self) -> AsyncIterator[Transaction]:
-        """One write transaction (``BEGIN IMMEDIATE``): all of it commits, or none.
+    async def write(self, unit: Callable[[Transaction], T]) -> T:
+        """Run ``unit`` on the writer thread inside a write transaction and return what it
+        returned once that transaction has committed.
 
-        When the database cannot take the write (disk full, a read-only or locked file),
-        :class:`LogUnavailable` is raised and nothing of the transaction is kept.
+        The unit runs in its own savepoint of a transaction it may share with units from
+        other callers. If it raises, its changes are undone and the exception comes back
+        here; others are unaffected. When the database cannot take the write (disk full,
+        a read-only or locked file), :class:`LogUnavailable` is raised and nothing of the
+        unit is kept.
         """
-        async with self._lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise LogUnavailable(_unavailable(exc)) from exc
-            try:
-                yield Transaction(self._db)
-                await self._db.execute("COMMIT")
-            except BaseException as exc:
-                await self._rollback()
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise LogUnavailable(_unavailable(exc)) from exc
-                raise
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(unit, None, loop, loop.create_future())
+        self._writer.submit(job)
+        return await job.future
 
-    async def _rollback(self) -> None:
-        # SQLite may have rolled back already (a full disk can do that)
-        with contextlib.suppress(sqlite3.OperationalError):
-            await self._db.execute("ROLLBACK")
+    async def on_writer(self, run: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``run`` on the writer's own connection between transactions (maintenance,
+        tests that make the disk look full)."""
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(None, run, loop, loop.create_future())
+        self._writer.submit(job)
+        return await job.future
+
+    async def set_place(self, table_id: int, name: str, discord_id: str) -> None:
+        """Remember where something of the table lives in Discord (its own unit)."""
+        await self.write(lambda tx: tx.set_place(table_id, name, discord_id))
+
+    async def put_snapshot(self, table_id: int, snapshot: Snapshot) -> None:
+        """Keep a snapshot of a table's state (replacing an older one)."""
+        await self.write(lambda tx: tx.put_snapshot(table_id, snapshot))
 
     # -- reading ------------------------------------------------------------------------
 
     async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        async with self._lock, self._db.execute(sql, tuple(params)) as cursor:
+        async with self._db.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def events(self, table_id: int, after: int = 0) -> list[Event]:
         """A table's events after ``after``, in sequence."""
-        rows = await self._fetchall(
-            "SELECT seq, at, kind, actor, data FROM events WHERE table_id = ? AND seq > ? "
-            "ORDER BY seq",
+        return [event async for event in self.stream(table_id, after)]
+
+    async def stream(self, table_id: int, after: int = 0) -> AsyncIterator[Event]:
+        """A table's events after ``after``, in sequence, read in chunks (a long table is
+        never all in memory at once)."""
+        async with self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq > ? ORDER BY seq",
             (table_id, after),
-        )
-        return [_row_to_event(row) for row in rows]
+        ) as cursor:
+            cursor.arraysize = 2_000
+            while rows := await cursor.fetchmany(cursor.arraysize):
+                for row in rows:
+                    yield _row_to_event(row)
 
     async def event(self, table_id: int, seq: int) -> Event | None:
         """One event of a table by its sequence number."""
         rows = await self._fetchall(
-            "SELECT seq, at, kind, actor, data FROM events WHERE table_id = ? AND seq = ?",
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq = ?",
             (table_id, seq),
         )
         return _row_to_event(rows[0]) if rows else None
+
+    async def head(self, table_id: int) -> int:
+        """The highest sequence number logged for a table (0 if none): one index lookup,
+        to tell whether a cached state is still the latest."""
+        rows = await self._fetchall(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE table_id = ?", (table_id,)
+        )
+        return int(rows[0][0])
+
+    async def snapshot(self, table_id: int) -> Snapshot | None:
+        """The table's kept snapshot, if any."""
+        rows = await self._fetchall(
+            "SELECT seq, format, state FROM snapshots WHERE table_id = ?", (table_id,)
+        )
+        return Snapshot(rows[0][0], rows[0][1], bytes(rows[0][2])) if rows else None
 
     async def table(self, table_id: int) -> TableRow | None:
         """One table's row, if it exists."""
@@ -348,7 +617,7 @@ class Store:
         rows = await self._fetchall("SELECT scenario_json FROM tables WHERE id = ?", (table_id,))
         if not rows:
             raise KeyError(table_id)
-        return Scenario.model_validate_json(rows[0][0])
+        return _scenario(rows[0][0])
 
     async def places(self, table_id: int) -> dict[str, str]:
         """Where a table lives in Discord: name (``status``, ``room:us``...) to Discord id."""
@@ -367,11 +636,6 @@ class Store:
         )
         return int(rows[0][0]) if rows else None
 
-    async def set_place(self, table_id: int, name: str, discord_id: str) -> None:
-        """Remember where something of the table lives in Discord (its own transaction)."""
-        async with self.writing() as tx:
-            await tx.set_place(table_id, name, discord_id)
-
     async def open_tables(self) -> list[TableRow]:
         """Tables not yet closed (the clock scheduler watches these)."""
         rows = await self._fetchall(
@@ -379,14 +643,30 @@ class Store:
         )
         return [_row_to_table(row) for row in rows]
 
+    async def wakeups(self) -> list[Wakeup]:
+        """Every open table's next wake-up as its summary keeps it (one query)."""
+        rows = await self._fetchall(
+            "SELECT id, guild_id, wakeup_at, summary_seq FROM tables WHERE closed_at IS NULL "
+            "ORDER BY id"
+        )
+        return [
+            Wakeup(
+                table_id,
+                guild,
+                datetime.fromisoformat(at) if at else None,
+                known=summary_seq is not None,
+            )
+            for table_id, guild, at, summary_seq in rows
+        ]
+
 
 class Transaction:
-    """What may be done inside :meth:`Store.writing`."""
+    """What a unit may do inside :meth:`Store.write` (plain calls on the writer thread)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
-    async def create_table(
+    def create_table(
         self,
         scenario: Scenario,
         variant: str,
@@ -399,7 +679,7 @@ class Transaction:
     ) -> int:
         """Add a table row (with its scenario and prompts snapshot) and return its id."""
         try:
-            cursor = await self._db.execute(
+            cursor = self._db.execute(
                 "INSERT INTO tables (guild_id, channel_id, scenario_id, variant, title, "
                 "scenario_json, opened_at, phase, agreed, prompts_json, practice) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'setup', 0, ?, ?)",
@@ -420,45 +700,60 @@ class Transaction:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    async def open_table_id(self, guild_id: str | None, channel_id: str | None) -> int | None:
+    def open_table_id(self, guild_id: str | None, channel_id: str | None) -> int | None:
         """The id of the table still open in a channel, if any."""
         if channel_id is None:
             return None
-        async with self._db.execute(
+        row = self._db.execute(
             "SELECT id FROM tables WHERE guild_id IS ? AND channel_id = ? AND closed_at IS NULL",
             (guild_id, channel_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+        ).fetchone()
         return int(row[0]) if row else None
 
-    async def last_seq(self, table_id: int) -> int:
+    def channel(self, table_id: int) -> tuple[str | None, str | None]:
+        """The server and channel a table was opened in."""
+        row = self._db.execute(
+            "SELECT guild_id, channel_id FROM tables WHERE id = ?", (table_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def last_seq(self, table_id: int) -> int:
         """The highest sequence number logged for the table (0 if none)."""
-        async with self._db.execute(
+        row = self._db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE table_id = ?", (table_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        ).fetchone()
         return int(row[0]) if row else 0
 
-    async def events_after(self, table_id: int, after: int) -> list[Event]:
-        """Events another writer logged since ``after`` (to catch up before deciding)."""
-        async with self._db.execute(
-            "SELECT seq, at, kind, actor, data FROM events WHERE table_id = ? AND seq > ? "
-            "ORDER BY seq",
+    def events_after(self, table_id: int, after: int) -> list[Event]:
+        """Events logged since ``after`` (by another process: to catch up before deciding)."""
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq > ? ORDER BY seq",
             (table_id, after),
-        ) as cursor:
-            return [_row_to_event(row) for row in await cursor.fetchall()]
+        ).fetchall()
+        return [_row_to_event(row) for row in rows]
 
-    async def append(
+    def events_between(self, table_id: int, first: int, last: int) -> list[Event]:
+        """A table's events from ``first`` to ``last`` included."""
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq BETWEEN ? AND ? "
+            "ORDER BY seq",
+            (table_id, first, last),
+        ).fetchall()
+        return [_row_to_event(row) for row in rows]
+
+    def append(
         self, table_id: int, new: Sequence[NewEvent], at: datetime, after: int | None = None
     ) -> list[Event]:
-        """Log events with the next sequence numbers.
-
-        ``after`` is the table's last sequence number when the caller already read it in
-        this transaction (the primary key refuses a wrong one); otherwise it is looked up.
-        """
-        start = (after if after is not None else await self.last_seq(table_id)) + 1
+        """Log events with the next sequence numbers (after ``after`` if the caller knows
+        the table's last number; the primary key refuses a wrong one)."""
+        start = (after if after is not None else self.last_seq(table_id)) + 1
         events = [Event.stamp(e, start + i, at) for i, e in enumerate(new)]
-        await self._db.executemany(
+        self.insert(table_id, events)
+        return events
+
+    def insert(self, table_id: int, events: Sequence[Event]) -> None:
+        """Log events already numbered (the primary key refuses a number taken)."""
+        self._db.executemany(
             "INSERT INTO events (table_id, seq, at, kind, actor, data) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (
@@ -472,45 +767,50 @@ class Transaction:
                 for e in events
             ],
         )
-        return events
 
-    async def set_closed(self, table_id: int, at: datetime | None) -> None:
+    def set_closed(self, table_id: int, at: datetime | None) -> None:
         """Mark the table row closed (or open again, after an undo of its close).
 
         Reopening fails with :class:`TableExists` if the channel has opened a newer table.
         """
         try:
-            await self._db.execute(
+            self._db.execute(
                 "UPDATE tables SET closed_at = ? WHERE id = ?",
                 (at.isoformat() if at else None, table_id),
             )
         except sqlite3.IntegrityError as exc:
             raise TableExists(None, None) from exc
 
-    async def set_summary(
-        self, table_id: int, phase: str, agreed: int, close_reason: str | None
+    def set_summary(
+        self,
+        table_id: int,
+        phase: str,
+        agreed: int,
+        close_reason: str | None,
+        wakeup: datetime | None,
+        seq: int,
     ) -> None:
-        """Keep the table's listing summary up to date."""
-        await self._db.execute(
-            "UPDATE tables SET phase = ?, agreed = ?, close_reason = ? WHERE id = ?",
-            (phase, agreed, close_reason, table_id),
+        """Keep the table's listing summary and next wake-up (as of ``seq``) up to date."""
+        self._db.execute(
+            "UPDATE tables SET phase = ?, agreed = ?, close_reason = ?, wakeup_at = ?, "
+            "summary_seq = ? WHERE id = ?",
+            (phase, agreed, close_reason, wakeup.isoformat() if wakeup else None, seq, table_id),
         )
 
-    async def recall(self, key: str) -> Remembered | None:
+    def recall(self, key: str) -> Remembered | None:
         """What an action with this idempotency key produced before, if it was seen."""
-        async with self._db.execute(
+        row = self._db.execute(
             "SELECT table_id, first_seq, last_seq, outcome FROM actions WHERE key = ?", (key,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        ).fetchone()
         if row is None:
             return None
         return Remembered(row[0], row[1], row[2], json.loads(row[3]))
 
-    async def remember(
+    def remember(
         self, key: str, table_id: int | None, events: Sequence[Event], outcome: dict[str, Any]
     ) -> None:
         """Record that the action with ``key`` was applied, and what came of it."""
-        await self._db.execute(
+        self._db.execute(
             "INSERT INTO actions (key, table_id, first_seq, last_seq, outcome, at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -523,12 +823,21 @@ class Transaction:
             ),
         )
 
-    async def set_place(self, table_id: int, name: str, discord_id: str) -> None:
+    def set_place(self, table_id: int, name: str, discord_id: str) -> None:
         """Remember where something of the table lives in Discord."""
-        await self._db.execute(
+        self._db.execute(
             "INSERT INTO places (table_id, name, discord_id) VALUES (?, ?, ?) "
             "ON CONFLICT (table_id, name) DO UPDATE SET discord_id = excluded.discord_id",
             (table_id, name, discord_id),
+        )
+
+    def put_snapshot(self, table_id: int, snapshot: Snapshot) -> None:
+        """Keep a snapshot of the table's state, replacing an older one (never a newer)."""
+        self._db.execute(
+            "INSERT INTO snapshots (table_id, seq, format, state) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (table_id) DO UPDATE SET seq = excluded.seq, format = excluded.format, "
+            "state = excluded.state WHERE excluded.seq > snapshots.seq",
+            (table_id, snapshot.seq, snapshot.format, snapshot.state),
         )
 
 

@@ -29,14 +29,16 @@ async def fill_disk(tables: Tables) -> None:
 async def stop_growth(store: Store) -> None:
     """Let a store's connection grow no further: SQLite then answers 'database or disk is
     full' (SQLITE_FULL), as on a full disk."""
-    async with store._db.execute("PRAGMA page_count") as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    await store._db.execute(f"PRAGMA max_page_count = {row[0]}")
+
+    def stop(db: sqlite3.Connection) -> None:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+
+    await store.on_writer(stop)
 
 
 async def free_disk(tables: Tables) -> None:
-    await tables.store._db.execute("PRAGMA max_page_count = 1073741823")
+    await tables.store.on_writer(lambda db: db.execute("PRAGMA max_page_count = 1073741823"))
 
 
 async def write_until_full(tables: Tables, tid: int) -> int:
@@ -102,7 +104,7 @@ async def test_play_prints_error_naming_the_line_and_exits_3(
     db = tmp_path / "log.db"
     script = [
         "instructor: session open scenario=hanoi-2019",
-        "alice: join",
+        "instructor: session assign member=alice delegation=us role=head",
         *(f'alice: say text="{"x" * 1500}"' for _ in range(200)),
     ]
     out = io.StringIO()

@@ -333,8 +333,7 @@ async def test_a_version_1_database_migrates_and_stays_usable(tmp_path: Path) ->
         said = await tables.act(1, c.Say(who=who("carol"), text="Still here."), key="k1")
         assert [e.seq for e in said.events] == [len(events) + 1]
         assert (await tables.act(1, c.Say(who=who("carol"), text="x"), key="k1")).repeated
-        async with store.writing() as tx:
-            await tx.set_place(1, "status", "12345")
+        await store.write(lambda tx: tx.set_place(1, "status", "12345"))
         assert await store.places(1) == {"status": "12345"}
         export = await build_export(store, 1)
         assert export["outcome"]["scores"]["us"]["score"] == -1 + 3

@@ -17,11 +17,13 @@ NOT_RECORDED = "⚠️ The log could not record this"
 
 
 async def pragma(bot: ParleyBot, statement: str) -> int:
-    """Run a statement on the bot's own SQLite connection, between its transactions."""
-    store = bot.tables.store
-    async with store._lock, store._db.execute(statement) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    """Run a statement on the bot's own writing connection, between its transactions."""
+
+    def run(db: sqlite3.Connection) -> int:
+        row = db.execute(statement).fetchone()
+        return int(row[0]) if row else 0
+
+    return await bot.tables.store.on_writer(run)
 
 
 async def fill_the_disk(bot: ParleyBot) -> None:

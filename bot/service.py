@@ -582,6 +582,7 @@ class Tables:
         assert replay is not None
         for event in tx.events_after(table_id, replay.state.last_seq):
             replay.apply(event)
+            held.summary = None  # another process wrote the row's summary since
         decided = plan(replay.state, now)
         if decided is None:
             return None
@@ -608,6 +609,7 @@ class Tables:
             replay.apply(event)
         state = replay.state
         closed = state.close_reason is not None
+        summary = _summary(events, state)
         snapshot = None
         if replay.base.last_seq - held.snapshot_seq >= SNAPSHOT_EVERY:
             snapshot = snapshots.dump(replay.base)
@@ -618,7 +620,7 @@ class Tables:
             key=key,
             outcome=Outcome(table_id, events, decided.refusal).to_json(),
             refusal=decided.refusal,
-            summary=_summary(events, state),
+            summary=summary if summary[:4] != held.summary else None,
             closed=(now if closed else None) if closed != was_closed else _SAME,
             snapshot=snapshot,
         )
@@ -635,6 +637,8 @@ class Tables:
             return Outcome(table_id, state=held.view)
         if write.snapshot is not None:
             held.snapshot_seq = write.snapshot.seq
+        if write.summary is not None:
+            held.summary = write.summary[:4]
         if write.closed is not _SAME:
             self._rows.pop(table_id, None)  # its row changed: read it again
         self._settle(table_id, held)
@@ -784,6 +788,8 @@ class _Held:
     replay: Replay | None
     #: The sequence number of the snapshot kept beside the log (0: none).
     snapshot_seq: int = 0
+    #: The row's summary as last written from here (None: not known).
+    summary: tuple[str, int, str | None, datetime | None] | None = None
     #: The players of its counterpart seats, by delegation.
     players: dict[str, Counterpart] = field(default_factory=dict)
 
@@ -806,7 +812,8 @@ class _Write:
     key: str | None
     outcome: dict[str, Any]
     refusal: Refusal | None
-    summary: _Summary
+    #: The row's new summary (None: as it was).
+    summary: _Summary | None
     #: The row's closed mark: closed at, reopened (None), or as it was.
     closed: datetime | _Same | None
     snapshot: Snapshot | None
@@ -872,7 +879,8 @@ def _append(write: _Write, tx: Transaction) -> None:
     tx.insert(table_id, write.events)
     if not isinstance(write.closed, _Same):
         tx.set_closed(table_id, write.closed)
-    tx.set_summary(table_id, *write.summary)
+    if write.summary is not None:
+        tx.set_summary(table_id, *write.summary)
     if write.key is not None:
         tx.remember(write.key, table_id, write.events, write.outcome)
     if write.snapshot is not None:

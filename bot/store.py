@@ -352,20 +352,25 @@ class _Writer:
             return
         tx = Transaction(db)
         results: list[tuple[Any, BaseException | None]] = []
+        # Each unit in a savepoint, so one failing leaves the others in; a unit alone
+        # needs none (its failure rolls the transaction back).
+        alone = len(batch) == 1
         for job in batch:
             assert job.run is not None
-            db.execute("SAVEPOINT unit")
+            if not alone:
+                db.execute("SAVEPOINT unit")
             try:
                 value = job.run(tx)
             except BaseException as exc:  # the unit's own failure, handed to its caller
-                if not db.in_transaction:  # SQLite rolled it all back (a full disk can)
-                    self._fail(batch, exc)
+                if alone or not db.in_transaction:  # (SQLite may have rolled it all back)
+                    self._fail(batch, exc, culprit=job)
                     return
                 db.execute("ROLLBACK TO unit")
                 db.execute("RELEASE unit")
                 results.append((None, _as_unavailable(exc)))
             else:
-                db.execute("RELEASE unit")
+                if not alone:
+                    db.execute("RELEASE unit")
                 results.append((value, None))
         try:
             db.execute("COMMIT")
@@ -380,13 +385,23 @@ class _Writer:
         for loop, answers in by_loop.items():
             loop.call_soon_threadsafe(_answer_all, answers)
 
-    def _fail(self, batch: list[_Job[Any]], exc: BaseException) -> None:
-        """Nothing of the batch is kept: roll back and tell every caller."""
+    def _fail(
+        self, batch: list[_Job[Any]], exc: BaseException, culprit: _Job[Any] | None = None
+    ) -> None:
+        """Nothing of the batch is kept: roll back and tell every caller (the unit that
+        failed gets its own error; the others, that the log could not take them)."""
         if self._db.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+        error = _as_unavailable(exc)
         for job in batch:
-            job.loop.call_soon_threadsafe(_answer, job.future, None, _as_unavailable(exc))
+            mine = error
+            if job is not culprit and not isinstance(error, LogUnavailable):
+                mine = LogUnavailable(
+                    "the log could not record this (a write it shared a commit with "
+                    "failed); nothing changed"
+                )
+            job.loop.call_soon_threadsafe(_answer, job.future, None, mine)
 
 
 def _as_unavailable(exc: BaseException) -> BaseException:

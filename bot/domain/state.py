@@ -6,10 +6,12 @@ applying one never consults a clock or a random source: replay is deterministic.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from types import EllipsisType
 
 from bot.domain import events as ev
 from bot.domain.events import (
@@ -168,18 +170,21 @@ class TableState:
     )
 
     def snapshot(self) -> TableState:
-        """A copy that later events will not change (the scenario is shared: it is frozen)."""
-        return replace(
-            self,
-            members={k: replace(m) for k, m in self.members.items()},
-            standing=replace(self.standing) if self.standing else None,
-            agreements=list(self.agreements),
-            undoable=list(self.undoable),
-            offers=dict(self.offers),
-            facilitators=dict(self.facilitators),
-            refusals=dict(self.refusals),
-            seats=dict(self.seats),
-        )
+        """A copy that later events will not change (the scenario is shared: it is frozen).
+
+        Taken after every action, so it copies only what events change in place (a
+        shallow copy, then fresh containers and members).
+        """
+        copied = copy.copy(self)
+        copied.members = {k: copy.copy(m) for k, m in self.members.items()}
+        copied.standing = copy.copy(self.standing)
+        copied.agreements = list(self.agreements)
+        copied.undoable = list(self.undoable)
+        copied.offers = dict(self.offers)
+        copied.facilitators = dict(self.facilitators)
+        copied.refusals = dict(self.refusals)
+        copied.seats = dict(self.seats)
+        return copied
 
     # -- questions the rules and the adapters ask ------------------------------------
 
@@ -548,12 +553,12 @@ class Replay:
         scenario: Scenario,
         events: Iterable[Event] = (),
         *,
-        window: int | None = WINDOW,
+        window: int | EllipsisType | None = ...,
         keep_from: int | None = None,
     ) -> None:
         self.scenario = scenario
-        #: Kept events to hold at least (None: all of them).
-        self.window = window
+        #: Kept events to hold at least (None: all of them; by default :data:`WINDOW`).
+        self.window = WINDOW if window is ... else window
         #: Never let go of events from this sequence number on (None: no such limit).
         self.keep_from = keep_from
         self._reset()

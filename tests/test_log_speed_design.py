@@ -1,0 +1,235 @@
+"""The log's design for speed, kept honest: group commit with acknowledgement after the
+commit, one unit failing alone, reads that do not wait behind writes, snapshots that a
+cold replay starts from (and ignores when unusable), wake-ups kept in the table row."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot import snapshots
+from bot.domain import commands as c
+from bot.domain import engine
+from bot.domain import state as state_module
+from bot.domain.state import Replay
+from bot.scenarios import ScenarioLibrary
+from bot.service import Tables
+from bot.store import Snapshot, Store
+from tests.test_store import FAC, raw_events, seat, who
+
+
+@pytest.fixture
+async def tables(tmp_path: Path):
+    """Tables on a fresh database file."""
+    async with await Store.open(tmp_path / "log.db") as store:
+        yield Tables(store, ScenarioLibrary())
+
+
+async def hold_writer(store: Store) -> tuple[threading.Event, asyncio.Future[bool]]:
+    """Keep the writer thread inside a unit until the returned event is set."""
+    started, gate = threading.Event(), threading.Event()
+
+    def wait(tx: object) -> bool:
+        started.set()
+        return gate.wait(10)
+
+    held = asyncio.ensure_future(store.write(wait))
+    assert await asyncio.to_thread(started.wait, 10)
+    return gate, held
+
+
+def committed_kinds(db: str, table_id: int) -> list[str]:
+    """The kinds a separate plain sqlite3 connection sees committed for a table."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT kind FROM events WHERE table_id = ? ORDER BY seq", (table_id,)
+        ).fetchall()
+    return [kind for (kind,) in rows]
+
+
+async def test_actions_on_many_tables_share_commits_and_each_is_committed_when_answered(
+    tables: Tables,
+) -> None:
+    """Forty tables acting at once take fewer commits than actions, and every answer
+    comes after its events are visible to another connection."""
+    ids = [await seat(tables, channel=f"room-{n}") for n in range(40)]
+    commits_before, units_before = tables.store.group_commits
+    seen_committed: list[bool] = []
+
+    async def say(tid: int) -> None:
+        outcome = await tables.act(tid, c.Say(who=who("alice"), text=f"at {tid}"))
+        assert outcome.ok
+        # answered: the statement must already be committed
+        kinds = await asyncio.to_thread(committed_kinds, tables.store.path, tid)
+        seen_committed.append(kinds[-1] == "statement" and len(kinds) == outcome.events[-1].seq)
+
+    await asyncio.gather(*(say(tid) for tid in ids))
+    commits, units = tables.store.group_commits
+    assert units - units_before == 40
+    assert commits - commits_before < 40
+    assert seen_committed == [True] * 40
+
+
+async def test_a_failing_unit_leaves_the_units_it_shares_a_commit_with(tmp_path: Path) -> None:
+    """In one group commit, a unit that raises is undone alone; the others commit."""
+    async with await Store.open(tmp_path / "log.db") as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await seat(tables)
+        # Hold the writer so that the next units queue up and share one transaction.
+        gate, held = await hold_writer(store)
+
+        def boom(tx: object) -> None:
+            tx.set_place(tid, "status", "111")  # type: ignore[attr-defined]
+            raise ValueError("this unit fails")
+
+        first = asyncio.ensure_future(store.set_place(tid, "room:us", "222"))
+        failing = asyncio.ensure_future(store.write(boom))
+        last = asyncio.ensure_future(store.set_place(tid, "room:dprk", "333"))
+        while store._writer._jobs.qsize() < 3:  # the three wait behind the held unit
+            await asyncio.sleep(0.001)  # (each is queued within a loop turn or two)
+        commits_before, _ = store.group_commits
+        gate.set()
+        assert await held is True
+        await first
+        with pytest.raises(ValueError, match="this unit fails"):
+            await failing
+        await last
+        assert store.group_commits[0] - commits_before == 2  # the held one, then the three
+        assert await store.places(tid) == {"room:us": "222", "room:dprk": "333"}
+
+
+async def test_reads_answer_while_the_writer_is_busy(tables: Tables) -> None:
+    """With the writer thread held inside a transaction, a table's state and listing
+    still come back (reads use their own connection and the committed state)."""
+    tid = await seat(tables)
+    gate, held = await hold_writer(tables.store)
+    try:
+        state = await asyncio.wait_for(tables.state(tid), timeout=5)
+        assert state.phase.value == "negotiating"
+        listing = await asyncio.wait_for(tables.tables(), timeout=5)
+        assert [summary.row.id for summary in listing] == [tid]
+        # a write waits for the writer, and is answered only after its commit
+        said = asyncio.ensure_future(tables.act(tid, c.Say(who=who("alice"), text="later")))
+        await asyncio.sleep(0.05)
+        assert not said.done()
+    finally:
+        gate.set()
+    await held
+    assert (await said).ok
+    assert (await tables.state(tid)).last_seq == (await said).events[-1].seq
+
+
+async def test_another_process_write_is_seen_by_the_next_read(tmp_path: Path) -> None:
+    """A cached state is checked against the log: what another connection logged shows."""
+    db = tmp_path / "log.db"
+    async with await Store.open(db) as one, await Store.open(db) as two:
+        first, second = Tables(one, ScenarioLibrary()), Tables(two, ScenarioLibrary())
+        tid = await seat(first)
+        before = await second.state(tid)
+        said = await first.act(tid, c.Say(who=who("carol"), text="from the other process"))
+        after = await second.state(tid)
+        assert after.last_seq == said.events[-1].seq > before.last_seq
+        # and the second one's next action is numbered after it, no gap, no clash
+        passed = await second.act(tid, c.Pass(who=who("alice")))
+        assert passed.ok and passed.events[0].seq == said.events[-1].seq + 1
+
+
+async def long_table(tables: Tables, actions: int) -> int:
+    """A started table with ``actions`` more actions on it: observers joining, and a
+    pass (an undoable turn action) after every third, up to 18 (nine rounds)."""
+    tid = await seat(tables)
+    for n in range(actions):
+        assert (await tables.act(tid, c.Join(who=who(f"observer-{n}")))).ok
+        if n % 3 == 2 and n < 54:
+            state = await tables.state(tid)
+            head = {"us": "alice", "dprk": "carol"}[state.turn or "us"]
+            assert (await tables.act(tid, c.Pass(who=who(head)))).ok
+    return tid
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows, checkpoints and snapshot intervals small enough for a short table."""
+    monkeypatch.setattr(state_module, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(state_module, "WINDOW", 8)
+    monkeypatch.setattr("bot.service.SNAPSHOT_EVERY", 8)
+
+
+async def test_a_cold_replay_starts_from_the_snapshot_and_reads_only_what_follows(
+    tmp_path: Path, small_windows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long table keeps a snapshot; a fresh service folds only the events after it and
+    reaches the same state as a fold of the whole log."""
+    db = tmp_path / "log.db"
+    async with await Store.open(db) as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await long_table(tables, 60)
+        kept = await store.snapshot(tid)
+        assert kept is not None and kept.format == snapshots.FORMAT and kept.seq > 20
+        scenario = await store.scenario(tid)
+        whole = Replay(scenario, await store.events(tid), window=None).state
+
+        reads: list[int] = []
+        stream = store.stream
+
+        def counting(table_id: int, after: int = 0):  # type: ignore[no-untyped-def]
+            reads.append(after)
+            return stream(table_id, after)
+
+        monkeypatch.setattr(store, "stream", counting)
+        cold = await Tables(store, ScenarioLibrary()).state(tid)
+        assert reads == [kept.seq]
+        assert cold == whole
+
+
+async def test_an_unusable_snapshot_is_ignored_and_the_log_folded(
+    tmp_path: Path, small_windows: None
+) -> None:
+    """A snapshot in another format (an older Parley) or damaged is passed over."""
+    db = tmp_path / "log.db"
+    async with await Store.open(db) as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await long_table(tables, 40)
+        whole = Replay(await store.scenario(tid), await store.events(tid), window=None).state
+        kept = await store.snapshot(tid)
+        assert kept is not None
+    for bad in (
+        Snapshot(kept.seq + 1, "pickle-0-older", kept.state),
+        Snapshot(kept.seq + 2, snapshots.FORMAT, b"not a pickle"),
+    ):
+        async with await Store.open(db) as store:
+            await store.put_snapshot(tid, bad)
+            assert await Tables(store, ScenarioLibrary()).state(tid) == whole
+
+
+async def test_undo_past_the_snapshot_folds_the_log_again(
+    tmp_path: Path, small_windows: None
+) -> None:
+    """Undo after undo on a fresh service reaches back past its snapshot and window, and
+    every state matches a fold of the whole log."""
+    db = tmp_path / "log.db"
+    async with await Store.open(db) as store:
+        tid = await long_table(Tables(store, ScenarioLibrary()), 54)
+        tables = Tables(store, ScenarioLibrary())
+        scenario = await store.scenario(tid)
+        for _ in range(18):
+            undone = await tables.act(tid, c.Undo(who=FAC))
+            assert undone.ok, undone.refusal
+            whole = Replay(scenario, await store.events(tid), window=None).state
+            assert await tables.state(tid) == whole
+        assert [k for _, k, _ in raw_events(db, tid)].count("action_reverted") == 18
+
+
+async def test_wakeups_come_from_the_rows_as_the_rules_say(tables: Tables) -> None:
+    """The wake-ups listed from the table rows are those the rules give each state."""
+    ids = [await seat(tables, channel=f"w-{n}", start=n % 2 == 0) for n in range(4)]
+    await tables.act(ids[0], c.Pass(who=who("alice")))
+    listed = await tables.wakeups()
+    assert listed == {tid: engine.next_wakeup(await tables.state(tid)) for tid in ids}
+    assert listed[ids[1]] is None and listed[ids[0]] is not None
+    only_some = await tables.wakeups(guilds=lambda guild: guild is not None)
+    assert only_some == {}

@@ -40,6 +40,12 @@ the start of the ``gather`` to the last answer). The fake's ``interaction_deadli
 raised to 30 s so that overload shows as latency, not as failures; interactions without an
 answer (within 60 s), failed callbacks and refusals are counted.
 
+With ``--status-every SECONDS`` a facilitator also sends a read-only command at that
+interval while the tables play (without waiting for the previous one's answer, so a slow
+answer does not thin the samples): ``/session status`` in the tables' channels, round
+robin, for Parley; ``/ping`` in the pingers' channels for the floor. Those samples are
+reported apart, by command, and are not counted in the throughput.
+
 To show where Parley's time goes, a :class:`Probe` counts inside the running bot without
 changing its code: time in ``Tables.act``, SQL statements, clock ticks, how busy the
 store's lock is, and the *backlog*: how long the background publisher (offer messages,
@@ -213,6 +219,8 @@ class Level:
     backlog: float | None = None
     setup_samples: list[Sample] = field(default_factory=list)
     setup_wall: float = 0.0
+    #: A facilitator's read-only command sent at intervals during the loop (if asked).
+    status_samples: list[Sample] = field(default_factory=list)
     #: Inside Parley during the measured loop and its backlog (see :class:`Probe`).
     act_times: list[float] = field(default_factory=list)
     statements: int | None = None
@@ -298,6 +306,47 @@ async def timed(
     return sample, rec
 
 
+async def sample_at_intervals(
+    fake: TimedFake,
+    kind: str,
+    send: Callable[[int], Coroutine[Any, Any, InteractionRecord]],
+    every: float,
+    stop: asyncio.Event,
+) -> list[Sample]:
+    """Deliver ``send(i)`` every ``every`` seconds until ``stop`` is set, each without
+    waiting for the previous answer; return their samples once all are answered."""
+    pending: list[asyncio.Task[tuple[Sample, InteractionRecord]]] = []
+    index = 0
+    while not stop.is_set():
+        pending.append(asyncio.create_task(timed(fake, kind, send(index))))
+        index += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+    return [sample for sample, _rec in await asyncio.gather(*pending)]
+
+
+async def while_sampling(
+    fake: TimedFake,
+    kind: str,
+    send: Callable[[int], Coroutine[Any, Any, InteractionRecord]],
+    every: float | None,
+    load: Coroutine[Any, Any, Any],
+) -> tuple[Any, list[Sample]]:
+    """Run ``load``; meanwhile (if ``every`` is set) sample ``send`` at that interval."""
+    if every is None:
+        return await load, []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_at_intervals(fake, kind, send, every, stop))
+    try:
+        result = await load
+    except BaseException:
+        sampler.cancel()
+        raise
+    finally:
+        stop.set()
+    return result, await sampler
+
+
 # -- the floor: a bare discord.py bot -----------------------------------------------------
 
 
@@ -343,7 +392,12 @@ async def disconnect(client: discord.Client, task: asyncio.Task[None]) -> None:
 
 
 async def floor_level(
-    fake: TimedFake, pingers: list[tuple[FakeUser, FakeChannel]], n: int, actions: int
+    fake: TimedFake,
+    pingers: list[tuple[FakeUser, FakeChannel]],
+    n: int,
+    actions: int,
+    status_every: float | None = None,
+    facilitator: FakeUser | None = None,
 ) -> Level:
     level = Level("floor", n, actions)
 
@@ -354,8 +408,18 @@ async def floor_level(
             samples.append(sample)
         return samples
 
+    def status(index: int) -> Coroutine[Any, Any, InteractionRecord]:
+        user, channel = pingers[index % n]
+        return fake.slash(facilitator or user, channel, "ping", wait=False)
+
     started = time.monotonic()
-    results = await asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n]))
+    results, level.status_samples = await while_sampling(
+        fake,
+        "ping",
+        status,
+        status_every,
+        asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n])),
+    )
     level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
     return level
@@ -536,13 +600,17 @@ async def setup_table(fake: TimedFake, prof: FakeUser, table: Table, title: str)
         ),
     )
     samples.append(sample)
-    opening = await fake.message_in(
-        table.channel,
-        lambda m: any(
-            c.get("custom_id", "").startswith("parley:join:") for c in m.iter_components()
-        ),
-        ANSWER_TIMEOUT,
-    )
+    try:
+        opening = await fake.message_in(
+            table.channel,
+            lambda m: any(
+                c.get("custom_id", "").startswith("parley:join:") for c in m.iter_components()
+            ),
+            ANSWER_TIMEOUT,
+        )
+    except TimeoutError as exc:
+        answer = "no answer" if sample.final is None else repr(sample.text[:300])
+        raise TimeoutError(f"{exc} (the /session open answered: {answer})") from None
     join_id = next(
         c["custom_id"]
         for c in opening.iter_components()
@@ -599,6 +667,7 @@ async def parley_level(
     prof: FakeUser,
     tables: list[Table],
     actions: int,
+    status_every: float | None = None,
 ) -> Level:
     level = Level("Parley", len(tables), actions)
     started = time.monotonic()
@@ -609,9 +678,19 @@ async def parley_level(
     level.setup_wall = time.monotonic() - started
     level.setup_samples = [s for samples in setups for s in samples]
 
+    def status(index: int) -> Coroutine[Any, Any, InteractionRecord]:
+        channel = tables[index % len(tables)].channel
+        return fake.slash(prof, channel, "session status", wait=False)
+
     probe.reset()
     started = time.monotonic()
-    results = await asyncio.gather(*(play_table(fake, t, actions) for t in tables))
+    results, level.status_samples = await while_sampling(
+        fake,
+        "session status",
+        status,
+        status_every,
+        asyncio.gather(*(play_table(fake, t, actions) for t in tables)),
+    )
     level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
     level.act_times = list(probe.act_times)
@@ -648,7 +727,10 @@ class CountingHandler(logging.Handler):
         self.counts[(record.levelname, record.name, message)] += 1
 
 
-async def run(levels: Sequence[tuple[int, int]]) -> tuple[list[Level], TimedFake]:
+async def run(
+    levels: Sequence[tuple[int, int]], status_every: float | None = None
+) -> tuple[list[Level], TimedFake]:
+    """Play every level on the floor, then on Parley; ``status_every``: see the module."""
     most = max(n for n, _ in levels)
     results: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
@@ -690,7 +772,7 @@ async def run(levels: Sequence[tuple[int, int]]) -> tuple[list[Level], TimedFake
             task = await connect(fake, floor)
             try:
                 for n, actions in levels:
-                    results.append(await floor_level(fake, pingers, n, actions))
+                    results.append(await floor_level(fake, pingers, n, actions, status_every, prof))
                     print(f"  floor  N={n:<3} done", file=sys.stderr, flush=True)
             finally:
                 await disconnect(floor, task)
@@ -700,7 +782,9 @@ async def run(levels: Sequence[tuple[int, int]]) -> tuple[list[Level], TimedFake
             task = await connect(fake, parley)
             try:
                 for (n, actions), tables in zip(levels, tables_per_level, strict=True):
-                    level = await parley_level(fake, parley, probe, prof, tables, actions)
+                    level = await parley_level(
+                        fake, parley, probe, prof, tables, actions, status_every
+                    )
                     results.append(level)
                     print(f"  Parley N={n:<3} done", file=sys.stderr, flush=True)
             finally:
@@ -759,6 +843,33 @@ def report(
     )
     print()
 
+    if any(r.status_samples for r in results):
+        print(
+            "A facilitator's read-only command at intervals during the loop (ms), not in "
+            "the figures above"
+        )
+        rows = []
+        for n, _ in levels:
+            for system in ("floor", "Parley"):
+                r = by_key[(system, n)]
+                picked = r.status_samples
+                if picked:
+                    unanswered = sum(1 for s in picked if s.final is None)
+                    rows.append(
+                        [
+                            system,
+                            str(n),
+                            picked[0].kind,
+                            str(len(picked)),
+                            *latency_cells(picked),
+                            str(unanswered),
+                            str(sum(1 for s in picked if s.refused)),
+                        ]
+                    )
+        header = ["system", "tables", "command", "n", "cb p50", "cb p99", "final p50"]
+        print(render(rows, [*header, "final p99", "no answer", "refused"]))
+        print()
+
     print("Parley setup, not in the figures above (open, 4 join buttons, 4 assigns, start)")
     rows = []
     for n, _ in levels:
@@ -810,13 +921,9 @@ def report(
     print(render(rows, header))
     print()
 
-    refused = [s for r in results for s in (*r.setup_samples, *r.samples) if s.refused]
-    failed_callbacks = [
-        s
-        for r in results
-        for s in (*r.setup_samples, *r.samples)
-        if s.callback_status not in (None, 200)
-    ]
+    every = [s for r in results for s in (*r.setup_samples, *r.samples, *r.status_samples)]
+    refused = [s for s in every if s.refused]
+    failed_callbacks = [s for s in every if s.callback_status not in (None, 200)]
     print(
         f"Fake: {len(fake.requests)} REST requests, {len(fake.interaction_responses)} "
         f"interactions, failed callbacks {len(failed_callbacks)}, "
@@ -840,6 +947,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="comma-separated TABLESxACTIONS, e.g. 1x200,10x40 (overrides the defaults)",
     )
     parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of the run")
+    parser.add_argument(
+        "--status-every",
+        type=float,
+        metavar="SECONDS",
+        help="a facilitator sends /session status (the floor: /ping) at this interval",
+    )
     args = parser.parse_args(argv)
     if args.levels:
         levels = tuple(
@@ -863,7 +976,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.monotonic()
     if profiler is not None:
         profiler.enable()
-    results, fake = asyncio.run(run(levels))
+    results, fake = asyncio.run(run(levels, args.status_every))
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)

@@ -1,8 +1,8 @@
 """The slash commands. Each docstring is the help text Discord shows.
 
-Every command that touches the log defers first (ephemerally, so a refusal stays
-private), applies its command once per interaction, and answers ephemerally; public
-announcements go to the channel as messages of their own.
+Every command that touches the log answers ephemerally (so a refusal stays private),
+deferring only if the answer is slow, and applies its command once per interaction;
+public announcements go to the channel as messages of their own.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bot.discord_app.components import (
     draft_view,
     open_chair_draft,
 )
-from bot.discord_app.replies import RefusedCheck, reply
+from bot.discord_app.replies import RefusedCheck, defer_soon, reply
 from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
@@ -45,9 +45,9 @@ def _bot(interaction: Interaction) -> ParleyBot:
 
 
 async def _defer(interaction: Interaction) -> None:
-    """Acknowledge at once, privately: the log may take longer than Discord's 3 seconds."""
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    """Acknowledge privately if the answer is slow: the log may take longer than
+    Discord's 3 seconds (see :func:`defer_soon`)."""
+    defer_soon(interaction)
 
 
 async def _act(interaction: Interaction, command: c.Command, done: str) -> None:

@@ -14,7 +14,7 @@ import discord
 from bot.analysis import Space
 from bot.discord_app.announcements import say
 from bot.discord_app.present import offer_reply, offer_text, practice_result, strategy_title
-from bot.discord_app.replies import handle_error, reply
+from bot.discord_app.replies import defer_soon, handle_error, reply
 from bot.discord_app.text import SELECT_OPTIONS_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
@@ -82,7 +82,7 @@ class _TableButton(_Routed):
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        defer_soon(interaction)
         await bot.act(interaction, self.action(who=bot.who(interaction)), self.table_id)
         await reply(interaction, self.done)
 
@@ -140,8 +140,7 @@ async def _refuse_if_not_allowed(
     refusal = await bot.tables.check(table_id, command)
     if refusal is None or refusal.code is tolerate:
         return
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    defer_soon(interaction)
     outcome = await bot.tables.refuse(
         table_id,
         command.who,
@@ -160,8 +159,7 @@ async def confirm_walkaway(interaction: discord.Interaction[Any], table_id: int)
     is logged and answered instead of the question.
     """
     bot = _bot(interaction)
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    defer_soon(interaction)
     await _refuse_if_not_allowed(interaction, table_id, c.WalkAway(who=bot.who(interaction)))
     await reply(interaction, WALKAWAY_QUESTION, view=walkaway_view(table_id))
 
@@ -207,7 +205,7 @@ class AcceptButton(
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        defer_soon(interaction)
         await bot.act(
             interaction, c.Accept(who=bot.who(interaction), offer=self.offer), self.table_id
         )
@@ -241,7 +239,7 @@ class PassButton(
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        defer_soon(interaction)
         outcome = await bot.act(interaction, c.Pass(who=bot.who(interaction)), self.table_id)
         closed = outcome.state is not None and outcome.state.close_reason is not None
         await reply(
@@ -303,7 +301,7 @@ class RejectModal(discord.ui.Modal):
     ) -> None:
         """Reject the offer with the reason given."""
         bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        defer_soon(interaction)
         command = c.Reject(
             who=bot.who(interaction), reason=values.get("reason", "").strip(), offer=self.offer
         )
@@ -445,7 +443,7 @@ class DraftSubmit(
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        defer_soon(interaction)
         state = await bot.tables.state(self.table_id)
         give, ask = _decode(state, self.give), _decode(state, self.ask)
         outcome = await bot.act(
@@ -607,7 +605,7 @@ class ChairSubmit(
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        defer_soon(interaction)
         state = await bot.tables.state(self.table_id)
         items = tuple(_decode(state, self.items))
         outcome = await bot.act(
@@ -632,8 +630,7 @@ async def open_chair_draft(interaction: discord.Interaction[Any], table_id: int)
     """Open the chair's draft form privately, or answer with the refusal a draft by this
     player would meet now (not the chair, not its turn...), logged like any attempt."""
     bot = _bot(interaction)
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    defer_soon(interaction)
     command = c.Draft(who=bot.who(interaction))
     # With no items yet, the one refusal left is that none are named: the form names them.
     await _refuse_if_not_allowed(interaction, table_id, command, tolerate=RefusalCode.BAD_ARGUMENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,6 +14,40 @@ from bot.domain.errors import Refusal
 from bot.service import LogUnavailable
 
 log = logging.getLogger("parley.discord")
+
+#: How long an answer may take before the interaction is deferred (Discord allows 3 s
+#: for the first response; a quick answer is sent at once, in one request).
+DEFER_AFTER_SECONDS = 1.0
+
+#: Where an interaction keeps its pending deferral (in ``Interaction.extras``).
+_PENDING = "parley.defer"
+
+
+def defer_soon(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge the interaction privately ("thinking") unless its answer comes within
+    :data:`DEFER_AFTER_SECONDS`: most answers then take one request, not two."""
+    if interaction.response.is_done() or _PENDING in interaction.extras:
+        return
+    lock = asyncio.Lock()
+
+    async def defer_later() -> None:
+        await asyncio.sleep(DEFER_AFTER_SECONDS)
+        async with lock:
+            if not interaction.response.is_done():
+                await interaction.response.defer(ephemeral=True, thinking=True)
+
+    task = asyncio.get_running_loop().create_task(defer_later(), name="parley-defer")
+    interaction.extras[_PENDING] = (lock, task)
+
+
+async def _settle_deferral(interaction: discord.Interaction[Any]) -> None:
+    """Before answering: stop a pending deferral (waiting for one already on its way)."""
+    pending = interaction.extras.pop(_PENDING, None)
+    if pending is None:
+        return
+    lock, task = pending
+    async with lock:
+        task.cancel()
 
 
 async def reply(
@@ -29,6 +64,7 @@ async def reply(
     Long text is split into several messages (nothing is cut); the embed, view and file
     go with the last one.
     """
+    await _settle_deferral(interaction)
     chunks = split_message(content, MESSAGE_LIMIT) if content else [""]
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1

@@ -34,7 +34,7 @@ class Phase(StrEnum):
     CLOSED = "closed"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Member:
     """Someone at the table; an observer has no delegation."""
 
@@ -59,7 +59,7 @@ class Seat:
     demoted: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class StandingOffer:
     """The one offer on the table, as tabled."""
 
@@ -172,12 +172,11 @@ class TableState:
     def snapshot(self) -> TableState:
         """A copy that later events will not change (the scenario is shared: it is frozen).
 
-        Taken after every action, so it copies only what events change in place (a
-        shallow copy, then fresh containers and members).
+        Taken after every action, so it copies only the containers events change in place
+        (members and the standing offer are replaced, never changed, when events apply).
         """
         copied = copy.copy(self)
-        copied.members = {k: copy.copy(m) for k, m in self.members.items()}
-        copied.standing = copy.copy(self.standing)
+        copied.members = dict(self.members)
         copied.agreements = list(self.agreements)
         copied.undoable = list(self.undoable)
         copied.offers = dict(self.offers)
@@ -378,18 +377,15 @@ def _member_left(state: TableState, event: Event) -> None:
 def _member_assigned(state: TableState, event: Event) -> None:
     data = event.data
     assert isinstance(data, ev.MemberAssigned)
-    member = state.members.get(data.user_id)
-    if member is None:
-        member = state.members[data.user_id] = Member(data.user_id, data.name)
-    member.delegation = data.delegation
-    member.role = data.role
+    member = state.members.get(data.user_id) or Member(data.user_id, data.name)
+    state.members[data.user_id] = replace(member, delegation=data.delegation, role=data.role)
 
 
 def _counterpart_seated(state: TableState, event: Event) -> None:
     data = event.data
     assert isinstance(data, ev.CounterpartSeated)
     if data.demoted is not None and data.demoted in state.members:
-        state.members[data.demoted].role = "member"
+        state.members[data.demoted] = replace(state.members[data.demoted], role="member")
     state.members[data.user_id] = Member(
         data.user_id, data.name, data.delegation, "head", counterpart=data.strategy
     )
@@ -404,7 +400,7 @@ def _counterpart_unseated(state: TableState, event: Event) -> None:
     state.members.pop(data.user_id, None)
     state.seats.pop(data.delegation, None)
     if data.restored is not None and data.restored in state.members:
-        state.members[data.restored].role = "head"
+        state.members[data.restored] = replace(state.members[data.restored], role="head")
 
 
 def _table_started(state: TableState, event: Event) -> None:
@@ -422,7 +418,8 @@ def _offer_accepted(state: TableState, event: Event) -> None:
     data = event.data
     assert isinstance(data, ev.OfferAccepted)
     if state.standing is not None:
-        state.standing.accepted_by = (*state.standing.accepted_by, data.delegation)
+        accepted = (*state.standing.accepted_by, data.delegation)
+        state.standing = replace(state.standing, accepted_by=accepted)
 
 
 def _agreement_reached(state: TableState, event: Event) -> None:

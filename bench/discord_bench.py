@@ -47,8 +47,8 @@ robin, for Parley; ``/ping`` in the pingers' channels for the floor. Those sampl
 reported apart, by command, and are not counted in the throughput.
 
 To show where Parley's time goes, a :class:`Probe` counts inside the running bot without
-changing its code: time in ``Tables.act``, SQL statements, clock ticks, how busy the
-store's lock is, and the *backlog*: how long the background publisher (offer messages,
+changing its code: time in ``Tables.act``, read statements, clock ticks, the log's group
+commits, and the *backlog*: how long the background publisher (offer messages,
 turn posts, status edits) still needed after the last answer. ``--profile FILE`` writes
 cProfile stats of the whole run.
 """
@@ -226,8 +226,9 @@ class Level:
     statements: int | None = None
     ticks: int = 0
     tick_time: float = 0.0
-    lock_held: float | None = None
-    lock_waits: list[float] = field(default_factory=list)
+    #: Group commits of the log during the loop and its backlog, and the units in them.
+    commits: int = 0
+    units: int = 0
 
     @property
     def answered(self) -> int:
@@ -475,42 +476,16 @@ def bench_library(folder: Path) -> ScenarioLibrary:
     return library
 
 
-class TimedLock(asyncio.Lock):
-    """An ``asyncio.Lock`` that adds up how long it was held and waited for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held = 0.0
-        self.waits: list[float] = []
-        self._since = 0.0
-
-    async def acquire(self) -> bool:
-        asked = time.monotonic()
-        result = await super().acquire()
-        self._since = time.monotonic()
-        self.waits.append(self._since - asked)
-        return result
-
-    def release(self) -> None:
-        self.held += time.monotonic() - self._since
-        super().release()
-
-    def restart(self) -> None:
-        """Count from now on (a hold in progress counts from now)."""
-        self.held, self.waits, self._since = 0.0, [], time.monotonic()
-
-
 class Probe:
     """Counters inside the running Parley bot. The bot's code is not changed: two bound
     methods are shadowed on their instances and SQLite's trace callback counts statements.
 
-    * ``act_times``: seconds spent in ``Tables.act`` (waiting for the table and the write
-      lock, then the write transaction), per call;
+    * ``act_times``: seconds spent in ``Tables.act`` (waiting for the table, then its unit
+      on the writer thread and the commit that holds it), per call;
     * ``tick_spans``: runs of the clock's ``tick`` (it visits every open table
       after each action's poke) and the time they took;
-    * ``statements``: SQL statements run on the log's connection;
-    * ``lock``: the store's one ``asyncio.Lock`` (every read and every write transaction
-      of the log takes it), swapped for a :class:`TimedLock` while nobody holds it.
+    * ``statements``: SQL statements run on the log's read connection (writes run on the
+      store's writer thread, counted as group commits and the units they held).
     """
 
     def __init__(self) -> None:
@@ -518,17 +493,13 @@ class Probe:
         self.tick_spans: list[tuple[float, float]] = []
         self.tick_started: float | None = None
         self.statements: int | None = None
-        self.lock: TimedLock | None = None
+        self.store: Any = None
+        self.commits_at_reset = (0, 0)
 
     async def attach(self, bot: ParleyBot) -> None:
-        """Start counting; called at the end of the bot's ``setup_hook``, when nothing holds
-        the store's lock yet (the lock is swapped before the first ``await``)."""
+        """Start counting; called at the end of the bot's ``setup_hook``."""
         tables = bot.tables
-        store = tables.store
-        lock = getattr(store, "_lock", None)
-        if isinstance(lock, asyncio.Lock) and not lock.locked():
-            self.lock = TimedLock()
-            store._lock = self.lock
+        store = self.store = tables.store
         act = tables.act
         tick = bot.clock.tick
 
@@ -563,8 +534,11 @@ class Probe:
         if self.statements is not None:
             self.statements = 0
         self.tick_spans = []
-        if self.lock is not None:
-            self.lock.restart()
+        self.commits_at_reset = self.group_commits()
+
+    def group_commits(self) -> tuple[int, int]:
+        """The store's group commits so far and the units they held."""
+        return getattr(self.store, "group_commits", (0, 0))
 
 
 class ProbedParley(ParleyBot):
@@ -703,8 +677,9 @@ async def parley_level(
         spans.append((probe.tick_started, ended))
     overlaps = [min(b, ended) - max(a, started) for a, b in spans if b > started]
     level.ticks, level.tick_time = len(overlaps), sum(overlaps)
-    if probe.lock is not None:
-        level.lock_held, level.lock_waits = probe.lock.held, list(probe.lock.waits)
+    commits, units = probe.group_commits()
+    level.commits = commits - probe.commits_at_reset[0]
+    level.units = units - probe.commits_at_reset[1]
     return level
 
 
@@ -891,15 +866,14 @@ def report(
 
     print(
         "Inside Parley during the measured loop, until its announcements were posted: "
-        "Tables.act (ms),\nSQL statements per action, clock ticks, the announcement backlog "
-        "left after the last answer,\nand the store's lock (share of the time held; waits "
-        "in ms)"
+        "Tables.act (ms),\nread statements per action, clock ticks, the announcement "
+        "backlog left after the last answer,\nand the log's group commits (units written, "
+        "commits, units per commit)"
     )
     rows = []
     for n, _ in levels:
         r = by_key[("Parley", n)]
         answered = max(r.answered, 1)
-        busy = max(r.wall + (r.backlog or 0.0), 1e-9)
         rows.append(
             [
                 "Parley",
@@ -911,13 +885,13 @@ def report(
                 str(r.ticks),
                 f"{r.tick_time:.2f}",
                 "-" if r.backlog is None else f"{r.backlog:.2f}",
-                "-" if r.lock_held is None else f"{100 * r.lock_held / busy:.0f}%",
-                ms(percentile(r.lock_waits, 50)),
-                ms(percentile(r.lock_waits, 99)),
+                str(r.units),
+                str(r.commits),
+                f"{r.units / max(r.commits, 1):.1f}",
             ]
         )
-    header = ["system", "tables", "loop s", "act p50", "act p99", "SQL/action", "ticks"]
-    header += ["tick s", "backlog s", "DB lock held", "lock wait p50", "lock wait p99"]
+    header = ["system", "tables", "loop s", "act p50", "act p99", "reads/action", "ticks"]
+    header += ["tick s", "backlog s", "units", "commits", "units/commit"]
     print(render(rows, header))
     print()
 

@@ -237,6 +237,9 @@ MAX_BATCH = 512
 
 _EVENT_COLUMNS = "seq, at, kind, actor, data"
 
+#: Events read per query when a table's log is streamed.
+STREAM_CHUNK = 2_000
+
 #: What :meth:`_Writer._gather` answers when it took everything queued.
 _QUEUE_EMPTY = object()
 
@@ -541,8 +544,10 @@ class Store:
     # -- reading ------------------------------------------------------------------------
 
     async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        # One trip that runs, reads and closes the statement: a statement left open
+        # between trips would hold the connection's read snapshot, and reads of other
+        # tasks in between would not see commits made since.
+        return list(await self._db.execute_fetchall(sql, tuple(params)))
 
     async def events(self, table_id: int, after: int = 0) -> list[Event]:
         """A table's events after ``after``, in sequence."""
@@ -550,15 +555,15 @@ class Store:
 
     async def stream(self, table_id: int, after: int = 0) -> AsyncIterator[Event]:
         """A table's events after ``after``, in sequence, read in chunks (a long table is
-        never all in memory at once)."""
-        async with self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq > ? ORDER BY seq",
+        never all in memory at once; each chunk is its own query, see :meth:`_fetchall`)."""
+        while rows := await self._fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq > ? "
+            f"ORDER BY seq LIMIT {STREAM_CHUNK}",
             (table_id, after),
-        ) as cursor:
-            cursor.arraysize = 2_000
-            while rows := await cursor.fetchmany(cursor.arraysize):
-                for row in rows:
-                    yield _row_to_event(row)
+        ):
+            for row in rows:
+                yield _row_to_event(row)
+            after = rows[-1][0]
 
     async def event(self, table_id: int, seq: int) -> Event | None:
         """One event of a table by its sequence number."""

@@ -233,3 +233,19 @@ async def test_wakeups_come_from_the_rows_as_the_rules_say(tables: Tables) -> No
     assert listed[ids[1]] is None and listed[ids[0]] is not None
     only_some = await tables.wakeups(guilds=lambda guild: guild is not None)
     assert only_some == {}
+
+
+async def test_a_read_after_a_commit_sees_it_whatever_other_reads_are_in_flight(
+    tmp_path: Path,
+) -> None:
+    """Tables opened at once are each found by a read right after their answer, while
+    other reads run on the same connection (none holds an old snapshot open)."""
+    for trial in range(12):
+        async with await Store.open(tmp_path / f"log-{trial}.db") as store:
+            tables = Tables(store, ScenarioLibrary())
+
+            async def open_and_read(n: int) -> bool:
+                opened = await tables.open(FAC, "hanoi-2019", channel_id=f"c{n}")
+                return await store.table(opened.table_id) is not None
+
+            assert await asyncio.gather(*(open_and_read(n) for n in range(5))) == [True] * 5

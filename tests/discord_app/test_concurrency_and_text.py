@@ -105,3 +105,33 @@ async def test_turn_announcement_pings_only_the_delegation_on_move(
     allowed = announcement.allowed_mentions or {}
     assert sorted(map(str, allowed.get("users", []))) == sorted([str(s.carol.id), str(s.dave.id)])
     assert not allowed.get("roles") and "everyone" not in allowed.get("parse", [])
+
+
+async def test_tables_opened_at_once_in_several_channels_each_get_their_message(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Five /session open at the same moment in five channels: five tables, each
+    announced with its Join button in its own channel (their writes share commits)."""
+    s = seminar
+    channels = [s.fake.add_channel(f"section-{n}") for n in range(5)]
+    records = await asyncio.gather(
+        *(
+            s.fake.slash(s.prof, channel, "session open", {"scenario": "hanoi-2019"}, wait=False)
+            for channel in channels
+        )
+    )
+    for record in records:
+        assert "is open" in answer(s.fake, await settle(s.fake, record))
+
+    def joins(channel: object) -> list[str]:
+        return [
+            component["custom_id"]
+            for m in s.fake.channel_messages(channel)  # type: ignore[arg-type]
+            for component in m.iter_components()
+            if component.get("custom_id", "").startswith("parley:join:")
+        ]
+
+    await until(lambda: all(joins(channel) for channel in channels), "every opening message")
+    assert sorted(joins(channel)[0] for channel in channels) == sorted(
+        f"parley:join:{n}" for n in range(1, 6)
+    )

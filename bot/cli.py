@@ -666,6 +666,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
+    except ValidationError as exc:
+        print(f"parley run: {_bad_settings(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except ValueError as exc:
         print(f"parley run: bad settings: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -688,7 +691,7 @@ async def _run_bot(settings: Settings) -> int:
     import discord
 
     from bot.discord_app.announcements import AnnouncementsError, templates
-    from bot.discord_app.app import ParleyBot, point_at
+    from bot.discord_app.app import make_bot, point_at
 
     try:
         templates()
@@ -696,7 +699,7 @@ async def _run_bot(settings: Settings) -> int:
         print(f"parley run: the announcements file needs fixing:\n{exc}", file=sys.stderr)
         return EXIT_FAILURE
     point_at(settings)
-    bot = ParleyBot(settings)
+    bot = make_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+
+SHARD_IDS_EXAMPLE = "e.g. 0-3, 0,2 or 1"
 
 
 class Folders(BaseSettings):
@@ -47,6 +49,12 @@ class Settings(Folders):
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("PARLEY_LOG_LEVEL", "log_level")
     )
+    #: How many shards the bot's servers are split into, over all its processes.
+    shard_count: int | None = Field(default=None, validation_alias="PARLEY_SHARD_COUNT")
+    #: The shards this process runs (every shard if unset); needs ``shard_count``.
+    shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        default=None, validation_alias="PARLEY_SHARD_IDS"
+    )
 
     @field_validator("guild_ids", mode="before")
     @classmethod
@@ -68,3 +76,78 @@ class Settings(Folders):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("use one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _whole_shard_count(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().isdigit():
+                raise ValueError(
+                    f"{value.strip()!r} is not a number of shards; use a whole number, 1 or more"
+                )
+            return int(value)
+        return value
+
+    @field_validator("shard_count")
+    @classmethod
+    def _at_least_one_shard(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"{value} shards cannot run anything; use a whole number, 1 or more")
+        return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: object) -> object:
+        """Accept ``PARLEY_SHARD_IDS=0-3`` (ranges and commas: ``0,2``, ``0-1,4``, ``1``)."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        return parse_shard_ids(value)
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_fit_the_count(
+        cls, value: list[int] | None, info: ValidationInfo
+    ) -> list[int] | None:
+        if value is None:
+            return None
+        if "shard_count" not in info.data:
+            return value  # the count itself is wrong; that error says enough
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError(
+                "set PARLEY_SHARD_COUNT too (the number of shards over all processes, "
+                "e.g. PARLEY_SHARD_COUNT=4); shard ids count from 0 up to it"
+            )
+        if not value:
+            raise ValueError(f"name at least one shard, {SHARD_IDS_EXAMPLE}")
+        outside = sorted({shard for shard in value if not 0 <= shard < count})
+        if outside:
+            named = ", ".join(map(str, outside))
+            what = f"shard {named} is" if len(outside) == 1 else f"shards {named} are"
+            there = "only shard 0" if count == 1 else f"shards 0 to {count - 1}"
+            raise ValueError(f"{what} out of range: PARLEY_SHARD_COUNT={count} means {there}")
+        return sorted(set(value))
+
+
+def parse_shard_ids(text: str) -> list[int]:
+    """Shard ids from ``0-3``, ``0,2``, ``1`` or a mix (``0-1, 4``); a ``ValueError`` in
+    words if a part is neither a number nor a range ``low-high``."""
+    ids: list[int] = []
+    for part in (p.strip() for p in text.replace(" ", ",").split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        if not low.strip().isdigit() or (dash and not high.strip().isdigit()):
+            raise ValueError(
+                f"{part!r} is not a shard id or a range of them; use whole numbers from 0 "
+                f"and ranges low-high, {SHARD_IDS_EXAMPLE}"
+            )
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ValueError(f"the range {part!r} runs backwards; write it {last}-{first}")
+        ids.extend(range(first, last + 1))
+    return ids

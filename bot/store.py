@@ -22,6 +22,7 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -417,7 +418,29 @@ def _as_unavailable(exc: BaseException) -> BaseException:
 
 
 def _connect_writer(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
-    """The writer's connection, schema brought up to date (runs before its thread)."""
+    """The writer's connection, schema brought up to date (runs before its thread).
+
+    Switching a new file to WAL needs the file to itself, and SQLite answers "locked"
+    at once rather than waiting: when two processes open a new file together, the one
+    that loses tries again for up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.01
+    while True:
+        try:
+            return _connect_writer_once(path, busy_timeout_ms)
+        except _Locked:
+            if time.monotonic() + pause > deadline:
+                raise StoreError(f"{path}: cannot use this database: it stays locked") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
+class _Locked(Exception):
+    """The file was locked while the writer's connection was being set up."""
+
+
+def _connect_writer_once(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -425,6 +448,11 @@ def _connect_writer(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db, path)
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise _Locked() from exc
+        raise StoreError(f"{path}: cannot use this database: {exc}") from None
     except sqlite3.DatabaseError as exc:
         db.close()
         raise StoreError(f"{path}: cannot use this database: {exc}") from None

@@ -244,7 +244,7 @@ async def test_a_read_after_a_commit_sees_it_whatever_other_reads_are_in_flight(
         async with await Store.open(tmp_path / f"log-{trial}.db") as store:
             tables = Tables(store, ScenarioLibrary())
 
-            async def open_and_read(n: int) -> bool:
+            async def open_and_read(n: int, tables: Tables = tables, store: Store = store) -> bool:
                 opened = await tables.open(FAC, "hanoi-2019", channel_id=f"c{n}")
                 return await store.table(opened.table_id) is not None
 

@@ -17,6 +17,7 @@ from bot.discord_app import announcements
 from bot.discord_app.clock import Clock
 from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
+from bot.discord_app.shards import Shards
 from bot.domain import commands as c
 from bot.scenarios import ScenarioLibrary
 from bot.service import Outcome, Tables, open_tables, utc_now
@@ -26,6 +27,9 @@ log = logging.getLogger("parley.discord")
 
 #: How many interaction ids to remember in memory (the log remembers them for good).
 _SEEN_LIMIT = 10_000
+
+#: Discord lets one identify through per rate-limit bucket every this many seconds.
+IDENTIFY_INTERVAL_SECONDS = 5.0
 
 
 def point_at(settings: Settings) -> None:
@@ -59,16 +63,24 @@ def intents(library: ScenarioLibrary) -> discord.Intents:
 
 
 class ParleyBot(discord.Client):
-    """Parley on Discord."""
+    """Parley on Discord: one connection, every server the bot is in."""
+
+    #: The shards this process runs (None: one connection for every server).
+    sharding: Shards | None = None
 
     def __init__(
         self,
         settings: Settings,
         library: ScenarioLibrary | None = None,
         now: Callable[[], datetime] = utc_now,
+        **client_options: Any,
     ) -> None:
         library = library or ScenarioLibrary()
-        super().__init__(intents=intents(library), allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(
+            intents=intents(library),
+            allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,
+        )
         self.settings = settings
         self.library = library
         #: The time (injected in tests, so turns need no real minutes).
@@ -110,6 +122,11 @@ class ParleyBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    def runs_tables_of(self, guild_id: str | None) -> bool:
+        """Whether this process runs the clock (and counterparts) of a server's tables:
+        every server's, unless it runs only some shards."""
+        return self.sharding is None or self.sharding.runs(guild_id)
 
     async def on_message(self, message: discord.Message) -> None:
         """Record a member's message in their own caucus room, where the scenario says so."""
@@ -212,3 +229,74 @@ class ParleyBot(discord.Client):
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("a background task failed", exc_info=task.exception())
+
+
+class ShardedParleyBot(ParleyBot, discord.AutoShardedClient):
+    """Parley on some shards of the bot's servers (``PARLEY_SHARD_COUNT``, ``PARLEY_SHARD_IDS``).
+
+    Several processes, each with its own shard ids, share the servers and the one log:
+    Discord sends a server's interactions to its shard's connection, and each process
+    runs the clocks of its own servers' tables only (see :meth:`runs_tables_of`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        library: ScenarioLibrary | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        shards = Shards.from_settings(settings)
+        if shards is None:
+            raise ValueError("a sharded bot needs PARLEY_SHARD_COUNT")
+        super().__init__(
+            settings, library, now, shard_count=shards.count, shard_ids=list(shards.ids)
+        )
+        self.sharding = shards
+        #: How many identify rate-limit buckets there are (Discord's ``max_concurrency``).
+        self._identify_buckets = 1
+        self._identified_at: dict[int, float] = {}
+        self._identifying = asyncio.Lock()
+
+    async def setup_hook(self) -> None:
+        limits = await self.fetch_session_start_limits()
+        self._identify_buckets = max(limits.max_concurrency, 1)
+        assert self.sharding is not None
+        log.info(
+            "running %s (%d session starts left, %d identify at once)",
+            self.sharding.describe(),
+            limits.remaining,
+            self._identify_buckets,
+        )
+        if limits.remaining < len(self.sharding.ids):
+            log.warning(
+                "Discord allows %d more session starts for %.0f minutes; shards past them "
+                "will not connect until then",
+                limits.remaining,
+                limits.reset_after / 60_000,
+            )
+        await super().setup_hook()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Keep to Discord's identify rate limit: one identify per bucket
+        (``shard_id % max_concurrency``) every 5 seconds. discord.py alone waits 5 s before
+        every shard but the first, whatever ``max_concurrency`` allows."""
+        bucket = (shard_id or 0) % self._identify_buckets
+        async with self._identifying:
+            last = self._identified_at.get(bucket)
+            if last is not None:
+                wait = IDENTIFY_INTERVAL_SECONDS - (time.monotonic() - last)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            self._identified_at[bucket] = time.monotonic()
+
+
+def make_bot(
+    settings: Settings,
+    library: ScenarioLibrary | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> ParleyBot:
+    """The bot ``parley run`` starts: sharded when ``PARLEY_SHARD_COUNT`` is set, else one
+    plain connection."""
+    if settings.shard_count is not None:
+        return ShardedParleyBot(settings, library, now)
+    return ParleyBot(settings, library, now)

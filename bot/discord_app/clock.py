@@ -4,6 +4,9 @@ It sleeps until the earliest deadline (or reminder) of any open table, or until 
 action pokes it. After a restart it reads the deadlines back from the log; a turn whose
 deadline passed while the bot was down gets a fresh clock (announced once) rather than
 expiring, so time away never costs a delegation its turn.
+
+A bot running only some shards (several processes sharing one log) runs the tables of
+its own shards' servers only; the other processes run the rest.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ class Clock:
 
     It keeps each open table's next wake-up; an action pokes the clock with its table,
     so only that table is read again. Every :data:`MAX_SLEEP_SECONDS` it reads them all
-    (another process may share the log).
+    (another process may share the log). It looks only at the tables of the servers its
+    bot runs (:meth:`ParleyBot.runs_tables_of`: all of them unless sharded).
     """
 
     def __init__(self, bot: ParleyBot) -> None:
@@ -73,21 +77,30 @@ class Clock:
         else:
             self._due[table_id] = wakeup
 
+    async def _runs(self, table_id: int) -> bool:
+        """Whether this process runs a table's clock (its server is on one of our shards)."""
+        if self.bot.sharding is None:
+            return True
+        return self.bot.runs_tables_of((await self.bot.tables.table(table_id)).guild_id)
+
     async def tick(self) -> datetime | None:
         """Run whatever is due; return when to look next."""
         tables = self.bot.tables
+        ours = self.bot.runs_tables_of
         if not self._started:
             # Back from a restart: overdue turns get a fresh clock, once, not expiries.
-            for table_id in await tables.open_tables():
+            for table_id in await tables.open_tables(guilds=ours):
                 self._publish(await tables.restart_clock(table_id))
             self._started = True
         if self._read_all or time.monotonic() - self._read_all_at >= MAX_SLEEP_SECONDS:
             self._read_all, self._read_all_at = False, time.monotonic()
             self._changed.clear()
             self._due.clear()
-            changed = set(await tables.open_tables())
+            changed = set(await tables.open_tables(guilds=ours))
         else:
             changed, self._changed = self._changed, set()
+            # Pokes come from actions in our own servers; a table id alone does not say so.
+            changed = {table_id for table_id in changed if await self._runs(table_id)}
         for table_id in changed:
             await self._refresh(table_id)
         for table_id, wakeup in sorted(self._due.items(), key=lambda item: item[1]):

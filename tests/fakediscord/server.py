@@ -148,6 +148,18 @@ class _Snowflakes:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A new id whose guild would be on shard ``shard_id`` of ``shard_count``."""
+        ms = (self() >> 22) + 1
+        ms += (shard_id - ms) % shard_count
+        self._last = ms << 22
+        return self._last
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's rule: a guild's events go to shard ``(guild_id >> 22) % shard_count``."""
+    return (guild_id >> 22) % shard_count
+
 
 class DiscordError(Exception):
     """An HTTP error answered in Discord's JSON error format."""
@@ -636,6 +648,8 @@ class InteractionRecord:
     original_message_id: int | None = None
     followups: list[FakeMessage] = field(default_factory=list)
     deliveries: int = 1
+    #: ``(shard_id, shard_count)`` of the session it was last delivered to (None: unsharded).
+    shard: tuple[int, int] | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -846,10 +860,14 @@ def _compile(template: str) -> re.Pattern[str]:
 class _Session:
     """A gateway session (survives disconnects so that it can be RESUMEd)."""
 
-    def __init__(self, session_id: str, intents: int, ordinal: int) -> None:
+    def __init__(
+        self, session_id: str, intents: int, ordinal: int, shard: tuple[int, int] | None = None
+    ) -> None:
         self.id = session_id
         self.ordinal = ordinal  # 1 for the first IDENTIFY the fake received, 2 for the next...
         self.intents = intents
+        #: ``(shard_id, shard_count)`` from a sharded IDENTIFY; None gets every guild.
+        self.shard = shard
         self.seq = 0
         self.ws: web.WebSocketResponse | None = None
         self.log: list[dict[str, Any]] = []  # sent dispatches, for RESUME replay
@@ -860,6 +878,13 @@ class _Session:
     @property
     def live(self) -> bool:
         return self.ws is not None and not self.ws.closed and self.ready
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether this session gets a guild's events (DMs, ``None``, go to shard 0)."""
+        if self.shard is None:
+            return True
+        shard_id, shard_count = self.shard
+        return (0 if guild_id is None else shard_of(guild_id, shard_count)) == shard_id
 
 
 # --------------------------------------------------------------------------------------
@@ -909,6 +934,9 @@ class FakeDiscord:
         interaction_token_ttl: float = 15 * 60.0,
         bot_permissions: int = Permission.BOT_DEFAULT,
         privileged_intents: int = GatewayIntent.PRIVILEGED,
+        recommended_shards: int = 1,
+        max_concurrency: int = 1,
+        session_start_total: int = 1000,
     ) -> None:
         """Configure the fake; nothing listens until :meth:`start` / ``async with``.
 
@@ -916,6 +944,8 @@ class FakeDiscord:
         callbacks get 404 10062 "Unknown interaction" like on Discord.
         ``privileged_intents`` are the privileged intents enabled "in the developer portal";
         identifying with others closes the gateway with 4014.
+        ``recommended_shards``, ``max_concurrency`` and ``session_start_total`` are what
+        ``GET /gateway/bot`` answers (each IDENTIFY uses one session start).
         """
         self.token = token
         self.host = host
@@ -924,6 +954,9 @@ class FakeDiscord:
         self.interaction_deadline = interaction_deadline
         self.interaction_token_ttl = interaction_token_ttl
         self.privileged_intents = privileged_intents
+        self.recommended_shards = recommended_shards
+        self.max_concurrency = max_concurrency
+        self.session_start_total = session_start_total
         self._snowflake = _Snowflakes()
 
         self.bot = FakeUser(self._snowflake(), bot_name, bot=True)
@@ -1041,11 +1074,16 @@ class FakeDiscord:
         *,
         owner: FakeUser | None = None,
         bot_permissions: int = Permission.BOT_DEFAULT,
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
         """Create a guild the bot is in, with @everyone, Facilitator, Server Manager and the
-        bot's managed role. Call before the bot connects (or the bot will not see it)."""
+        bot's managed role. Call before the bot connects (or the bot will not see it).
+
+        ``shard=(shard_id, shard_count)`` picks an id that Discord's rule puts on that shard.
+        """
         owner = owner or self.owner
-        guild = FakeGuild(self._snowflake(), name, owner.id)
+        gid = self._snowflake() if shard is None else self._snowflake.on_shard(*shard)
+        guild = FakeGuild(gid, name, owner.id)
         self.guilds[guild.id] = guild
         guild.roles[guild.id] = FakeRole(guild.id, "@everyone", Permission.EVERYONE_DEFAULT, 0)
         for position, (role_name, perms) in enumerate(
@@ -1286,6 +1324,42 @@ class FakeDiscord:
 
         await self._wait_until(check, timeout, "the bot to be ready")
 
+    @property
+    def live_shards(self) -> list[tuple[int, int]]:
+        """``(shard_id, shard_count)`` of every connected, ready sharded session."""
+        return sorted(s.shard for s in self._session_order if s.live and s.shard is not None)
+
+    async def wait_for_shards(
+        self,
+        shard_count: int,
+        shard_ids: Iterable[int] | None = None,
+        *,
+        min_identifies: int = 1,
+        commands: bool = False,
+        timeout: float = 5.0,
+    ) -> None:
+        """Wait until each of ``shard_ids`` (default: all ``shard_count``) has a live session
+        that IDENTIFYed with ``shard: [id, shard_count]`` (as the ``min_identifies``-th
+        IDENTIFY or later) and got READY and its guilds. ``commands`` as in
+        :meth:`wait_for_ready`."""
+        wanted = set(range(shard_count) if shard_ids is None else shard_ids)
+
+        def check() -> bool:
+            ready = {
+                s.shard[0]
+                for s in self._session_order
+                if s.live
+                and s.ordinal >= min_identifies
+                and s.shard is not None
+                and s.shard[1] == shard_count
+            }
+            if not wanted <= ready:
+                return False
+            return not commands or any(n >= min_identifies - 1 for n in self._sync_identify)
+
+        shards = ", ".join(map(str, sorted(wanted)))
+        await self._wait_until(check, timeout, f"shards {shards} of {shard_count} to be ready")
+
     async def wait_for(
         self,
         predicate: Callable[[RecordedRequest | FakeMessage | InteractionRecord], Any],
@@ -1361,6 +1435,10 @@ class FakeDiscord:
 
     def _guild_of(self, channel: FakeChannel) -> FakeGuild | None:
         return self.guilds.get(channel.guild_id) if channel.guild_id else None
+
+    def shard_of(self, guild: FakeGuild | int, shard_count: int) -> int:
+        """The shard a guild's events go to, out of ``shard_count``."""
+        return shard_of(guild if isinstance(guild, int) else guild.id, shard_count)
 
     def _find_command(self, name: str, guild_id: int | None, type: int) -> dict[str, Any] | None:
         for key in (guild_id, None):
@@ -1699,7 +1777,8 @@ class FakeDiscord:
     async def interaction(
         self, payload: dict[str, Any], *, wait: bool = True, timeout: float = 5.0
     ) -> InteractionRecord:
-        """Deliver a raw INTERACTION_CREATE payload to the bot (newest live session).
+        """Deliver a raw INTERACTION_CREATE payload to the bot (the newest live session that
+        gets the interaction's guild: with shards, one of the guild's shard).
 
         Delivering a payload whose id was already delivered reuses the record (the bot's
         second answer then gets 40060). With ``wait``, returns after the bot's next
@@ -1726,9 +1805,14 @@ class FakeDiscord:
         else:
             rec.deliveries += 1
         before = len(rec.attempts)
-        session = next((s for s in reversed(self._session_order) if s.live), None)
+        guild_id = int(payload["guild_id"]) if payload.get("guild_id") else None
+        session = next(
+            (s for s in reversed(self._session_order) if s.live and s.receives(guild_id)), None
+        )
         if session is None:
-            raise RuntimeError("fakediscord: no bot is connected to the gateway")
+            where = "" if guild_id is None else f" for guild {guild_id}'s shard"
+            raise RuntimeError(f"fakediscord: no bot is connected to the gateway{where}")
+        rec.shard = session.shard
         await self._send_dispatch(session, "INTERACTION_CREATE", payload)
         self._notify()
         if wait:
@@ -1823,12 +1907,26 @@ class FakeDiscord:
         if intents & GatewayIntent.PRIVILEGED & ~self.privileged_intents:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
+        shard: tuple[int, int] | None = None
+        if d.get("shard") is not None:
+            raw = d["shard"]
+            valid = (
+                isinstance(raw, list)
+                and len(raw) == 2
+                and all(isinstance(n, int) for n in raw)
+                and 0 <= raw[0] < raw[1]
+            )
+            if not valid:
+                await ws.close(code=4010, message=b"Invalid shard.")
+                return None
+            shard = (raw[0], raw[1])
         self.identify_count += 1
-        session = _Session(secrets.token_hex(16), intents, self.identify_count)
+        session = _Session(secrets.token_hex(16), intents, self.identify_count, shard)
         session.ws = ws
         self._sessions[session.id] = session
         self._session_order.append(session)
-        ready = {
+        guilds = [g for g in self.guilds.values() if session.receives(g.id)]
+        ready: dict[str, Any] = {
             "v": API_VERSION,
             "user": {
                 **self.bot.payload(),
@@ -1837,7 +1935,7 @@ class FakeDiscord:
                 "locale": "en-US",
                 "email": None,
             },
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1850,8 +1948,10 @@ class FakeDiscord:
             "geo_ordered_rtc_regions": [],
             "_trace": ["fakediscord"],
         }
+        if shard is not None:
+            ready["shard"] = list(shard)
         await self._send_dispatch(session, "READY", ready)
-        for guild in self.guilds.values():
+        for guild in guilds:
             await self._send_dispatch(session, "GUILD_CREATE", self._guild_create(guild, intents))
         session.ready = True
         self._notify()
@@ -1955,9 +2055,11 @@ class FakeDiscord:
                 log.debug("gateway send failed: %s", exc)
 
     async def _dispatch(self, event: str, data: dict[str, Any], *, intent: int) -> None:
-        """Send an event to every session subscribed to ``intent`` (buffered for RESUME)."""
+        """Send an event to every session subscribed to ``intent`` that gets the event's
+        guild (buffered for RESUME)."""
+        guild_id = int(data["guild_id"]) if data.get("guild_id") else None
         for session in self._session_order:
-            if session.invalid or not session.intents & intent:
+            if session.invalid or not session.intents & intent or not session.receives(guild_id):
                 continue
             await self._send_dispatch(session, event, data)
 
@@ -1974,6 +2076,8 @@ class FakeDiscord:
                 data["member"] = member.payload(with_user=False)
         for session in self._session_order:
             if session.invalid or not session.intents & intent:
+                continue
+            if not session.receives(msg.guild_id):
                 continue
             frame = data
             sees_content = (
@@ -1997,7 +2101,7 @@ class FakeDiscord:
         r("GET", "/oauth2/applications/@me", self._get_application)
         r("GET", "/applications/@me", self._get_application)
         r("GET", "/gateway", self._get_gateway, auth=False)
-        r("GET", "/gateway/bot", self._get_gateway)
+        r("GET", "/gateway/bot", self._get_gateway_bot)
         # application commands
         for base in ("/applications/{app_id}", "/applications/{app_id}/guilds/{guild_id}"):
             r("GET", base + "/commands", self._get_commands)
@@ -2433,14 +2537,18 @@ class FakeDiscord:
         }
 
     async def _get_gateway(self, req: _Req) -> Any:
+        return {"url": self.gateway_url}
+
+    async def _get_gateway_bot(self, req: _Req) -> Any:
+        """The gateway with the recommended shard count and the session start limit."""
         return {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.recommended_shards,
             "session_start_limit": {
-                "total": 1000,
-                "remaining": 1000,
-                "reset_after": 0,
-                "max_concurrency": 1,
+                "total": self.session_start_total,
+                "remaining": max(self.session_start_total - self.identify_count, 0),
+                "reset_after": 24 * 60 * 60 * 1000 if self.identify_count else 0,
+                "max_concurrency": self.max_concurrency,
             },
         }
 

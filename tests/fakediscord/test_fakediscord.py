@@ -396,3 +396,149 @@ async def test_subprocess_bot_survives_sigkill_restart(fake: FakeDiscord) -> Non
     finally:
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
+
+
+# -- shards -------------------------------------------------------------------------------
+
+
+class ShardBot(commands.AutoShardedBot):
+    """A sharded bot that says which client answered (two run side by side in one test)."""
+
+    def __init__(self, label: str, **shards: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=0.05,
+            **shards,
+        )
+        self.label = label
+        self.channels_created: list[int] = []
+        self.direct_messages: list[str] = []
+
+        @self.tree.command(description="Which client answers")
+        async def who(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(self.label)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """No 5 s pause between shards: the fake does not rate-limit identifies."""
+
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        self.channels_created.append(channel.id)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.guild is None:
+            self.direct_messages.append(message.content)
+
+
+async def start_shard_bot(
+    fake: FakeDiscord, label: str, **shards: Any
+) -> tuple[ShardBot, asyncio.Task[None]]:
+    bot = ShardBot(label, **shards)
+    return bot, asyncio.create_task(bot.start(fake.token))
+
+
+async def test_gateway_bot_recommends_shards_and_limits_sessions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GET /gateway/bot gives the url, the recommended shards and the session start limit;
+    a sharded client without a count connects that many shards."""
+    async with FakeDiscord(recommended_shards=2, max_concurrency=4) as fake:
+        # Only REST points at the fake: the gateway's url comes from GET /gateway/bot.
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+        nowhere = yarl.URL("ws://127.0.0.1:9/nowhere")
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", nowhere)
+        bot, task = await start_shard_bot(fake, "auto")
+        try:
+            await fake.wait_for_shards(2, commands=True)
+            assert fake.live_shards == [(0, 2), (1, 2)]
+            assert bot.shard_count == 2
+            shards, url, limit = await bot.http.get_bot_gateway()
+            assert (shards, url) == (2, fake.gateway_url)
+            assert limit["max_concurrency"] == 4
+            assert limit["remaining"] == limit["total"] - 2 and limit["reset_after"] > 0
+            await until(lambda: bot.get_guild(fake.guild.id))
+        finally:
+            await stop_bot(bot, task)  # type: ignore[arg-type]
+        assert fake.unhandled == [] and fake.server_errors == []
+
+
+async def test_each_shard_gets_only_its_guilds(fake: FakeDiscord) -> None:
+    """Sharded sessions get READY, GUILD_CREATE, guild events and interactions only for the
+    guilds of their shard (shard = (guild_id >> 22) % count); DMs go to shard 0."""
+    other = fake.add_guild("Annex", shard=(1 - fake.shard_of(fake.guild, 2), 2))
+    annex = fake.add_channel("annex", guild=other)
+    # by shard: the guild, a channel in it and a member of it
+    on = {fake.shard_of(g, 2): g for g in (fake.guild, other)}
+    assert set(on) == {0, 1}
+    room = {fake.shard_of(g, 2): c for g, c in ((fake.guild, fake.general), (other, annex))}
+    member = {
+        fake.shard_of(fake.guild, 2): fake.add_player("pat"),
+        fake.shard_of(other, 2): fake.add_user("ann", guild=other),
+    }
+    first, first_task = await start_shard_bot(fake, "first", shard_count=2, shard_ids=[0])
+    second, second_task = await start_shard_bot(fake, "second", shard_count=2, shard_ids=[1])
+    try:
+        await fake.wait_for_shards(2, commands=True)
+        await until(lambda: first.guilds and second.guilds)
+        assert [g.id for g in first.guilds] == [on[0].id]
+        assert [g.id for g in second.guilds] == [on[1].id]
+        readies = [f["d"] for f in fake.gateway_received if f["op"] == 2]
+        assert sorted(tuple(d["shard"]) for d in readies) == [(0, 2), (1, 2)]
+        for shard, label in ((0, "first"), (1, "second")):
+            rec = await fake.slash(member[shard], room[shard], "who")
+            assert rec.content == label and rec.shard == (shard, 2)
+
+        # a channel created in a guild reaches that guild's shard only; a DM reaches shard 0
+        made = await first.get_guild(on[0].id).create_text_channel("made-here")  # type: ignore[union-attr]
+        dm = await second.create_dm(discord.Object(id=member[1].id))
+        await fake.post_user_message(member[1], fake.channel(dm.id), "hello")
+        await until(lambda: made.id in first.channels_created and first.direct_messages)
+        # a barrier: second answers after reading every frame sent to it before
+        rec = await fake.slash(member[1], room[1], "who")
+        assert rec.content == "second"
+        assert made.id not in second.channels_created and second.direct_messages == []
+        assert first.get_channel(made.id) is not None and second.get_channel(made.id) is None
+        assert first.direct_messages == ["hello"]
+    finally:
+        await stop_bot(second, second_task)  # type: ignore[arg-type]
+        await stop_bot(first, first_task)  # type: ignore[arg-type]
+
+
+async def test_an_interaction_goes_to_the_newest_session_of_its_shard(fake: FakeDiscord) -> None:
+    """With an unsharded session and a newer session of another shard connected, a guild's
+    interaction goes to the newest session that gets that guild, never to the other shard."""
+    plain, plain_task = await run_bot(fake)
+    own = fake.shard_of(fake.guild, 2)
+    elsewhere, task = await start_shard_bot(fake, "elsewhere", shard_count=2, shard_ids=[1 - own])
+    try:
+        await fake.wait_for_shards(2, [1 - own])
+        rec = await fake.slash(fake.add_player(), fake.general, "ping")
+        assert rec.content == "pong"  # the plain bot answered: the newer one is not its shard
+        mine, mine_task = await start_shard_bot(fake, "mine", shard_count=2, shard_ids=[own])
+        try:
+            await fake.wait_for_shards(2, [own])
+            rec = await fake.slash(fake.add_player(), fake.general, "who")
+            assert rec.content == "mine"
+        finally:
+            await stop_bot(mine, mine_task)  # type: ignore[arg-type]
+    finally:
+        await stop_bot(elsewhere, task)  # type: ignore[arg-type]
+        await stop_bot(plain, plain_task)
+
+
+async def test_a_shard_out_of_range_is_refused(fake: FakeDiscord) -> None:
+    """IDENTIFY with ``shard: [2, 2]`` is closed with 4010 (invalid shard), as on Discord."""
+    from aiohttp import ClientSession
+
+    async with ClientSession() as http, http.ws_connect(fake.gateway_url) as ws:
+        hello = await ws.receive_json()
+        assert hello["op"] == 10
+        identify = {"token": fake.token, "intents": 1, "properties": {}, "shard": [2, 2]}
+        await ws.send_json({"op": 2, "d": identify})
+        closing = await ws.receive()
+        assert closing.type.name in ("CLOSE", "CLOSED") and ws.close_code == 4010
+    assert fake.identify_count == 0

@@ -89,20 +89,25 @@ class Clock:
         ours = self.bot.runs_tables_of
         if not self._started:
             # Back from a restart: overdue turns get a fresh clock, once, not expiries.
-            for table_id in await tables.open_tables(guilds=ours):
-                self._publish(await tables.restart_clock(table_id))
+            # (A table whose next wake-up is still ahead has nothing overdue.)
+            now = self.bot.now()
+            for table_id, wakeup in (await tables.wakeups(guilds=ours)).items():
+                if wakeup is not None and wakeup <= now:
+                    self._publish(await tables.restart_clock(table_id))
             self._started = True
+            self._read_all = True
         if self._read_all or time.monotonic() - self._read_all_at >= MAX_SLEEP_SECONDS:
+            # Every table's next wake-up as kept with its last write: one query.
             self._read_all, self._read_all_at = False, time.monotonic()
             self._changed.clear()
-            self._due.clear()
-            changed = set(await tables.open_tables(guilds=ours))
+            wakeups = await tables.wakeups(guilds=ours)
+            self._due = {table_id: at for table_id, at in wakeups.items() if at is not None}
         else:
             changed, self._changed = self._changed, set()
             # Pokes come from actions in our own servers; a table id alone does not say so.
-            changed = {table_id for table_id in changed if await self._runs(table_id)}
-        for table_id in changed:
-            await self._refresh(table_id)
+            for table_id in changed:
+                if await self._runs(table_id):
+                    await self._refresh(table_id)
         for table_id, wakeup in sorted(self._due.items(), key=lambda item: item[1]):
             if wakeup > self.bot.now():
                 break

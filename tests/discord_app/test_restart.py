@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import IO
 
 from bot import paths
+from bot.discord_app.app import ParleyBot
+from bot.domain import commands as c
+from bot.scenarios import ScenarioLibrary
+from bot.service import Tables
 from bot.settings import Settings
 from bot.store import Store
 from tests.discord_app.conftest import (
@@ -27,6 +31,7 @@ from tests.discord_app.conftest import (
     stop_bot,
 )
 from tests.fakediscord import FakeDiscord
+from tests.test_store import seat
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,3 +171,35 @@ async def test_a_long_outage_gives_the_turn_a_fresh_clock_once(
         assert "turn_expired" not in [e.kind.value for e in events]
     finally:
         await stop_bot(bot, task)
+
+
+async def test_a_restart_schedules_every_open_table_without_replaying_them(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Forty open tables: the clock's first look reads their wake-ups from the table rows
+    (no table's log is folded), and one due turn still expires on time."""
+    db = tmp_path / "parley.db"
+    clock = ManualClock()
+    async with await Store.open(db) as store:
+        service = Tables(store, ScenarioLibrary(), clock=clock)
+        ids = [await seat(service, channel=f"room-{n}") for n in range(40)]
+        assert (await service.act(ids[0], c.Pass(who=c.Who(user_id="alice", name="a")))).ok
+        due = {tid: await service.next_wakeup(tid) for tid in ids}
+    bot, task = await start_bot(settings_for(fake, db), fake, now=clock)
+    try:
+        await asyncio.wait_for(bot.clock.ready.wait(), timeout=10)
+        assert bot.tables.cached == []  # nothing replayed to schedule them
+        assert bot.clock._due == due
+        move_clock(bot, clock, minutes=11)  # past the first table's deadline (10 minutes)
+        await asyncio.wait_for(_expired(bot, ids[0]), timeout=10)
+    finally:
+        await stop_bot(bot, task)
+
+
+async def _expired(bot: ParleyBot, table_id: int) -> None:
+    """Wait until the table's turn has expired in its log."""
+    while True:
+        kinds = [e.kind.value for e in await bot.tables.events(table_id)]
+        if "turn_expired" in kinds:
+            return
+        await asyncio.sleep(0.02)

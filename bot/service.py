@@ -110,6 +110,14 @@ class Outcome:
         return self.refusal is None
 
     @property
+    def wakeup(self) -> datetime | None:
+        """When the clock next has something to do for the table, as of :attr:`state`
+        (None: nothing until someone acts)."""
+        if self.state is None:
+            raise LookupError("this outcome carries no state")
+        return engine.next_wakeup(self.state)
+
+    @property
     def kinds(self) -> list[str]:
         """The kinds of the events logged (``action_refused`` for a refusal)."""
         return [e.kind.value for e in self.events]

@@ -151,6 +151,7 @@ class ParleyBot(discord.Client):
     async def close(self) -> None:
         """Stop the clock, let announcements in flight finish, then disconnect."""
         await self.clock.stop()
+        self.publisher.flush()
         if self._background:
             await asyncio.wait(self._background, timeout=10)
         await super().close()
@@ -214,7 +215,7 @@ class ParleyBot(discord.Client):
             raise outcome.refusal
         if not outcome.repeated:
             self.spawn(self.publisher.publish(outcome.table_id, outcome))
-            self.clock.poke(outcome.table_id)
+            self.clock.poke(outcome.table_id, outcome)
         return outcome
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:

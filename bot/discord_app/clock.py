@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("parley.clock")
 
+#: No poke about this table yet.
+_UNSEEN = (-1, None)
+
 #: The longest the clock sleeps without looking (new tables poke it anyway).
 MAX_SLEEP_SECONDS = 30.0
 
@@ -42,7 +45,9 @@ class Clock:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._due: dict[int, datetime] = {}
-        self._changed: set[int] = set()
+        #: Tables poked since the last look: the (sequence number, next wake-up) an outcome
+        #: gave, or None to read it.
+        self._changed: dict[int, tuple[int, datetime | None] | None] = {}
         self._read_all = True
         self._read_all_at = 0.0
         self._started = False
@@ -62,12 +67,17 @@ class Clock:
                 await self._task
             self._task = None
 
-    def poke(self, table_id: int | None = None) -> None:
-        """Look again now at one table (or at every table) whose deadline may have moved."""
+    def poke(self, table_id: int | None = None, outcome: Outcome | None = None) -> None:
+        """Look again now at one table (or at every table) whose deadline may have moved;
+        with the ``outcome`` that moved it, its next wake-up comes from there (no read)."""
         if table_id is None:
             self._read_all = True
+        elif outcome is None or outcome.state is None:
+            self._changed[table_id] = None
         else:
-            self._changed.add(table_id)
+            seen = self._changed.get(table_id, _UNSEEN)
+            if seen is not None and (seen is _UNSEEN or seen[0] < outcome.state.last_seq):
+                self._changed[table_id] = (outcome.state.last_seq, outcome.wakeup)
         self._wake.set()
 
     async def _refresh(self, table_id: int) -> None:
@@ -103,11 +113,17 @@ class Clock:
             wakeups = await tables.wakeups(guilds=ours)
             self._due = {table_id: at for table_id, at in wakeups.items() if at is not None}
         else:
-            changed, self._changed = self._changed, set()
+            changed, self._changed = self._changed, {}
             # Pokes come from actions in our own servers; a table id alone does not say so.
-            for table_id in changed:
-                if await self._runs(table_id):
+            for table_id, known in changed.items():
+                if not await self._runs(table_id):
+                    continue
+                if known is None:
                     await self._refresh(table_id)
+                elif known[1] is None:
+                    self._due.pop(table_id, None)
+                else:
+                    self._due[table_id] = known[1]
         for table_id, wakeup in sorted(self._due.items(), key=lambda item: item[1]):
             if wakeup > self.bot.now():
                 break

@@ -11,9 +11,14 @@ events, and the status message is brought up to date again with the next action.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
+import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -41,6 +46,25 @@ def _allowed(post: Post) -> discord.AllowedMentions:
     return discord.AllowedMentions(everyone=False, roles=False, users=users)
 
 
+#: The status message is edited at most once in this many seconds: a burst of actions
+#: shows at once, then its end a moment later (Discord limits edits per channel too).
+STATUS_EVERY_SECONDS = 1.0
+#: How many tables' status edit times are remembered (the oldest quiet ones go first).
+_STATUS_REMEMBERED = 4096
+
+
+@dataclass
+class _StatusEdits:
+    """A table's status message: when it was last edited, and the state still to show."""
+
+    last: float = -math.inf
+    latest: TableState | None = None
+    channel: Any = None
+    pending: bool = False
+    #: Set to edit at once (the bot is closing).
+    now: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Publisher:
     """Posts each outcome to the table's channel and rooms, one table at a time."""
 
@@ -48,13 +72,17 @@ class Publisher:
         self.bot = bot
         # One announcement at a time per table; a lock lives only while someone holds it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._status: OrderedDict[int, _StatusEdits] = OrderedDict()
 
-    async def publish(self, table_id: int, outcome: Outcome) -> None:
-        """Announce an outcome's events and bring the status message up to date."""
+    def _lock(self, table_id: int) -> asyncio.Lock:
         lock = self._locks.get(table_id)
         if lock is None:
             lock = self._locks[table_id] = asyncio.Lock()
-        async with lock:
+        return lock
+
+    async def publish(self, table_id: int, outcome: Outcome) -> None:
+        """Announce an outcome's events and bring the status message up to date."""
+        async with self._lock(table_id):
             row = await self.bot.tables.table(table_id)
             channel = await self.channel(row.channel_id) if row.channel_id else None
             if channel is None:
@@ -74,7 +102,47 @@ class Publisher:
                 post = present.turn_post(state)
                 if post.content:
                     await self._safely(self.send(channel, post))
+            await self._status_soon(table_id, state, channel, places)
+
+    async def _status_soon(
+        self, table_id: int, state: TableState, channel: Any, places: dict[str, str]
+    ) -> None:
+        """Edit the status message now, or (edited less than :data:`STATUS_EVERY_SECONDS`
+        ago) once that time is up, with the latest state by then."""
+        edits = self._status.get(table_id) or _StatusEdits()
+        self._status[table_id] = edits
+        self._status.move_to_end(table_id)
+        while len(self._status) > _STATUS_REMEMBERED:
+            oldest = next(iter(self._status))
+            if self._status[oldest].pending:
+                break
+            del self._status[oldest]
+        edits.latest, edits.channel = state, channel
+        if edits.pending:
+            return
+        wait = edits.last + STATUS_EVERY_SECONDS - time.monotonic()
+        if wait <= 0:
+            edits.last = time.monotonic()
             await self._safely(self.refresh_status(table_id, state, channel, places))
+            return
+        edits.pending = True
+        self.bot.spawn(self._status_later(table_id, edits, wait))
+
+    async def _status_later(self, table_id: int, edits: _StatusEdits, wait: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(edits.now.wait(), timeout=wait)
+        async with self._lock(table_id):
+            edits.pending = False
+            edits.last = time.monotonic()
+            if edits.latest is None:
+                return
+            places = await self.bot.tables.places(table_id)
+            await self._safely(self.refresh_status(table_id, edits.latest, edits.channel, places))
+
+    def flush(self) -> None:
+        """Make every status edit still waiting for its turn happen now (before closing)."""
+        for edits in self._status.values():
+            edits.now.set()
 
     # -- Discord plumbing -------------------------------------------------------------
 

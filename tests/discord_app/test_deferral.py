@@ -49,3 +49,27 @@ async def test_a_slow_answer_is_deferred_then_follows(
     await held
     await until(lambda: answered(s.fake, record), "the follow-up")
     assert record.followups and "pass" in answer(s.fake, record).lower()
+
+
+async def test_a_burst_of_actions_edits_the_status_message_at_most_twice(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Four passes in quick succession: the status message is edited at most at once and
+    once more a moment later, with the table as the last pass left it (not four times)."""
+    s = seminar
+    await started(s)
+    status_id = int((await parley.tables.places(1))["status"])
+    await until(lambda: not parley._background, "the start's announcements")
+    edits_before = len(s.fake.message(status_id).edits)
+    for head in (s.alice, s.carol, s.alice, s.carol):
+        record = await s.slash(head, "pass")
+        await until(lambda record=record: answered(s.fake, record), "the pass")
+    round_now = (await parley.tables.state(1)).round
+
+    def shows_last() -> bool:
+        embeds = s.fake.message(status_id).embeds or []
+        return any(f"Round {round_now} of" in str(e) for e in embeds)
+
+    await until(shows_last, "the status message to show the last pass")
+    await until(lambda: not parley._background, "the last status edit")
+    assert 1 <= len(s.fake.message(status_id).edits) - edits_before <= 2

@@ -49,6 +49,10 @@ def _allowed(post: Post) -> discord.AllowedMentions:
 #: The status message is edited at most once in this many seconds: a burst of actions
 #: shows at once, then its end a moment later (Discord limits edits per channel too).
 STATUS_EVERY_SECONDS = 1.0
+#: How many tables' outcomes are announced at once. Answers to interactions (which
+#: Discord needs within 3 seconds) go first; announcements of many busy tables wait
+#: their turn (Discord's global rate limit would make them wait anyway).
+PUBLISHING_AT_ONCE = 2
 #: How many tables' status edit times are remembered (the oldest quiet ones go first).
 _STATUS_REMEMBERED = 4096
 
@@ -73,6 +77,7 @@ class Publisher:
         # One announcement at a time per table; a lock lives only while someone holds it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._status: OrderedDict[int, _StatusEdits] = OrderedDict()
+        self._slots = asyncio.Semaphore(PUBLISHING_AT_ONCE)
 
     def _lock(self, table_id: int) -> asyncio.Lock:
         lock = self._locks.get(table_id)
@@ -82,7 +87,7 @@ class Publisher:
 
     async def publish(self, table_id: int, outcome: Outcome) -> None:
         """Announce an outcome's events and bring the status message up to date."""
-        async with self._lock(table_id):
+        async with self._lock(table_id), self._slots:
             row = await self.bot.tables.table(table_id)
             channel = await self.channel(row.channel_id) if row.channel_id else None
             if channel is None:

@@ -1,12 +1,11 @@
 """Tables: the one place commands meet the rules and the log.
 
-An action is decided on the table's cached state and sent to the log as one unit (one
-trip to the writer thread, see :mod:`bot.store`): inside the transaction the unit checks
-the idempotency key and that nobody else has logged to the table since the state it was
-decided on, then appends the events (or the refused attempt), the table's summary and
-the key. Only after the commit is the outcome returned, so a user is told of nothing that
-is not in the log. If another process got there first, the state is read again and the
-action decided anew. Actions on one table are applied one at a time.
+An action is one unit on the log's writer thread (one trip, see :mod:`bot.store`):
+inside the transaction it checks the idempotency key, catches the table's cached state up
+with anything another process logged, decides with the rules, and appends the events (or
+the refused attempt), the table's summary and the key. Only after the commit is the
+outcome returned, so a user is told of nothing that is not in the log. Actions on one
+table are applied one at a time.
 
 Reads never wait behind writes: a table's last committed state is kept, and one index
 lookup on a separate read connection tells whether it is still the latest.
@@ -63,8 +62,8 @@ CACHE_TABLES = 256
 #: How far (in events) a table's replay base may run ahead of its kept snapshot before a
 #: new snapshot is written with the next action.
 SNAPSHOT_EVERY = 1024
-#: How often an action is decided again because another process logged to its table
-#: between the decision and the commit.
+#: How often an action is tried again because its undo reached back past the events the
+#: cached state holds (the table is then folded from its log again, further back).
 MAX_ATTEMPTS = 8
 #: The most counterpart moves played in one go (two counterparts could otherwise play a
 #: whole table; max_rounds closes it long before).
@@ -503,7 +502,9 @@ class Tables:
 
     def _counterpart(self, table_id: int, state: TableState, seat: Seat) -> Counterpart:
         """The seat's player (kept with the cached table while the seat is the same: it
-        is pure, so a fresh one after a restart plays the same)."""
+        is pure, so a fresh one after a restart plays the same). Called from an action's
+        unit on the writer thread, under the table's lock: nothing else touches the
+        table's players meanwhile."""
         held = self._held.get(table_id)
         players = held.players if held is not None else {}
         player = players.get(seat.delegation)
@@ -623,7 +624,6 @@ class Tables:
             snapshot = snapshots.dump(replay.base)
         return _Write(
             table_id=table_id,
-            after=after,
             events=events,
             key=key,
             outcome=Outcome(table_id, events, decided.refusal).to_json(),
@@ -815,7 +815,6 @@ class _Write:
     """One action's unit: its numbered events and what is kept beside them."""
 
     table_id: int
-    after: int
     events: list[Event]
     key: str | None
     outcome: dict[str, Any]

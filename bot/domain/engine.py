@@ -328,17 +328,20 @@ def _close(
     )
 
 
-def _with_turn_passed(state: TableState, now: datetime, first: NewEvent) -> list[NewEvent]:
-    """A turn action's event with the next turn in its data, and the close it may cause.
+def _turn_action(
+    state: TableState, command: c.Command, now: datetime, kind: EventKind, **data: Any
+) -> list[NewEvent]:
+    """A turn action's event, the next turn in its data (built once), and the close it
+    may cause.
 
     An offer tabled on the last turn is named by the close as the offer left standing:
     it is logged right before the close, so its sequence number is the next one.
     """
-    data, closes = _pass_turn(state, now)
-    event = first.with_data(**data)
+    turn, closes = _pass_turn(state, now)
+    event = _event(state, command, kind, **{**data, **turn})
     if not closes:
         return [event]
-    last_offer = state.last_seq + 1 if event.kind is EventKind.OFFER_TABLED else None
+    last_offer = state.last_seq + 1 if kind is EventKind.OFFER_TABLED else None
     return [event, _close(state, "max_rounds", last_offer=last_offer)]
 
 
@@ -814,7 +817,7 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
                 f"{weight_asked}. Add or remove items to close the gap.",
             )
         data["imbalance"] = imbalance
-    return _with_turn_passed(state, now, _event(state, command, EventKind.OFFER_TABLED, **data))
+    return _turn_action(state, command, now, EventKind.OFFER_TABLED, **data)
 
 
 def _draft(state: TableState, command: c.Draft, now: datetime) -> list[NewEvent]:
@@ -857,7 +860,7 @@ def _draft(state: TableState, command: c.Draft, now: datetime) -> list[NewEvent]
         "weight_asked": sum(state.item(i).weight for i in ask),
         "draft": True,
     }
-    return _with_turn_passed(state, now, _event(state, command, EventKind.OFFER_TABLED, **data))
+    return _turn_action(state, command, now, EventKind.OFFER_TABLED, **data)
 
 
 def _check_items(state: TableState, items: Sequence[str]) -> None:
@@ -930,33 +933,29 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
             "You may /pass, or table a counter-offer with /offer.",
         )
     support = state.support(offer, me)
-    accepted = _event(
-        state,
-        command,
-        EventKind.OFFER_ACCEPTED,
-        offer=offer.seq,
-        delegation=me,
-        accepted=list(support.accepted),
-        waiting=list(support.waiting),
-    )
+    acceptance = {
+        "offer": offer.seq,
+        "delegation": me,
+        "accepted": list(support.accepted),
+        "waiting": list(support.waiting),
+    }
     if support.needed:
-        return _with_turn_passed(state, now, accepted)
-    agreement = NewEvent(
-        kind=EventKind.AGREEMENT_REACHED,
-        data={
-            "offer": offer.seq,
-            "items": list(offer.items),
-            "round": state.round,
-            "delegations": [offer.by, *support.accepted],
-        },
-    )
+        return _turn_action(state, command, now, EventKind.OFFER_ACCEPTED, **acceptance)
+    accepted = _event(state, command, EventKind.OFFER_ACCEPTED, **acceptance)
+    agreed = {
+        "offer": offer.seq,
+        "items": list(offer.items),
+        "round": state.round,
+        "delegations": [offer.by, *support.accepted],
+    }
     every_item = len(state.agreed) + len(offer.items) == len(state.scenario.items)
     if state.rules.sequencing is Sequencing.PACKAGE or every_item:
         reason = "package_agreed" if not every_item else "all_agreed"
-        agreement = agreement.with_data(**_turn_data(None, state.round, None))
+        turn = _turn_data(None, state.round, None)
+        agreement = NewEvent(kind=EventKind.AGREEMENT_REACHED, data={**agreed, **turn})
         return [accepted, agreement, _close(state, reason, offer.items)]
-    data, closes = _pass_turn(state, now)
-    agreement = agreement.with_data(**data)
+    turn, closes = _pass_turn(state, now)
+    agreement = NewEvent(kind=EventKind.AGREEMENT_REACHED, data={**agreed, **turn})
     events = [accepted, agreement]
     if closes:
         events.append(_close(state, "max_rounds", offer.items))
@@ -966,19 +965,15 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
 def _reject(state: TableState, command: c.Reject, now: datetime) -> list[NewEvent]:
     member = _turn_holder(state, command, Action.REJECT)
     offer = _standing_of_other(state, member, "reject", command.offer)
-    rejected = _event(
-        state,
-        command,
-        EventKind.OFFER_REJECTED,
-        offer=offer.seq,
-        reason=command.reason.strip()[:MAX_TEXT],
+    reason = command.reason.strip()[:MAX_TEXT]
+    return _turn_action(
+        state, command, now, EventKind.OFFER_REJECTED, offer=offer.seq, reason=reason
     )
-    return _with_turn_passed(state, now, rejected)
 
 
 def _pass(state: TableState, command: c.Pass, now: datetime) -> list[NewEvent]:
     _turn_holder(state, command, Action.PASS)
-    return _with_turn_passed(state, now, _event(state, command, EventKind.TURN_PASSED))
+    return _turn_action(state, command, now, EventKind.TURN_PASSED)
 
 
 def _walkaway(state: TableState, command: c.WalkAway, now: datetime) -> list[NewEvent]:

@@ -279,6 +279,9 @@ class _Writer:
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="parley-log-writer", daemon=True)
         self._closed = False
+        #: Held while a job is queued or the writer closes, so no job is queued after the
+        #: queue was emptied for good.
+        self._gate = threading.Lock()
         #: Group commits so far, and units committed in them (for benchmarks and tests).
         self.commits = 0
         self.units = 0
@@ -287,15 +290,17 @@ class _Writer:
         self._thread.start()
 
     def submit(self, job: _Job[Any]) -> None:
-        if self._closed:
-            raise StoreError(f"{self._path}: the log is closed")
-        self._jobs.put(job)
+        with self._gate:
+            if self._closed:
+                raise StoreError(f"{self._path}: the log is closed")
+            self._jobs.put(job)
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._jobs.put(None)
+        with self._gate:
+            if self._closed:
+                return
+            self._closed = True
+            self._jobs.put(None)  # queued jobs before it are still written
         await asyncio.to_thread(self._thread.join)
 
     def _work(self) -> None:
@@ -307,10 +312,18 @@ class _Writer:
                     job = self._jobs.get()
                     continue
                 batch, stopped_at = self._gather(job)
-                self._commit(batch)
+                try:
+                    self._commit(batch)
+                except BaseException as exc:  # SQLite itself failed (I/O error, bad state)
+                    self._fail(batch, exc)
+                    if not isinstance(exc, Exception):
+                        raise
                 job = stopped_at if stopped_at is not _QUEUE_EMPTY else self._jobs.get()
         finally:
-            # Whatever is still queued hears that the log closed under it.
+            # Nothing more is taken, and whatever is still queued hears that the log
+            # closed under it.
+            with self._gate:
+                self._closed = True
             self._fail_queued()
             self._db.close()
 

@@ -18,7 +18,7 @@ from bot.domain import state as state_module
 from bot.domain.state import Replay
 from bot.scenarios import ScenarioLibrary
 from bot.service import Tables
-from bot.store import Snapshot, Store
+from bot.store import LogUnavailable, Snapshot, Store, StoreError
 from tests.test_store import FAC, raw_events, seat, who
 
 
@@ -249,3 +249,39 @@ async def test_a_read_after_a_commit_sees_it_whatever_other_reads_are_in_flight(
                 return await store.table(opened.table_id) is not None
 
             assert await asyncio.gather(*(open_and_read(n) for n in range(5))) == [True] * 5
+
+
+async def test_the_writer_survives_sqlite_failing_under_a_batch(tmp_path: Path) -> None:
+    """When SQLite itself fails mid-batch (here a unit ends the transaction under the
+    others), every unit of it gets a clear error, nothing is half-kept, and the next
+    write goes through: the writer thread never dies with callers left waiting."""
+    async with await Store.open(tmp_path / "log.db") as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await seat(tables)
+        gate, held = await hold_writer(store)
+
+        def breaks(tx: object) -> None:
+            tx._db.execute("COMMIT")  # type: ignore[attr-defined]
+
+        broken = asyncio.ensure_future(store.write(breaks))
+        other = asyncio.ensure_future(store.set_place(tid, "room:us", "222"))
+        while store._writer._jobs.qsize() < 2:
+            await asyncio.sleep(0.001)
+        gate.set()
+        await held
+        results = await asyncio.wait_for(
+            asyncio.gather(broken, other, return_exceptions=True), timeout=10
+        )
+        assert all(isinstance(r, Exception) for r in results), results
+        assert any(isinstance(r, LogUnavailable) for r in results)
+        assert await store.places(tid) == {}
+        said = await tables.act(tid, c.Say(who=who("alice"), text="still writing"))
+        assert said.ok and said.events[0].kind.value == "statement"
+
+
+async def test_a_write_after_close_is_refused_at_once(tmp_path: Path) -> None:
+    """Writing to a closed log raises a StoreError rather than waiting for ever."""
+    store = await Store.open(tmp_path / "log.db")
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.set_place(1, "status", "1")

@@ -287,9 +287,14 @@ class Tables:
         for wakeup in await self.store.wakeups():
             if guilds is not None and not guilds(wakeup.guild_id):
                 continue
-            found[wakeup.table_id] = (
-                wakeup.at if wakeup.known else await self.next_wakeup(wakeup.table_id)
-            )
+            if wakeup.known:
+                found[wakeup.table_id] = wakeup.at
+                continue
+            # Worked out once from the log, then kept, so the next look reads it.
+            state = await self.state(wakeup.table_id)
+            summary = _summary([], state)
+            await self.store.write(functools.partial(_fill_summary, wakeup.table_id, summary))
+            found[wakeup.table_id] = summary[3]
         return found
 
     async def check(self, table_id: int, command: c.Command) -> Refusal | None:
@@ -772,8 +777,9 @@ _Summary = tuple[str, int, str | None, datetime | None, int]
 
 
 def _summary(events: Sequence[Event], state: TableState | None = None) -> _Summary:
-    """The row summary of a table whose latest events are ``events``."""
-    last = events[-1].seq
+    """The row summary of a table whose latest events are ``events`` (or, with none
+    given, of ``state`` as it is)."""
+    last = events[-1].seq if events else state.last_seq if state is not None else 0
     if state is None:
         return ("setup", 0, None, None, last)
     wakeup = engine.next_wakeup(state)
@@ -892,6 +898,10 @@ def _append(write: _Write, tx: Transaction) -> None:
         tx.remember(write.key, table_id, write.events, write.outcome)
     if write.snapshot is not None:
         tx.put_snapshot(table_id, write.snapshot)
+
+
+def _fill_summary(table_id: int, summary: _Summary, tx: Transaction) -> None:
+    tx.fill_summary(table_id, *summary)
 
 
 def _create_table(

@@ -858,6 +858,23 @@ class Transaction:
             (phase, agreed, close_reason, wakeup.isoformat() if wakeup else None, seq, table_id),
         )
 
+    def fill_summary(
+        self,
+        table_id: int,
+        phase: str,
+        agreed: int,
+        close_reason: str | None,
+        wakeup: datetime | None,
+        seq: int,
+    ) -> None:
+        """Keep a summary worked out for a table logged before summaries kept its wake-up
+        (only if no write has kept one since)."""
+        self._db.execute(
+            "UPDATE tables SET phase = ?, agreed = ?, close_reason = ?, wakeup_at = ?, "
+            "summary_seq = ? WHERE id = ? AND summary_seq IS NULL",
+            (phase, agreed, close_reason, wakeup.isoformat() if wakeup else None, seq, table_id),
+        )
+
     def recall(self, key: str) -> Remembered | None:
         """What an action with this idempotency key produced before, if it was seen."""
         row = self._db.execute(

@@ -285,3 +285,23 @@ async def test_a_write_after_close_is_refused_at_once(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.set_place(1, "status", "1")
+
+
+async def test_a_table_logged_before_wakeups_were_kept_gets_its_summary_once(
+    tmp_path: Path,
+) -> None:
+    """A row with no kept wake-up (logged by an older Parley) is worked out from its log
+    once, and kept: the next look reads it from the row."""
+    db = tmp_path / "log.db"
+    async with await Store.open(db) as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await seat(tables)
+        expected = engine.next_wakeup(await tables.state(tid))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE tables SET wakeup_at = NULL, summary_seq = NULL")
+    async with await Store.open(db) as store:
+        fresh = Tables(store, ScenarioLibrary())
+        assert [w.known for w in await store.wakeups()] == [False]
+        assert await fresh.wakeups() == {tid: expected}
+        (kept,) = await store.wakeups()
+        assert kept.known and kept.at == expected

@@ -218,6 +218,19 @@ BARE_SCHEMA = (
 BARE_INSERT = "INSERT INTO events VALUES (1, ?, ?, 'statement', ?, ?)"
 
 
+def bare_log(path: Path) -> tuple[sqlite3.Connection, tuple[str, str, str]]:
+    """The bare baseline: a sqlite3 events table with the log's durability (WAL,
+    ``synchronous=NORMAL``), and a statement's (at, actor, data) to insert into it."""
+    at = datetime.now(UTC).isoformat()
+    actor = Actor(user_id="alice", name="alice", delegation="us", role="head").model_dump_json()
+    data = json.dumps({"round": 1, "text": "Statement 1234 for the record."})
+    bare = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL"):
+        bare.execute(f"PRAGMA {pragma}")
+    bare.execute(BARE_SCHEMA)
+    return bare, (at, actor, data)
+
+
 async def store_bench(workdir: Path, n: int, rounds: int = 3) -> None:
     """(2) One action = one write transaction, through Tables, against bare loops.
 
@@ -233,13 +246,7 @@ async def store_bench(workdir: Path, n: int, rounds: int = 3) -> None:
         lambda i: c.Pass(who=OBSERVER),  # not_a_member
     ]
     times: dict[str, list[float]] = {"tables": [], "keyed": [], "sqlite3": [], "aiosqlite": []}
-    at = datetime.now(UTC).isoformat()
-    actor = Actor(user_id="alice", name="alice", delegation="us", role="head").model_dump_json()
-    data = json.dumps({"round": 1, "text": "Statement 1234 for the record."})
-    bare = sqlite3.connect(workdir / "bare.db", isolation_level=None)
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL"):
-        bare.execute(f"PRAGMA {pragma}")
-    bare.execute(BARE_SCHEMA)
+    bare, (at, actor, data) = bare_log(workdir / "bare.db")
     async with (
         await Store.open(workdir / "appends.db") as store,
         aiosqlite.connect(workdir / "bare-aio.db", isolation_level=None) as adb,

@@ -55,17 +55,15 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import discord_bench
 from discord_bench import CountingHandler, Sample, percentile
-from engine_bench import BARE_INSERT, BARE_SCHEMA, FAC, PEOPLE, build_long_table, who
+from engine_bench import BARE_INSERT, FAC, PEOPLE, bare_log, build_long_table, who
 
 from bot.discord_app.app import ParleyBot, point_at
 from bot.domain import commands as c
-from bot.domain.events import Actor
 from bot.scenarios import ScenarioLibrary
 from bot.service import Outcome, Tables, open_tables
 from bot.settings import Settings
@@ -290,13 +288,7 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
     def say(i: int) -> c.Command:
         return c.Say(who=players[i % len(players)], text=f"Statement {i} for the record.")
 
-    at = datetime.now(UTC).isoformat()
-    actor = Actor(user_id="alice", name="alice", delegation="us", role="head").model_dump_json()
-    data = json.dumps({"round": 1, "text": "Statement 1234 for the record."})
-    bare = sqlite3.connect(workdir / "bare.db", isolation_level=None)
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL"):
-        bare.execute(f"PRAGMA {pragma}")
-    bare.execute(BARE_SCHEMA)
+    bare, (at, actor, data) = bare_log(workdir / "bare.db")
 
     times: dict[str, list[float]] = {"sqlite3": [], "one": [], "keyed": [], "many": []}
     refused = 0

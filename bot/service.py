@@ -901,7 +901,7 @@ def _append(write: _Write, tx: Transaction) -> None:
 
 
 def _fill_summary(table_id: int, summary: _Summary, tx: Transaction) -> None:
-    tx.fill_summary(table_id, *summary)
+    tx.set_summary(table_id, *summary, if_unknown=True)
 
 
 def _create_table(

@@ -850,28 +850,15 @@ class Transaction:
         close_reason: str | None,
         wakeup: datetime | None,
         seq: int,
+        *,
+        if_unknown: bool = False,
     ) -> None:
-        """Keep the table's listing summary and next wake-up (as of ``seq``) up to date."""
+        """Keep the table's listing summary and next wake-up (as of ``seq``) up to date;
+        ``if_unknown``: only for a row that has none yet (worked out for a table logged
+        before the wake-up was kept, and no write has kept one since)."""
         self._db.execute(
             "UPDATE tables SET phase = ?, agreed = ?, close_reason = ?, wakeup_at = ?, "
-            "summary_seq = ? WHERE id = ?",
-            (phase, agreed, close_reason, wakeup.isoformat() if wakeup else None, seq, table_id),
-        )
-
-    def fill_summary(
-        self,
-        table_id: int,
-        phase: str,
-        agreed: int,
-        close_reason: str | None,
-        wakeup: datetime | None,
-        seq: int,
-    ) -> None:
-        """Keep a summary worked out for a table logged before summaries kept its wake-up
-        (only if no write has kept one since)."""
-        self._db.execute(
-            "UPDATE tables SET phase = ?, agreed = ?, close_reason = ?, wakeup_at = ?, "
-            "summary_seq = ? WHERE id = ? AND summary_seq IS NULL",
+            "summary_seq = ? WHERE id = ?" + (" AND summary_seq IS NULL" if if_unknown else ""),
             (phase, agreed, close_reason, wakeup.isoformat() if wakeup else None, seq, table_id),
         )
 

@@ -1,16 +1,21 @@
 """The log: one SQLite file, append-only events, numbered per table.
 
-Writes go to one writer thread with its own connection. A write is a *unit*: a plain
-function of a :class:`Transaction`, run whole on that thread, so an action costs one trip
-there however many statements it takes. Units that arrive while a commit is in flight
-share the next ``BEGIN IMMEDIATE`` transaction (group commit), each in its own savepoint:
-one unit failing leaves the others in, and each caller hears back only after the commit
-that holds its unit. Two processes writing to the same file take turns at the write lock,
-and a table's sequence stays gap-free and unique because a unit checks the table's last
-number inside the transaction. The database itself refuses UPDATE and DELETE on events.
+A write is a *unit*: a plain function of a :class:`Transaction`, run whole on the writer's
+connection, so an action costs one commit however many statements it takes. Units written
+in the same turn of the event loop share one ``BEGIN IMMEDIATE`` transaction (group
+commit), each in its own savepoint: one unit failing leaves the others in, and each caller
+hears back only after the commit that holds its unit. That commit is made on the loop
+itself when it need not wait (in WAL mode with ``synchronous=NORMAL`` it appends to the
+WAL without a sync, cheaper than a trip to a thread and back); whenever it would wait (the
+write lock held by another process, a checkpoint, maintenance) the units go to the writer
+thread instead, which waits for them. Two processes writing to the same file take turns at
+the write lock, and a table's sequence stays gap-free and unique because a unit checks the
+table's last number inside the transaction. The database itself refuses UPDATE and DELETE
+on events.
 
 Reads go through aiosqlite on a second, read-only connection: in WAL mode they see the
-last commit without waiting behind the writer.
+last commit without waiting behind the writer. The one-row check of a table's last number
+is made on the loop, on a third connection that never waits.
 """
 
 from __future__ import annotations
@@ -236,6 +241,17 @@ T = TypeVar("T")
 #: The most units one group commit takes (the rest wait for the next).
 MAX_BATCH = 512
 
+#: The most units one commit on the event loop takes: their Python work (the rules'
+#: decisions) runs there, so a burst is cut into commits of a few milliseconds each, with
+#: the loop's other callbacks in between.
+LOOP_BATCH = 64
+
+#: Commits between two checkpoints of the write-ahead log (the writer's connection does
+#: not checkpoint on commit, so that a commit on the event loop never waits on a sync of
+#: the file; the writer thread checkpoints instead). An action's commit adds a few pages,
+#: so this keeps the WAL near SQLite's default of 1,000 pages.
+CHECKPOINT_EVERY = 256
+
 _EVENT_COLUMNS = "seq, at, kind, actor, data"
 
 #: Events read per query when a table's log is streamed.
@@ -244,10 +260,13 @@ STREAM_CHUNK = 2_000
 #: What :meth:`_Writer._gather` answers when it took everything queued.
 _QUEUE_EMPTY = object()
 
+#: A unit's result: its value, or the error its caller gets.
+_Result = tuple[Any, BaseException | None]
+
 
 @dataclass
 class _Job(Generic[T]):
-    """A unit on its way to the writer thread, and where its answer goes."""
+    """A unit on its way to be written, and where its answer goes."""
 
     run: Callable[[Transaction], T] | None
     #: Run on the bare connection outside any transaction (maintenance, tests).
@@ -270,18 +289,42 @@ def _answer_all(answers: list[tuple[asyncio.Future[Any], Any, BaseException | No
         _answer(future, value, error)
 
 
-class _Writer:
-    """The one thread that writes: takes units from a queue, commits them in groups."""
+class _Busy(Exception):
+    """Another connection holds SQLite's write lock (a commit that must not wait)."""
 
-    def __init__(self, db: sqlite3.Connection, path: str) -> None:
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite answered "database is locked": another connection holds the lock."""
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class _Writer:
+    """The writer's connection, and the thread that writes when the event loop must not.
+
+    A batch of units is committed on the event loop itself when nothing stands in its way:
+    no job is queued for the thread and SQLite's write lock is free at once. That costs the
+    commit alone (in WAL mode with ``synchronous=NORMAL`` a commit appends to the WAL and
+    does not sync), where a trip to a thread and back costs several times as much. Any
+    wait goes to the thread instead: the write lock held by another process (the thread
+    waits for it up to the busy timeout), the checkpoints that sync the file, maintenance
+    jobs, and every batch queued behind them, in order.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: str, busy_timeout_ms: int) -> None:
         self._db = db
         self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="parley-log-writer", daemon=True)
         self._closed = False
         #: Held while a job is queued or the writer closes, so no job is queued after the
-        #: queue was emptied for good.
+        #: queue was emptied for good; guards :attr:`_queued` too.
         self._gate = threading.Lock()
+        #: Jobs queued for the thread and not yet done (the loop writes only at 0).
+        self._queued = 0
+        #: Held by whoever uses the connection: the thread, or the loop committing.
+        self._in_use = threading.Lock()
+        self._since_checkpoint = 0
         #: Group commits so far, and units committed in them (for benchmarks and tests).
         self.commits = 0
         self.units = 0
@@ -289,11 +332,48 @@ class _Writer:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, job: _Job[Any]) -> None:
+    def check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self._path}: the log is closed")
+
+    def submit(self, *jobs: _Job[Any]) -> None:
+        """Queue jobs for the thread, in order."""
         with self._gate:
-            if self._closed:
-                raise StoreError(f"{self._path}: the log is closed")
-            self._jobs.put(job)
+            self.check_open()
+            self._queued += len(jobs)
+            for job in jobs:
+                self._jobs.put(job)
+
+    def write(self, batch: list[_Job[Any]]) -> None:
+        """Commit ``batch`` here and now if nothing stands in the way, else queue it for
+        the thread; either way each unit's future is answered after its commit."""
+        try:
+            results = self._write_here(batch)
+            if results is None:
+                self.submit(*batch)
+                return
+        except StoreError as closed:
+            results = [(None, closed)] * len(batch)
+        for job, (value, error) in zip(batch, results, strict=True):
+            _answer(job.future, value, error)
+
+    def _write_here(self, batch: list[_Job[Any]]) -> list[_Result] | None:
+        """The batch's results, committed on the caller's thread; None when that would
+        mean waiting (a job queued for the thread, or the write lock held elsewhere)."""
+        with self._gate:
+            self.check_open()
+            if self._queued or not self._in_use.acquire(blocking=False):
+                return None
+        try:
+            results = self._transact(batch, wait=False)
+        finally:
+            self._in_use.release()
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            self._since_checkpoint = 0
+            loop = batch[0].loop
+            with contextlib.suppress(StoreError):  # closing: the close checkpoints
+                self.submit(_Job(None, _checkpoint, loop, loop.create_future()))
+        return results
 
     async def close(self) -> None:
         with self._gate:
@@ -308,16 +388,15 @@ class _Writer:
             job = self._jobs.get()
             while job is not None:
                 if job.bare is not None:
-                    self._run_bare(job)
+                    with self._in_use:
+                        self._run_bare(job)
+                    self._done(1)
                     job = self._jobs.get()
                     continue
                 batch, stopped_at = self._gather(job)
-                try:
+                with self._in_use:
                     self._commit(batch)
-                except BaseException as exc:  # SQLite itself failed (I/O error, bad state)
-                    self._fail(batch, exc)
-                    if not isinstance(exc, Exception):
-                        raise
+                self._done(len(batch))
                 job = stopped_at if stopped_at is not _QUEUE_EMPTY else self._jobs.get()
         finally:
             # Nothing more is taken, and whatever is still queued hears that the log
@@ -325,7 +404,12 @@ class _Writer:
             with self._gate:
                 self._closed = True
             self._fail_queued()
-            self._db.close()
+            with self._in_use:
+                self._db.close()
+
+    def _done(self, jobs: int) -> None:
+        with self._gate:
+            self._queued -= jobs
 
     def _gather(self, first: _Job[Any]) -> tuple[list[_Job[Any]], Any]:
         """``first`` and the units queued behind it (up to :data:`MAX_BATCH`), and what
@@ -361,16 +445,86 @@ class _Writer:
         job.loop.call_soon_threadsafe(_answer, job.future, value, error)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
+        """Commit a batch on the thread (waiting for the write lock if need be) and
+        answer each caller on its own loop."""
+        try:
+            results = self._transact(batch, wait=True)
+        except BaseException as exc:  # not an Exception: answer, then let it through
+            self._deliver(batch, self._failed(batch, exc))
+            raise
+        assert results is not None  # (it waited for the lock)
+        self._deliver(batch, results)
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            self._since_checkpoint = 0
+            _checkpoint(self._db)
+
+    @staticmethod
+    def _deliver(batch: list[_Job[Any]], results: list[_Result]) -> None:
+        """Answer each unit's caller on its own loop (from the thread)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for job, (value, error) in zip(batch, results, strict=True):
+            by_loop.setdefault(job.loop, []).append((job.future, value, error))
+        for loop, answers in by_loop.items():
+            loop.call_soon_threadsafe(_answer_all, answers)
+
+    def _transact(self, batch: list[_Job[Any]], wait: bool) -> list[_Result] | None:
+        """Run the batch's units in one transaction and commit it: each unit's result.
+
+        Without ``wait``, None if another connection holds the write lock (nothing was
+        done). If SQLite itself fails (an I/O error, a transaction ended under it), every
+        unit gets an error and nothing is kept.
+        """
         db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
+            self._begin(wait)
+        except _Busy:
+            return None
         except sqlite3.OperationalError as exc:
-            self._fail(batch, exc)
-            return
+            return self._failed(batch, exc)
+        try:
+            results = self._run_units(batch)
+            if not isinstance(results, list):  # a unit failed alone: nothing to keep
+                return self._failed(batch, results[1], culprit=results[0])
+            db.execute("COMMIT")
+        except Exception as exc:  # SQLite itself failed (an I/O error, a bad state)
+            return self._failed(batch, exc)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        self.units += len(batch)
+        self._since_checkpoint += 1
+        return results
+
+    def _begin(self, wait: bool) -> None:
+        """``BEGIN IMMEDIATE``. The connection itself never waits for the write lock (its
+        busy timeout is 0, so that a commit on the loop cannot block it); waiting for
+        another connection to let the lock go happens here, on the thread, up to the busy
+        timeout. Without ``wait``, :class:`_Busy` when the lock is held."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if not wait:
+                    raise _Busy() from exc
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _run_units(self, batch: list[_Job[Any]]) -> list[_Result] | tuple[_Job[Any], BaseException]:
+        """Each unit in its own savepoint, so one failing leaves the others in; a unit
+        alone needs none (its failure rolls the transaction back, answered as the failed
+        unit and its error)."""
+        db = self._db
         tx = Transaction(db)
-        results: list[tuple[Any, BaseException | None]] = []
-        # Each unit in a savepoint, so one failing leaves the others in; a unit alone
-        # needs none (its failure rolls the transaction back).
+        results: list[_Result] = []
         alone = len(batch) == 1
         for job in batch:
             assert job.run is not None
@@ -380,8 +534,7 @@ class _Writer:
                 value = job.run(tx)
             except BaseException as exc:  # the unit's own failure, handed to its caller
                 if alone or not db.in_transaction:  # (SQLite may have rolled it all back)
-                    self._fail(batch, exc, culprit=job)
-                    return
+                    return job, exc
                 db.execute("ROLLBACK TO unit")
                 db.execute("RELEASE unit")
                 results.append((None, _as_unavailable(exc)))
@@ -389,28 +542,18 @@ class _Writer:
                 if not alone:
                     db.execute("RELEASE unit")
                 results.append((value, None))
-        try:
-            db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._fail(batch, exc)
-            return
-        self.commits += 1
-        self.units += len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for job, (value, error) in zip(batch, results, strict=True):
-            by_loop.setdefault(job.loop, []).append((job.future, value, error))
-        for loop, answers in by_loop.items():
-            loop.call_soon_threadsafe(_answer_all, answers)
+        return results
 
-    def _fail(
+    def _failed(
         self, batch: list[_Job[Any]], exc: BaseException, culprit: _Job[Any] | None = None
-    ) -> None:
-        """Nothing of the batch is kept: roll back and tell every caller (the unit that
-        failed gets its own error; the others, that the log could not take them)."""
+    ) -> list[_Result]:
+        """Nothing of the batch is kept: roll back, and each caller's error (the unit
+        that failed gets its own; the others, that the log could not take them)."""
         if self._db.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
         error = _as_unavailable(exc)
+        results: list[_Result] = []
         for job in batch:
             mine = error
             if job is not culprit and not isinstance(error, LogUnavailable):
@@ -418,7 +561,15 @@ class _Writer:
                     "the log could not record this (a write it shared a commit with "
                     "failed); nothing changed"
                 )
-            job.loop.call_soon_threadsafe(_answer, job.future, None, mine)
+            results.append((None, mine))
+        return results
+
+
+def _checkpoint(db: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database file as far as readers allow (never waits).
+    A failure is left for the next one: the WAL keeps everything until then."""
+    with contextlib.suppress(sqlite3.Error):
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _as_unavailable(exc: BaseException) -> BaseException:
@@ -459,8 +610,10 @@ def _connect_writer_once(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA wal_autocheckpoint = 0")  # the writer thread checkpoints
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db, path)
+        db.execute("PRAGMA busy_timeout = 0")  # from now on the writer waits itself
     except sqlite3.OperationalError as exc:
         db.close()
         if "locked" in str(exc) or "busy" in str(exc):
@@ -499,9 +652,14 @@ def _migrate(db: sqlite3.Connection, path: str) -> None:
 class Store:
     """The SQLite log. Open with :meth:`open`; use as an async context manager."""
 
-    def __init__(self, reader: aiosqlite.Connection, writer: _Writer, path: str) -> None:
+    def __init__(
+        self, reader: aiosqlite.Connection, peek: sqlite3.Connection, writer: _Writer, path: str
+    ) -> None:
         self._db = reader
+        self._peek = peek
         self._writer = writer
+        #: Units written since the loop last committed (see :meth:`write`).
+        self._pending: list[_Job[Any]] = []
         self.path = path
 
     @classmethod
@@ -513,7 +671,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open this database: {exc}") from None
         db = await asyncio.to_thread(_connect_writer, str(path), busy_timeout_ms)
-        writer = _Writer(db, str(path))
+        writer = _Writer(db, str(path), busy_timeout_ms)
         writer.start()
         try:
             reader = await aiosqlite.connect(str(path), isolation_level=None)
@@ -526,12 +684,24 @@ class Store:
         except BaseException:
             await writer.close()
             raise
-        return cls(reader, writer, str(path))
+        try:  # for the one read small enough to make on the loop, and that never waits
+            peek = sqlite3.connect(
+                str(path), timeout=0, isolation_level=None, check_same_thread=False
+            )
+            peek.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            await reader.close()
+            await writer.close()
+            raise StoreError(f"{path}: cannot open this database: {exc}") from None
+        return cls(reader, peek, writer, str(path))
 
     async def close(self) -> None:
-        """Close both connections (units already queued are written first)."""
+        """Close the connections (units already written are committed first)."""
+        while self._pending:
+            self._flush()
         await self._writer.close()
         await self._db.close()
+        self._peek.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -561,10 +731,23 @@ class Store:
         a read-only or locked file), :class:`LogUnavailable` is raised and nothing of the
         unit is kept.
         """
+        self._writer.check_open()
         loop = asyncio.get_running_loop()
         job: _Job[T] = _Job(unit, None, loop, loop.create_future())
-        self._writer.submit(job)
+        self._pending.append(job)
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
         return await job.future
+
+    def _flush(self) -> None:
+        """Commit the units written since the loop last came here, at most
+        :data:`LOOP_BATCH` at a time (group commit: callers that wrote in the same turn of
+        the loop share one transaction)."""
+        batch, self._pending = self._pending[:LOOP_BATCH], self._pending[LOOP_BATCH:]
+        if self._pending:
+            self._pending[0].loop.call_soon(self._flush)
+        if batch:
+            self._writer.write(batch)
 
     async def on_writer(self, run: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``run`` on the writer's own connection between transactions (maintenance,
@@ -617,9 +800,11 @@ class Store:
     async def head(self, table_id: int) -> int:
         """The highest sequence number logged for a table (0 if none): one index lookup,
         to tell whether a cached state is still the latest."""
-        rows = await self._fetchall(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE table_id = ?", (table_id,)
-        )
+        sql = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE table_id = ?"
+        try:  # on the loop: a few microseconds, where a trip to the reader's thread is many
+            rows = self._peek.execute(sql, (table_id,)).fetchall()
+        except sqlite3.OperationalError:  # busy for a moment (never waited for here)
+            rows = await self._fetchall(sql, (table_id,))
         return int(rows[0][0])
 
     async def snapshot(self, table_id: int) -> Snapshot | None:

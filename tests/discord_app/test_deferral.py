@@ -32,11 +32,11 @@ async def test_a_slow_answer_is_deferred_then_follows(
     monkeypatch.setattr(replies, "DEFER_AFTER_SECONDS", 0.05)
     started_unit, gate = threading.Event(), threading.Event()
 
-    def hold(tx: object) -> None:
+    def hold(db: object) -> None:  # the writer thread busy: writes queue up behind it
         started_unit.set()
         gate.wait(10)
 
-    held = asyncio.ensure_future(parley.tables.store.write(hold))
+    held = asyncio.ensure_future(parley.tables.store.on_writer(hold))
     assert await asyncio.to_thread(started_unit.wait, 10)
     try:
         record = await s.slash(s.alice, "pass")

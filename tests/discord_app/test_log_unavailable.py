@@ -83,14 +83,15 @@ async def read_only(bot: ParleyBot, db: Path) -> Callable[[], Awaitable[None]]:
 
 async def locked(bot: ParleyBot, db: Path) -> Callable[[], Awaitable[None]]:
     """Another program holds the log's write lock; returns how to let it go."""
-    await pragma(bot, "PRAGMA busy_timeout = 0")  # give up at once rather than in 30 s
+    writer = bot.tables.store._writer
+    patience, writer._busy_timeout_ms = writer._busy_timeout_ms, 0  # give up at once
     other = sqlite3.connect(db, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
 
     async def undo() -> None:
         other.execute("ROLLBACK")
         other.close()
-        await pragma(bot, "PRAGMA busy_timeout = 30000")
+        writer._busy_timeout_ms = patience
 
     return undo
 

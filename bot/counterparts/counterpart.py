@@ -34,11 +34,14 @@ from functools import cached_property
 
 from bot.counterparts.tactics import Tactic
 from bot.domain import commands as c
-from bot.domain.scenario import Balance, Item, Scenario, Sequencing
+from bot.domain.scenario import Balance, Scenario, Sequencing
 from bot.domain.state import Seat, TableState
 
 #: How far the counterpart's reading of a public weight may be off (a share of it).
 MODEL_ERROR = 0.25
+
+#: An offer it could make: the items it gives and the items it asks for.
+Step = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ class Counterpart:
         delegation = scenario.delegation(self.me)
         assert delegation is not None
         self.value = {item.id: item.values.get(self.me, 0) for item in scenario.items}
-        best = sum(v for v in self.value.values() if v > 0)
+        #: Every item worth something to it: where each plan starts.
+        self._worth = {i for i, v in self.value.items() if v > 0}
+        best = self.utility(self._worth)
         self.tactic = Tactic.draw(seat.strategy, best, delegation.batna, rng)
         # the other side's values as this seat reads them: the public weights, give or take
         self.their = {
@@ -78,19 +83,26 @@ class Counterpart:
         self._basket = {item.id: item.basket for item in scenario.items}
         self._titles = {item.id: item.title[:1].lower() + item.title[1:] for item in scenario.items}
         self._concessions_seen: tuple[int, list[int]] = (-1, [])
+        #: The last step worked out, with the plan and the open items it was worked out from.
+        self._last_fit: tuple[tuple[frozenset[str], tuple[str, ...]] | None, Step | None] = (
+            None,
+            None,
+        )
         self._mine = {item.id for item in scenario.items if item.giver == self.me}
         order = {b.id: b.order for b in scenario.baskets}
-        #: The order it fills a step in: the earliest basket first, then what matters most.
-        self._rank = {
+        rank = {
             item.id: (order[item.basket], -abs(self.value[item.id]), self._order[item.id])
             for item in scenario.items
         }
+        #: Every item in the order it fills a step in: the earliest basket first, then what
+        #: matters most (sorted once: each step takes the ones it wants in this order).
+        self._ranked = sorted(rank, key=rank.__getitem__)
         self._reciprocal = self.rules.reciprocity or self.rules.sequencing is Sequencing.PARALLEL
         self._gated = {b.id for b in scenario.baskets if b.gated}
 
-    @property
+    @cached_property
     def who(self) -> c.Who:
-        """The counterpart as the rules see a person."""
+        """The counterpart as the rules see a person (the same on every move)."""
         return c.Who(user_id=self.seat.user_id, name=f"{self.me} counterpart")
 
     # -- what it wants ------------------------------------------------------------------
@@ -112,9 +124,9 @@ class Counterpart:
     def plan(self, state: TableState, target: float) -> set[str]:
         """The items still to agree that the counterpart aims for at ``target``."""
         agreed = state.agreed
-        value, basket_of = self.value, self._basket
-        plan = {i for i, v in value.items() if v > 0 and i not in agreed}
-        utility = sum(value[i] for i in agreed) + sum(value[i] for i in plan)
+        basket_of = self._basket
+        plan = self._worth - agreed.keys()
+        utility = self.utility(agreed) + self.utility(plan)
         # a plan keeps an item of every gated basket that still needs one
         needed = dict.fromkeys(self._gated_needs(state), 0)
         for i in plan:
@@ -205,10 +217,25 @@ class Counterpart:
 
     def _next_step(self, state: TableState, plan: set[str]) -> c.Offer | None:
         """The offer that moves its plan on now, if the rules allow one."""
-        for give, ask in self._steps(state, plan):
-            if self._fits(give, ask):
-                return c.Offer(who=self.who, give=give, ask=ask, note=self._note(state, give, ask))
-        return None
+        found = self._first_fit(plan, tuple(i.id for i in state.open_items()))
+        if found is None:
+            return None
+        give, ask = found
+        return c.Offer(who=self.who, give=give, ask=ask, note=self._note(state, give, ask))
+
+    def _first_fit(self, plan: set[str], open_ids: tuple[str, ...]) -> Step | None:
+        """The first of its steps the rules take, as (give, ask).
+
+        It depends on nothing but the plan and the open items, which often stay the same
+        from one turn to the next (a plan holds while the target has not fallen far enough
+        for the next concession), so the last answer is kept with what it was worked out
+        from.
+        """
+        key = (frozenset(plan), open_ids)
+        if self._last_fit[0] != key:
+            fits = (step for step in self._steps(plan, open_ids) if self._fits(*step))
+            self._last_fit = (key, next(fits, None))
+        return self._last_fit[1]
 
     def _fits(self, give: Sequence[str], ask: Sequence[str]) -> bool:
         """Whether the rules take an offer of open, unagreed items (which every candidate
@@ -226,15 +253,16 @@ class Counterpart:
             if abs(gap) > rules.balance_tolerance:
                 return False
         if rules.sequencing is Sequencing.PACKAGE:
-            covered = {self._item(i).basket for i in (*give, *ask)}
+            covered = {self._basket[i] for i in (*give, *ask)}
             if not self._gated <= covered:
                 return False
         return True
 
-    def _steps(self, state: TableState, plan: set[str]) -> Iterable[tuple[tuple[str, ...], ...]]:
-        """Offers that move the plan on, most of the plan first; each (give, ask)."""
-        open_ids = [i.id for i in state.open_items()]
-        wanted = sorted((i for i in open_ids if i in plan), key=self._rank.__getitem__)
+    def _steps(self, plan: set[str], open_ids: Sequence[str]) -> Iterable[Step]:
+        """Offers of open items that move the plan on, most of the plan first; each
+        (give, ask)."""
+        open_now = set(open_ids)
+        wanted = [i for i in self._ranked if i in plan and i in open_now]
         if not wanted:
             return
         limit = self.rules.max_items_per_offer
@@ -245,9 +273,7 @@ class Counterpart:
             chosen = wanted[:size] if not package else self._trim(wanted, size)
             yield from self._fitted(chosen, open_ids)
 
-    def _fitted(
-        self, chosen: list[str], open_ids: list[str]
-    ) -> Iterable[tuple[tuple[str, ...], ...]]:
+    def _fitted(self, chosen: list[str], open_ids: Sequence[str]) -> Iterable[Step]:
         """``chosen`` as an offer, made reciprocal where the rules ask. Step by step it
         keeps its offers balanced in public weight even where the rules only advise it
         (small, balanced steps are its manner); a lopsided offer comes last, only where
@@ -268,9 +294,7 @@ class Counterpart:
         if self.rules.balance is not Balance.ENFORCE:
             yield tuple(give), tuple(ask)
 
-    def _balanced(
-        self, give: list[str], ask: list[str], spare: list[str]
-    ) -> Iterable[tuple[tuple[str, ...], ...]]:
+    def _balanced(self, give: list[str], ask: list[str], spare: list[str]) -> Iterable[Step]:
         """Variants of an offer with the public weights brought within the tolerance: one
         change at a time (drop an item from the heavier side, or add one to the lighter),
         the one that closes the gap most and costs this side least."""
@@ -311,7 +335,7 @@ class Counterpart:
             moved = weight[item] if add == (where is give) else -weight[item]
             gap += moved
 
-    def _covering(self, wanted: list[str], open_ids: list[str]) -> list[str]:
+    def _covering(self, wanted: list[str], open_ids: Sequence[str]) -> list[str]:
         """``wanted`` with an item of every gated basket it misses (the package's rule)."""
         basket_of = self._basket
         covered = {basket_of[i] for i in wanted}
@@ -365,11 +389,6 @@ class Counterpart:
             return set()
         agreed_baskets = state.agreed_baskets
         return {b for b in self._gated if b not in agreed_baskets}
-
-    def _item(self, item_id: str) -> Item:
-        found = self.scenario.item(item_id)
-        assert found is not None
-        return found
 
     # -- its words ------------------------------------------------------------------------
 

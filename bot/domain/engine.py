@@ -7,6 +7,7 @@ brings. Both are pure: the current time and any randomness come in as arguments.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.events import CLOSE_REASONS, Actor, EventKind, NewEvent
-from bot.domain.scenario import Action, Balance, Delegation, Scenario, Sequencing
+from bot.domain.scenario import Action, Balance, Delegation, Item, Scenario, Sequencing
 from bot.domain.state import Member, Phase, StandingOffer, TableState
 
 R = RefusalCode
@@ -185,8 +186,15 @@ def _actor(state: TableState, who: c.Who) -> Actor:
     member = state.member(who.user_id)
     if member is None:
         return Actor(user_id=who.user_id, name=who.name)
+    return _member_actor(member)
+
+
+@functools.lru_cache(maxsize=1024)
+def _member_actor(member: Member) -> Actor:
+    """A member as the actor of an event. Both are frozen, so the actor is built once per
+    member (as seated, named and placed then) and shared by the events it acts in."""
     return Actor(
-        user_id=who.user_id,
+        user_id=member.user_id,
         name=member.name,
         delegation=member.delegation,
         role=member.role,
@@ -774,19 +782,20 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
     if not give and not ask:
         raise Refusal(R.BAD_ARGUMENT, "Name at least one item to give or to ask (see /items).")
     rules = state.rules
-    _check_items(state, (*give, *ask))
-    for item_id in give:
-        if state.item(item_id).giver != me:
+    named = _check_items(state, (*give, *ask))
+    given, asked = named[: len(give)], named[len(give) :]
+    for item in given:
+        if item.giver != me:
             raise Refusal(
                 R.WRONG_GIVER,
-                f"{_title(state, item_id)} is conceded by "
-                f"{_name(state, state.item(item_id).giver)}, not by you: put it "
+                f"{_title(state, item.id)} is conceded by "
+                f"{_name(state, item.giver)}, not by you: put it "
                 "under ask.",
             )
-    for item_id in ask:
-        if state.item(item_id).giver == me:
+    for item in asked:
+        if item.giver == me:
             raise Refusal(
-                R.WRONG_GIVER, f"{_title(state, item_id)} is yours to concede: put it under give."
+                R.WRONG_GIVER, f"{_title(state, item.id)} is yours to concede: put it under give."
             )
     reciprocal = rules.reciprocity or rules.sequencing is Sequencing.PARALLEL
     if reciprocal and not (give and ask):
@@ -794,9 +803,9 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
             R.NOT_RECIPROCAL,
             "Offers here must be reciprocal: give at least one item and ask at least one.",
         )
-    _check_size_and_sequencing(state, (*give, *ask))
-    weight_given = sum(state.item(i).weight for i in give)
-    weight_asked = sum(state.item(i).weight for i in ask)
+    _check_size_and_sequencing(state, named)
+    weight_given = sum(item.weight for item in given)
+    weight_asked = sum(item.weight for item in asked)
     imbalance = weight_given - weight_asked
     data: dict[str, Any] = {
         "delegation": me,
@@ -844,30 +853,34 @@ def _draft(state: TableState, command: c.Draft, now: datetime) -> list[NewEvent]
     items = _clean(command.items)
     if not items:
         raise Refusal(R.BAD_ARGUMENT, "Name at least one item for the draft (see /items).")
-    _check_items(state, items)
-    _check_size_and_sequencing(state, items)
-    give = [i for i in items if state.item(i).giver == chair]
-    ask = [i for i in items if state.item(i).giver != chair]
+    named = _check_items(state, items)
+    _check_size_and_sequencing(state, named)
+    given = [item for item in named if item.giver == chair]
+    asked = [item for item in named if item.giver != chair]
     standing = state.standing
     data: dict[str, Any] = {
         "delegation": chair,
-        "give": give,
-        "ask": ask,
+        "give": [item.id for item in given],
+        "ask": [item.id for item in asked],
         "note": command.note.strip()[:MAX_TEXT],
         "answers": standing.seq if standing and standing.by != chair else None,
         "revises": standing.seq if standing and standing.by == chair else None,
-        "weight_given": sum(state.item(i).weight for i in give),
-        "weight_asked": sum(state.item(i).weight for i in ask),
+        "weight_given": sum(item.weight for item in given),
+        "weight_asked": sum(item.weight for item in asked),
         "draft": True,
     }
     return _turn_action(state, command, now, EventKind.OFFER_TABLED, **data)
 
 
-def _check_items(state: TableState, items: Sequence[str]) -> None:
-    """Every item named exists, is still open to agree, and is named once."""
+def _check_items(state: TableState, items: Sequence[str]) -> list[Item]:
+    """Every item named exists, is still open to agree, and is named once: the items, in
+    the order named (looked up once, for the checks that follow)."""
+    found = []
     for item_id in items:
-        if state.scenario.item(item_id) is None:
+        item = state.scenario.item(item_id)
+        if item is None:
             raise Refusal(R.UNKNOWN_ITEM, f"There is no item {item_id!r}; /items lists them.")
+        found.append(item)
     agreed = state.agreed
     for item_id in items:
         if item_id in agreed:
@@ -880,9 +893,10 @@ def _check_items(state: TableState, items: Sequence[str]) -> None:
         if item_id in seen:
             raise Refusal(R.DUPLICATE_ITEM, f"{item_id!r} is listed twice; name each item once.")
         seen.add(item_id)
+    return found
 
 
-def _check_size_and_sequencing(state: TableState, items: Sequence[str]) -> None:
+def _check_size_and_sequencing(state: TableState, items: Sequence[Item]) -> None:
     """The item limit, and the sequencing mode's open baskets or package coverage."""
     limit = state.rules.max_items_per_offer
     if len(items) > limit:
@@ -893,10 +907,10 @@ def _check_size_and_sequencing(state: TableState, items: Sequence[str]) -> None:
     _check_sequencing(state, items)
 
 
-def _check_sequencing(state: TableState, items: Sequence[str]) -> None:
+def _check_sequencing(state: TableState, items: Sequence[Item]) -> None:
     scenario = state.scenario
     if state.rules.sequencing is Sequencing.PACKAGE:
-        covered = {state.item(i).basket for i in items}
+        covered = {item.basket for item in items}
         missing = [b for b in scenario.baskets_in_order() if b.gated and b.id not in covered]
         if missing:
             raise Refusal(
@@ -906,8 +920,11 @@ def _check_sequencing(state: TableState, items: Sequence[str]) -> None:
                 f"{', '.join(b.title for b in missing)}.",
             )
         return
-    for item_id in items:
-        basket = scenario.basket(state.item(item_id).basket)
+    open_baskets = {b.id for b in state.open_baskets()}
+    for item in items:
+        if item.basket in open_baskets:
+            continue  # an open basket has no blocker: only a shut one needs looking into
+        basket = scenario.basket(item.basket)
         assert basket is not None
         blocker = state.blocking_basket(basket)
         if blocker is not None:
@@ -915,7 +932,7 @@ def _check_sequencing(state: TableState, items: Sequence[str]) -> None:
             open_now = ", ".join(b.title for b in state.open_baskets())
             raise Refusal(
                 R.BASKET_CLOSED,
-                f"{_title(state, item_id)} is in {basket.title}, "
+                f"{_title(state, item.id)} is in {basket.title}, "
                 f"which opens only once {blocker.title} has an agreed item. "
                 f"Agreed so far: {agreed}. Open now: {open_now}.",
             )
@@ -1013,7 +1030,8 @@ def _standing_of_other(
 
 
 def _clean(ids: Sequence[str]) -> tuple[str, ...]:
-    return tuple(i.strip() for i in ids if i.strip())
+    """The ids stripped, blank ones left out."""
+    return tuple(filter(None, map(str.strip, ids)))
 
 
 def _title(state: TableState, item_id: str) -> str:

@@ -408,7 +408,8 @@ class NewEvent(BaseModel):
     @classmethod
     def _data_of_kind(cls, value: Any) -> Any:
         if isinstance(value, dict) and "kind" in value:
-            model = DATA_MODELS[EventKind(value["kind"])]
+            kind = value["kind"]
+            model = DATA_MODELS[kind if isinstance(kind, EventKind) else EventKind(kind)]
             data = value.get("data", {})
             if isinstance(data, EventData):
                 if not isinstance(data, model):

@@ -8,11 +8,11 @@ file, the field path and what is wrong.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -286,6 +286,14 @@ class Scenario(_Strict):
         """The basket with this id, if any."""
         return self._index[2].get(basket_id)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose lookups and rule sets are worked out again from its own fields (a
+        copy with other items or rules must not answer with the original's)."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            copied.__dict__.pop(name, None)
+        return copied
+
     @cached_property
     def _index(self) -> tuple[dict[str, Delegation], dict[str, Item], dict[str, Basket]]:
         """Delegations, items and baskets by id (the first of a duplicated id wins, as
@@ -324,7 +332,17 @@ class Scenario(_Strict):
         return [default, *(name for name in self.variants if name != default)]
 
     def rules_for(self, variant: str) -> RuleSet:
-        """The rule set of ``variant``: the base rules with its overrides applied."""
+        """The rule set of ``variant``: the base rules with its overrides applied (a
+        KeyError if the scenario has no such variant)."""
+        return self._rule_sets[variant]
+
+    @cached_property
+    def _rule_sets(self) -> dict[str, RuleSet]:
+        """Every variant's rule set, worked out once (tables and counterparts ask for it
+        again and again; the scenario and its rules are frozen)."""
+        return {name: self._overridden(name) for name in self.variant_names()}
+
+    def _overridden(self, variant: str) -> RuleSet:
         if variant == self.rules.sequencing.value and variant not in self.variants:
             return self.rules
         overrides = self.variants[variant]
@@ -348,6 +366,9 @@ class Scenario(_Strict):
         for i, e in enumerate(self.events):
             yield ("events", i, "prompt"), e.prompt
 
+
+#: What a scenario works out once from its fields and keeps (see Scenario.model_copy).
+_DERIVED = ("_index", "_ordered_baskets", "_rule_sets")
 
 Problem = tuple[tuple[str | int, ...], str]
 

@@ -168,6 +168,9 @@ class TableState:
     _agreed: tuple[int, dict[str, int], frozenset[str]] = field(
         default=(0, {}, frozenset()), repr=False, compare=False
     )
+    #: ``open_items()`` as last computed, with the number of agreements it was computed
+    #: from (only an agreement opens a basket or takes an item off the table).
+    _open: tuple[int, tuple[Item, ...]] = field(default=(-1, ()), repr=False, compare=False)
 
     def snapshot(self) -> TableState:
         """A copy that later events will not change (the scenario is shared: it is frozen).
@@ -290,16 +293,16 @@ class TableState:
         return found
 
     def open_items(self, giver: str | None = None) -> list[Item]:
-        """Items not yet agreed whose basket is open, optionally only one giver's."""
-        agreed = self.agreed
-        open_ids = {b.id for b in self.open_baskets()}
-        return [
-            item
-            for item in self.scenario.items
-            if item.id not in agreed
-            and item.basket in open_ids
-            and (giver is None or item.giver == giver)
-        ]
+        """Items not yet agreed whose basket is open, optionally only one giver's.
+
+        Like ``agreed``, worked out again only when the number of agreements changes.
+        """
+        if self._open[0] != len(self.agreements):
+            agreed = self.agreed
+            open_ids = {b.id for b in self.open_baskets()}
+            found = (i for i in self.scenario.items if i.id not in agreed and i.basket in open_ids)
+            self._open = (len(self.agreements), tuple(found))
+        return [item for item in self._open[1] if giver is None or item.giver == giver]
 
     def score(self, delegation: str) -> int:
         """The sum of the delegation's private values of every agreed item."""
@@ -349,13 +352,14 @@ def _continues_group(state: TableState, event: Event) -> bool:
 
 
 def _set_turn(state: TableState, data: ev.TurnChange, at: datetime) -> None:
-    if data.given("turn") or data.given("deadline"):
+    given = data.model_fields_set  # what the event says (see EventData.given)
+    if "turn" in given or "deadline" in given:
         state.turn_began = at
-    if data.given("turn"):
+    if "turn" in given:
         state.turn = data.turn
-    if data.given("next_round") and data.next_round is not None:
+    if "next_round" in given and data.next_round is not None:
         state.round = data.next_round
-    if data.given("deadline"):
+    if "deadline" in given:
         state.deadline = data.deadline_at
         state.reminded = False
 
@@ -411,7 +415,8 @@ def _table_started(state: TableState, event: Event) -> None:
 
 
 def _offer_tabled(state: TableState, event: Event) -> None:
-    state.standing = StandingOffer.tabled(event)
+    # A replay has put the offer in ``offers`` already (the same frozen value).
+    state.standing = state.offers.get(event.seq) or StandingOffer.tabled(event)
 
 
 def _offer_accepted(state: TableState, event: Event) -> None:

@@ -95,6 +95,39 @@ def test_counterparts_never_make_a_move_the_rules_refuse(
     event(f"{mode}: {'deal' if state.agreed else 'no deal'}")
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    scenarios(),
+    st.sampled_from(MODES),
+    st.lists(st.sampled_from(c.STRATEGIES), min_size=4, max_size=4),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 4),
+)
+def test_a_counterpart_that_kept_playing_decides_as_a_fresh_one(
+    scenario: Scenario, mode: str, chosen: list[str], seed: int, undos: int
+) -> None:
+    """What a counterpart keeps from its last turn never goes stale: through a table and
+    undos of its last moves, it decides as one seated just then would."""
+    strategies = dict(zip(scenario.offering, chosen, strict=False))
+    table = sim.MemoryTable(scenario)
+    kept: dict[str, Counterpart] = {}
+    original = Counterpart.decide
+
+    def checked(self: Counterpart, state: TableState) -> c.Command:
+        player = kept.setdefault(self.me, Counterpart(scenario, mode, self.seat))
+        fresh = Counterpart(scenario, mode, self.seat)
+        move = original(player, state)
+        assert move == original(fresh, state)
+        return move
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Counterpart, "decide", checked)
+        sim.play_table(scenario, mode, strategies, seed, table)
+        for _ in range(undos):
+            if table.act(c.Undo(who=sim.FACILITATOR)):
+                table.play_counterparts()
+
+
 def _hanoi() -> Scenario:
     return ScenarioLibrary().get("hanoi-2019")
 
@@ -174,6 +207,20 @@ def test_a_counterpart_accepts_an_offer_worth_its_target_and_rejects_a_poor_one(
     plan = player.plan(state, target)
     assert player.acceptable(state, rich, plan, target, None) == (player.utility(rich) >= target)
     assert not player.acceptable(state, poor, plan, target, None)
+
+
+def test_the_kept_step_is_worked_out_again_when_the_open_items_change() -> None:
+    """The step kept from the last turn serves only the same plan with the same items open."""
+    scenario = _hanoi()
+    seat = Seat("us", "linear", 0, 7, "counterpart:us")
+    player = Counterpart(scenario, "singapore", seat)
+    every = tuple(i.id for i in scenario.items)
+    plan = {i for i in every if player.value[i] > 0}
+    first = player._first_fit(plan, every)
+    fewer = every[len(every) // 2 :]
+    fresh = Counterpart(scenario, "singapore", seat)._first_fit(plan, fewer)
+    assert player._first_fit(plan, fewer) == fresh != first
+    assert player._first_fit(plan, every) == first
 
 
 def test_a_seeded_simulation_gives_the_same_numbers_twice() -> None:

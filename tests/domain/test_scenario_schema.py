@@ -155,6 +155,22 @@ def test_variants_override_the_rules(mini: Scenario) -> None:
     assert mini.rules_for("open").first_mover == "b"
 
 
+def test_a_copy_with_other_fields_never_answers_with_the_originals(mini: Scenario) -> None:
+    """Rule sets and lookups, kept once worked out, are worked out again for a copy."""
+    assert mini.rules_for("package").max_items_per_offer == 9
+    assert mini.item("a-rel1") is not None and mini.baskets_in_order()[0].id == "rel"
+    rules = mini.rules.model_copy(update={"max_rounds": 99})
+    items = [i for i in mini.items if i.id != "a-rel1"]
+    baskets = [b.model_copy(update={"order": 9}) if b.id == "rel" else b for b in mini.baskets]
+    copy = mini.model_copy(update={"rules": rules, "items": items, "baskets": baskets})
+    assert copy.rules_for("package").max_rounds == 99
+    assert copy.rules_for("package").max_items_per_offer == 9
+    assert copy.item("a-rel1") is None and copy.baskets_in_order()[-1].id == "rel"
+    assert mini.rules_for("package").max_rounds == mini.rules.max_rounds
+    with pytest.raises(KeyError):
+        mini.rules_for("no-such-variant")
+
+
 def test_trio_fixture_loads(trio: Scenario) -> None:
     """The trio fixture has three offering delegations."""
     assert trio.offering == ["a", "b", "c"]

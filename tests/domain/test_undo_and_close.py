@@ -267,3 +267,27 @@ def test_undo_that_restores_an_offer_restores_its_imbalance_mark(mini: Scenario)
     assert t.state.standing is not None and t.state.standing.seq == offer.seq
     assert t.state.standing.imbalance == 3
     assert t.state.offers[offer.seq].imbalance == 3
+
+
+def test_open_items_never_go_stale_through_agreements_and_undo(mini: Scenario) -> None:
+    """Open items, worked out once per number of agreements, follow every agreement and
+    its undo, and match a fresh fold of the log."""
+    t = seated(mini)
+
+    def open_ids(giver: str | None = None) -> list[str]:
+        return [i.id for i in t.state.open_items(giver)]
+
+    before = open_ids()
+    assert "a-rel1" in before and "a-peace" not in before  # Singapore order
+    t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
+    assert open_ids() == before
+    t.do("b_head", c.Accept)
+    agreed = open_ids()
+    assert "a-rel1" not in agreed and "b-rel1" not in agreed and "a-peace" in agreed
+    assert open_ids("a") == [i for i in agreed if i.startswith("a-")]
+    t.do("fac", c.Undo)
+    assert open_ids() == before
+    t.offer("b_head", give=["b-rel1"], ask=["a-rel2"])
+    t.do("a_head", c.Accept)
+    assert "a-rel1" in open_ids() and "a-rel2" not in open_ids() and "a-peace" in open_ids()
+    assert open_ids() == [i.id for i in t.replayed().open_items()]

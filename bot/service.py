@@ -1,6 +1,6 @@
 """Tables: the one place commands meet the rules and the log.
 
-An action is one unit on the log's writer thread (one trip, see :mod:`bot.store`):
+An action is one unit written to the log (one commit, see :mod:`bot.store`):
 inside the transaction it checks the idempotency key, catches the table's cached state up
 with anything another process logged, decides with the rules, and appends the events (or
 the refused attempt), the table's summary and the key. Only after the commit is the
@@ -508,7 +508,7 @@ class Tables:
     def _counterpart(self, table_id: int, state: TableState, seat: Seat) -> Counterpart:
         """The seat's player (kept with the cached table while the seat is the same: it
         is pure, so a fresh one after a restart plays the same). Called from an action's
-        unit on the writer thread, under the table's lock: nothing else touches the
+        unit, under the table's lock: nothing else touches the
         table's players meanwhile."""
         held = self._held.get(table_id)
         players = held.players if held is not None else {}
@@ -553,7 +553,7 @@ class Tables:
         plan: Callable[[TableState, datetime], _Plan | None],
         key: str | None = None,
     ) -> Outcome:
-        """Decide and log an action as one unit on the writer thread.
+        """Decide and log an action as one unit written to the log.
 
         ``plan`` says what the action comes to on a state (None: nothing to log). Inside
         the transaction the unit first catches the cached fold up with anything another
@@ -588,8 +588,8 @@ class Tables:
         key: str | None,
         tx: Transaction,
     ) -> _Write | _Seen | None:
-        """The unit of one action (on the writer thread): the key, catch-up, decision,
-        events and what is kept beside them."""
+        """The unit of one action (run by the store in its transaction): the key,
+        catch-up, decision, events and what is kept beside them."""
         if (seen := _recall(tx, key, table_id)) is not None:
             return seen
         replay = held.replay
@@ -879,7 +879,7 @@ def _recall(tx: Transaction, key: str | None, table_id: int | None = None) -> _S
 
 
 def _append(write: _Write, tx: Transaction) -> None:
-    """Log an action's events and keep its summary, key and snapshot (writer thread)."""
+    """Log an action's events and keep its summary, key and snapshot (in its unit)."""
     table_id = write.table_id
     if write.closed is None:  # an undone close reopens the table, if its channel is free
         other = tx.open_table_id(*tx.channel(table_id))
@@ -907,7 +907,7 @@ def _fill_summary(table_id: int, summary: _Summary, tx: Transaction) -> None:
 def _create_table(
     new: _NewTable, tx: Transaction, one_per_channel: bool = False
 ) -> _Seen | _Exists | _Created:
-    """The unit that opens a table (on the writer thread)."""
+    """The unit that opens a table."""
     if (seen := _recall(tx, new.key)) is not None:
         return seen
     if one_per_channel:

@@ -366,10 +366,12 @@ class _Writer:
                 return None
         try:
             results = self._transact(batch, wait=False)
+            checkpoint = self._since_checkpoint >= CHECKPOINT_EVERY
+            if checkpoint:
+                self._since_checkpoint = 0
         finally:
             self._in_use.release()
-        if self._since_checkpoint >= CHECKPOINT_EVERY:
-            self._since_checkpoint = 0
+        if checkpoint:  # it may sync the file: the thread's work
             loop = batch[0].loop
             with contextlib.suppress(StoreError):  # closing: the close checkpoints
                 self.submit(_Job(None, _checkpoint, loop, loop.create_future()))
@@ -722,10 +724,12 @@ class Store:
     # -- writing ------------------------------------------------------------------------
 
     async def write(self, unit: Callable[[Transaction], T]) -> T:
-        """Run ``unit`` on the writer thread inside a write transaction and return what it
-        returned once that transaction has committed.
+        """Run ``unit`` on the writer's connection inside a write transaction and return
+        what it returned once that transaction has committed.
 
-        The unit runs in its own savepoint of a transaction it may share with units from
+        Units written in the same turn of the loop are committed together, on the loop
+        when that need not wait, else on the writer thread (see :class:`_Writer`). The
+        unit runs in its own savepoint of a transaction it may share with units from
         other callers. If it raises, its changes are undone and the exception comes back
         here; others are unaffected. When the database cannot take the write (disk full,
         a read-only or locked file), :class:`LogUnavailable` is raised and nothing of the
@@ -907,7 +911,8 @@ class Store:
 
 
 class Transaction:
-    """What a unit may do inside :meth:`Store.write` (plain calls on the writer thread)."""
+    """What a unit may do inside :meth:`Store.write` (plain calls on the writer's
+    connection, made on the loop or on the writer thread)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db

@@ -45,12 +45,14 @@ import logging
 import math
 import os
 import platform
+import queue
 import resource
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -350,6 +352,12 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
             f"rounds {rounds_rates} /s)"
         )
     print(f"  (setup: {n_tables + 1} tables opened and seated in {setup:.1f} s; refused {refused})")
+    trip = await thread_round_trip(one_n)
+    print(
+        f"  (for scale: a trip to a thread and back, an asyncio future answered from a thread "
+        f"waiting on a queue, takes {trip * 1e6:.0f} µs here; a bare INSERT + COMMIT "
+        f"{1e6 / rate['sqlite3']:.0f} µs)"
+    )
     print()
     rows = []
     for key, most, what in (("one", 0.25, "one table"), ("many", 0.8, f"{n_tables} tables")):
@@ -365,6 +373,30 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
             )
         )
     return rows
+
+
+async def thread_round_trip(count: int) -> float:
+    """Seconds per round trip from the event loop to a waiting thread and back (what a
+    write handed to a writer thread pays on top of its commit)."""
+    jobs: queue.SimpleQueue[asyncio.Future[None] | None] = queue.SimpleQueue()
+    loop = asyncio.get_running_loop()
+
+    def answer() -> None:
+        while (future := jobs.get()) is not None:
+            loop.call_soon_threadsafe(future.set_result, None)
+
+    worker = threading.Thread(target=answer)
+    worker.start()
+    try:
+        clock = time.perf_counter()
+        for _ in range(count):
+            future = loop.create_future()
+            jobs.put(future)
+            await future
+        return (time.perf_counter() - clock) / count
+    finally:
+        jobs.put(None)
+        worker.join()
 
 
 # -- replay: a cold Tables.state of a long table -------------------------------------------------

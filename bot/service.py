@@ -631,7 +631,6 @@ class Tables:
             table_id=table_id,
             events=events,
             key=key,
-            outcome=Outcome(table_id, events, decided.refusal).to_json(),
             refusal=decided.refusal,
             summary=summary if summary[:4] != held.summary else None,
             closed=(now if closed else None) if closed != was_closed else _SAME,
@@ -753,6 +752,7 @@ class Tables:
 
     def _keep(self, table_id: int, held: _Held) -> None:
         """Cache a table, evicting the least recently used beyond the limit."""
+        held.lock = self._lock(table_id)
         self._held[table_id] = held
         self._held.move_to_end(table_id)
         while len(self._held) > self.cache_tables:
@@ -806,6 +806,9 @@ class _Held:
     summary: tuple[str, int, str | None, datetime | None] | None = None
     #: The players of its counterpart seats, by delegation.
     players: dict[str, Counterpart] = field(default_factory=dict)
+    #: The table's lock, kept alive while the table is cached (the locks are weakly
+    #: held, so an idle table's goes; a busy one's is not made anew for every action).
+    lock: asyncio.Lock | None = None
 
 
 @dataclass(frozen=True)
@@ -823,7 +826,6 @@ class _Write:
     table_id: int
     events: list[Event]
     key: str | None
-    outcome: dict[str, Any]
     refusal: Refusal | None
     #: The row's new summary (None: as it was).
     summary: _Summary | None
@@ -895,7 +897,8 @@ def _append(write: _Write, tx: Transaction) -> None:
     if write.summary is not None:
         tx.set_summary(table_id, *write.summary)
     if write.key is not None:
-        tx.remember(write.key, table_id, write.events, write.outcome)
+        outcome = Outcome(table_id, write.events, write.refusal).to_json()
+        tx.remember(write.key, table_id, write.events, outcome)
     if write.snapshot is not None:
         tx.put_snapshot(table_id, write.snapshot)
 

@@ -190,8 +190,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: How an event's data is written (json.dumps with these options would build an encoder
+#: per call).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _actor_json(actor: Actor | None) -> str | None:
-    return actor.model_dump_json() if actor is not None else None
+    return _actor_dumped(actor) if actor is not None else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _actor_dumped(actor: Actor) -> str:
+    """An actor's JSON (actors are frozen, and a table's members act again and again)."""
+    return actor.model_dump_json()
 
 
 def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
@@ -1013,7 +1024,7 @@ class Transaction:
                     e.at.isoformat(),
                     e.kind.value,
                     _actor_json(e.actor),
-                    json.dumps(e.data.dumped(), ensure_ascii=False, separators=(",", ":")),
+                    _COMPACT_JSON.encode(e.data.dumped()),
                 )
                 for e in events
             ],

@@ -6,7 +6,6 @@ applying one never consults a clock or a random source: replay is deterministic.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -178,7 +177,8 @@ class TableState:
         Taken after every action, so it copies only the containers events change in place
         (members and the standing offer are replaced, never changed, when events apply).
         """
-        copied = copy.copy(self)
+        copied = TableState.__new__(TableState)  # copy.copy, without its generic protocol
+        copied.__dict__.update(self.__dict__)
         copied.members = dict(self.members)
         copied.agreements = list(self.agreements)
         copied.undoable = list(self.undoable)

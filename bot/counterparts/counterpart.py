@@ -31,6 +31,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from bot.counterparts.tactics import Tactic
 from bot.domain import commands as c
@@ -44,15 +45,33 @@ MODEL_ERROR = 0.25
 Step = tuple[tuple[str, ...], tuple[str, ...]]
 
 
-@dataclass(frozen=True)
-class Concession:
+class Concession(NamedTuple):
     """One step down from the counterpart's best outcome: add an item it gives, or drop
-    one it asks for."""
+    one it asks for (a named tuple: every counterpart makes one per item as it sits down,
+    and a tuple is built in half the time of a frozen dataclass)."""
 
     item: str
     add: bool
     cost: int  # in the counterpart's own utility (>= 0)
     gain: float  # for the other side, as the counterpart reads the weights (> 0)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a counterpart makes of the agreements so far (the same until one is added)."""
+
+    #: The table's ``agreed`` mapping this was worked out from (kept to compare with).
+    agreed: dict[str, int]
+    #: Its utility of the agreed items.
+    utility: int
+    #: The items worth something to it not agreed yet, and their utility to it.
+    worth: frozenset[str]
+    worth_utility: int
+    #: Gated baskets with nothing agreed yet (a plan keeps an item of each), with how many
+    #: of ``worth`` each holds (where every plan starts counting).
+    needs: dict[str, int]
+    #: Its concessions of items not agreed yet, best first.
+    concessions: tuple[Concession, ...]
 
 
 class Counterpart:
@@ -83,6 +102,9 @@ class Counterpart:
         self._basket = {item.id: item.basket for item in scenario.items}
         self._titles = {item.id: item.title[:1].lower() + item.title[1:] for item in scenario.items}
         self._concessions_seen: tuple[int, list[int]] = (-1, [])
+        self._settled: Settled | None = None
+        #: What it says of each step it has offered (the same words every time).
+        self._offer_words: dict[Step, str] = {}
         #: The last step worked out, with the plan and the open items it was worked out from.
         self._last_fit: tuple[tuple[frozenset[str], tuple[str, ...]] | None, Step | None] = (
             None,
@@ -97,7 +119,12 @@ class Counterpart:
         #: Every item in the order it fills a step in: the earliest basket first, then what
         #: matters most (sorted once: each step takes the ones it wants in this order).
         self._ranked = sorted(rank, key=rank.__getitem__)
+        # the rules it reads on every step, read once
         self._reciprocal = self.rules.reciprocity or self.rules.sequencing is Sequencing.PARALLEL
+        self._package = self.rules.sequencing is Sequencing.PACKAGE
+        self._enforced = self.rules.balance is Balance.ENFORCE
+        #: Open items in the order steps take them, with the open items they were read from.
+        self._ranked_open: tuple[tuple[str, ...], list[str]] = ((), [])
         self._gated = {b.id for b in scenario.baskets if b.gated}
 
     @cached_property
@@ -123,17 +150,14 @@ class Counterpart:
 
     def plan(self, state: TableState, target: float) -> set[str]:
         """The items still to agree that the counterpart aims for at ``target``."""
-        agreed = state.agreed
+        settled = self.settled(state)
         basket_of = self._basket
-        plan = self._worth - agreed.keys()
-        utility = self.utility(agreed) + self.utility(plan)
+        plan = set(settled.worth)
+        utility = settled.utility + settled.worth_utility
         # a plan keeps an item of every gated basket that still needs one
-        needed = dict.fromkeys(self._gated_needs(state), 0)
-        for i in plan:
-            if basket_of[i] in needed:
-                needed[basket_of[i]] += 1
-        for step in self.concessions:
-            if step.item in agreed or utility - step.cost < target:
+        needed = dict(settled.needs)
+        for step in settled.concessions:
+            if utility - step.cost < target:
                 continue
             basket = basket_of[step.item]
             if step.add:
@@ -149,10 +173,35 @@ class Counterpart:
             utility -= step.cost
         return plan
 
+    def settled(self, state: TableState) -> Settled:
+        """What it makes of the table's agreements, worked out again only when the table's
+        ``agreed`` mapping is another one (the table makes a new one for every agreement
+        and never changes one it gave out)."""
+        agreed = state.agreed
+        if self._settled is None or self._settled.agreed is not agreed:
+            worth = frozenset(self._worth - agreed.keys())
+            needs = dict.fromkeys(self._gated_needs(state), 0)
+            for i in worth:
+                if self._basket[i] in needs:
+                    needs[self._basket[i]] += 1
+            self._settled = Settled(
+                agreed=agreed,
+                utility=self.utility(agreed),
+                worth=worth,
+                worth_utility=self.utility(worth),
+                needs=needs,
+                concessions=tuple(x for x in self.concessions if x.item not in agreed),
+            )
+        return self._settled
+
     def target(self, state: TableState) -> float:
         """The utility the tactic aims for now."""
+        return self._target_at(state, self.time(state))
+
+    def _target_at(self, state: TableState, t: float) -> float:
+        """``target`` at ``t``, the ``time`` of ``state`` (which a move reads twice)."""
         mirrored = self._their_concessions(state) if self.tactic.e is None else ()
-        return self.tactic.target(self.time(state), mirrored)
+        return self.tactic.target(t, mirrored)
 
     def time(self, state: TableState) -> float:
         """The share of its turns used: 0 on its first turn, 1 on its last."""
@@ -169,9 +218,10 @@ class Counterpart:
 
     def decide(self, state: TableState) -> c.Command:
         """Its move now (it must be on move): accept, offer, reject or pass."""
-        target = self.target(state)
+        t = self.time(state)
+        target = self._target_at(state, t)
         plan = self.plan(state, target)
-        step = self._next_step(state, plan)
+        step = self._next_step(state, plan, t)
         standing = state.standing
         if standing is None:
             return step if step is not None else c.Pass(who=self.who)
@@ -205,9 +255,9 @@ class Counterpart:
         offer itself now (the "AC-next" condition of the literature), and its plan must
         still reach the target with the offer agreed.
         """
-        agreed = self.utility(state.agreed)
+        agreed = self.settled(state).utility
         worth = self.utility(items)
-        if self.rules.sequencing is Sequencing.PACKAGE:
+        if self._package:
             return agreed + worth >= target
         rest = plan.difference(items)
         if agreed + worth + self.utility(rest) < target:
@@ -215,13 +265,14 @@ class Counterpart:
         own = self.utility((*step.give, *step.ask)) if step is not None else 0
         return worth >= own
 
-    def _next_step(self, state: TableState, plan: set[str]) -> c.Offer | None:
-        """The offer that moves its plan on now, if the rules allow one."""
-        found = self._first_fit(plan, tuple(i.id for i in state.open_items()))
+    def _next_step(self, state: TableState, plan: set[str], t: float) -> c.Offer | None:
+        """The offer that moves its plan on now (at ``t``, the ``time`` of ``state``), if
+        the rules allow one."""
+        found = self._first_fit(plan, state.open_ids())
         if found is None:
             return None
         give, ask = found
-        return c.Offer(who=self.who, give=give, ask=ask, note=self._note(state, give, ask))
+        return c.Offer(who=self.who, give=give, ask=ask, note=self._note(state, t, give, ask))
 
     def _first_fit(self, plan: set[str], open_ids: tuple[str, ...]) -> Step | None:
         """The first of its steps the rules take, as (give, ask).
@@ -245,33 +296,40 @@ class Counterpart:
         rules = self.rules
         if not (give or ask) or len(give) + len(ask) > rules.max_items_per_offer:
             return False
-        if (rules.reciprocity or rules.sequencing is Sequencing.PARALLEL) and not (give and ask):
+        if self._reciprocal and not (give and ask):
             return False
-        if rules.balance is Balance.ENFORCE:
+        if self._enforced:
             weight = self._weight
             gap = sum(weight[i] for i in give) - sum(weight[i] for i in ask)
             if abs(gap) > rules.balance_tolerance:
                 return False
-        if rules.sequencing is Sequencing.PACKAGE:
+        if self._package:
             covered = {self._basket[i] for i in (*give, *ask)}
             if not self._gated <= covered:
                 return False
         return True
 
-    def _steps(self, plan: set[str], open_ids: Sequence[str]) -> Iterable[Step]:
+    def _steps(self, plan: set[str], open_ids: tuple[str, ...]) -> Iterable[Step]:
         """Offers of open items that move the plan on, most of the plan first; each
         (give, ask)."""
-        open_now = set(open_ids)
-        wanted = [i for i in self._ranked if i in plan and i in open_now]
+        wanted = [i for i in self._ranked_among(open_ids) if i in plan]
         if not wanted:
             return
         limit = self.rules.max_items_per_offer
-        package = self.rules.sequencing is Sequencing.PACKAGE
+        package = self._package
         if package:
             wanted = self._covering(wanted, open_ids)
         for size in range(min(limit, len(wanted)), 0, -1):
             chosen = wanted[:size] if not package else self._trim(wanted, size)
             yield from self._fitted(chosen, open_ids)
+
+    def _ranked_among(self, open_ids: tuple[str, ...]) -> list[str]:
+        """The open items in the order steps take them (see ``_ranked``), kept with the
+        open items they were read from: those change only with an agreement."""
+        if self._ranked_open[0] != open_ids:
+            open_now = set(open_ids)
+            self._ranked_open = (open_ids, [i for i in self._ranked if i in open_now])
+        return self._ranked_open[1]
 
     def _fitted(self, chosen: list[str], open_ids: Sequence[str]) -> Iterable[Step]:
         """``chosen`` as an offer, made reciprocal where the rules ask. Step by step it
@@ -287,11 +345,11 @@ class Counterpart:
             give += self._cheapest(spare, mine=True)[:1]
         if self._reciprocal and not ask:
             ask += self._cheapest(spare, mine=False)[:1]
-        if self.rules.sequencing is Sequencing.PACKAGE:
+        if self._package:
             yield tuple(give), tuple(ask)
             return
         yield from self._balanced(give, ask, spare)
-        if self.rules.balance is not Balance.ENFORCE:
+        if not self._enforced:
             yield tuple(give), tuple(ask)
 
     def _balanced(self, give: list[str], ask: list[str], spare: list[str]) -> Iterable[Step]:
@@ -392,10 +450,10 @@ class Counterpart:
 
     # -- its words ------------------------------------------------------------------------
 
-    def _note(self, state: TableState, give: Sequence[str], ask: Sequence[str]) -> str:
-        gives = _listed([self._titles[i] for i in give]) or "nothing for now"
-        asks = _listed([self._titles[i] for i in ask]) or "nothing in return yet"
-        t = self.time(state)
+    def _note(
+        self, state: TableState, t: float, give: tuple[str, ...], ask: tuple[str, ...]
+    ) -> str:
+        """Its words with an offer at ``t``, the ``time`` of ``state``."""
         match self.tactic.name:
             case "boulware":
                 lead = "Our position is firm" if t < 0.8 else "Time is short, so we move"
@@ -406,7 +464,18 @@ class Counterpart:
                 lead = "You moved, so we move" if moved and moved[-1] > 0 else "We match you"
             case _:
                 lead = "A steady step"
-        return f"{lead}: we offer {gives} for {asks}."
+        return f"{lead}: {self._words((give, ask))}"
+
+    def _words(self, step: Step) -> str:
+        """What it offers in ``step``, in words (worked out once per step: a counterpart
+        often offers the same step again)."""
+        words = self._offer_words.get(step)
+        if words is None:
+            give, ask = step
+            gives = _listed([self._titles[i] for i in give]) or "nothing for now"
+            asks = _listed([self._titles[i] for i in ask]) or "nothing in return yet"
+            words = self._offer_words[step] = f"we offer {gives} for {asks}."
+        return words
 
     def _reason_to_reject(self, state: TableState) -> str:
         if self.tactic.name == "boulware":

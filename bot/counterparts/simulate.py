@@ -33,6 +33,8 @@ FACILITATOR = c.Who(user_id="simulation", name="simulation", facilitator=True)
 #: against itself.
 MAX_COMBINATIONS = 64
 START = datetime(2019, 2, 27, 9, 0, tzinfo=UTC)
+#: How far a simulated table's clock moves per event (made once: it moves on every one).
+TICK = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ class MemoryTable:
     def log(self, decided: Iterable[NewEvent]) -> None:
         for new in decided:
             self.seq += 1
-            self.now += timedelta(seconds=1)
+            self.now += TICK
             event = Event.stamp(new, self.seq, self.now)
             self.events.append(event)
             self.replay.apply(event)

@@ -69,7 +69,7 @@ def due(state: TableState, now: datetime) -> list[NewEvent]:
     events: list[NewEvent] = []
     turn, round_ = state.turn, state.round
     deadline: datetime | None = state.deadline
-    turn_length = timedelta(minutes=state.rules.turn_minutes)
+    turn_length = _minutes(state.rules.turn_minutes)
     idle = state.idle_expiries
     while deadline is not None and deadline <= now and turn is not None:
         expired, expired_round = turn, round_
@@ -104,7 +104,7 @@ def due(state: TableState, now: datetime) -> list[NewEvent]:
             )
             return events
     reminded = state.reminded and not events
-    lead = timedelta(minutes=state.rules.reminder_minutes)
+    lead = _minutes(state.rules.reminder_minutes)
     if deadline is not None and lead and not reminded and now >= deadline - lead:
         events.append(
             NewEvent(
@@ -122,7 +122,7 @@ def fresh_clock(state: TableState, now: datetime) -> list[NewEvent]:
     """
     if state.phase is not Phase.NEGOTIATING or state.deadline is None or state.deadline > now:
         return []
-    deadline = now + timedelta(minutes=state.rules.turn_minutes)
+    deadline = now + _minutes(state.rules.turn_minutes)
     missed = (now - state.deadline).total_seconds() / 60
     return [
         NewEvent(
@@ -142,7 +142,7 @@ def next_wakeup(state: TableState) -> datetime | None:
     or a seated counterpart's move)."""
     if state.phase is not Phase.NEGOTIATING or state.deadline is None:
         return None
-    lead = timedelta(minutes=state.rules.reminder_minutes)
+    lead = _minutes(state.rules.reminder_minutes)
     wakeup = state.deadline - lead if lead and not state.reminded else state.deadline
     move = counterpart_due(state)
     return min(wakeup, move) if move is not None else wakeup
@@ -159,6 +159,13 @@ def counterpart_due(state: TableState) -> datetime | None:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _minutes(minutes: float) -> timedelta:
+    """A rule's length in minutes as a timedelta, made once per length: the turn length
+    is asked on every move, and a scenario has only a few lengths."""
+    return timedelta(minutes=minutes)
 
 
 def refused(
@@ -203,6 +210,14 @@ def _member_actor(member: Member) -> Actor:
 
 
 def _event(state: TableState, command: c.Command, kind: EventKind, **data: Any) -> NewEvent:
+    return _event_with(state, command, kind, data)
+
+
+def _event_with(
+    state: TableState, command: c.Command, kind: EventKind, data: dict[str, Any]
+) -> NewEvent:
+    """``_event`` with its data as a dict, which it does not change (a turn action's data
+    is merged once, not repacked as keywords again)."""
     if state.round:
         data = {"round": state.round, **data}
     return NewEvent(kind=kind, actor=_actor(state, command.who), data=data)
@@ -300,7 +315,7 @@ def _pass_turn(state: TableState, now: datetime) -> tuple[dict[str, Any], bool]:
     turn, round_, closes = _next_turn(state, state.turn, state.round)
     if closes:
         return _turn_data(None, state.round, None), True
-    deadline = now + timedelta(minutes=state.rules.turn_minutes)
+    deadline = now + _minutes(state.rules.turn_minutes)
     return _turn_data(turn, round_, deadline), False
 
 
@@ -346,7 +361,7 @@ def _turn_action(
     it is logged right before the close, so its sequence number is the next one.
     """
     turn, closes = _pass_turn(state, now)
-    event = _event(state, command, kind, **{**data, **turn})
+    event = _event_with(state, command, kind, {**data, **turn})
     if not closes:
         return [event]
     last_offer = state.last_seq + 1 if kind is EventKind.OFFER_TABLED else None
@@ -556,7 +571,7 @@ def _start(state: TableState, command: c.Start, now: datetime) -> list[NewEvent]
         )
     index = offering.index(first)
     order = [*offering[index:], *offering[:index]]
-    deadline = now + timedelta(minutes=state.rules.turn_minutes)
+    deadline = now + _minutes(state.rules.turn_minutes)
     return [
         _event(
             state, command, EventKind.TABLE_STARTED, order=order, **_turn_data(first, 1, deadline)
@@ -647,7 +662,7 @@ def _undo(state: TableState, command: c.Undo, now: datetime) -> list[NewEvent]:
     if state.phase is Phase.PAUSED:
         data["remaining_seconds"] = state.rules.turn_minutes * 60
     else:
-        data["deadline"] = (now + timedelta(minutes=state.rules.turn_minutes)).isoformat()
+        data["deadline"] = (now + _minutes(state.rules.turn_minutes)).isoformat()
     return [_event(state, command, EventKind.ACTION_REVERTED, **data)]
 
 
@@ -920,7 +935,7 @@ def _check_sequencing(state: TableState, items: Sequence[Item]) -> None:
                 f"{', '.join(b.title for b in missing)}.",
             )
         return
-    open_baskets = {b.id for b in state.open_baskets()}
+    open_baskets = state.open_basket_ids()
     for item in items:
         if item.basket in open_baskets:
             continue  # an open basket has no blocker: only a shut one needs looking into

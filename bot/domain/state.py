@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from types import EllipsisType
+from typing import NamedTuple
 
 from bot.domain import events as ev
 from bot.domain.events import (
@@ -127,6 +128,18 @@ class UndoStep:
     round: int
 
 
+class Opened(NamedTuple):
+    """What is open to trade, with the number of agreements it was worked out from (only
+    an agreement opens a basket or takes an item off the table)."""
+
+    agreements: int
+    #: The ids of ``open_baskets()``.
+    baskets: frozenset[str]
+    #: ``open_items()``, and their ids in the same order.
+    items: tuple[Item, ...]
+    ids: tuple[str, ...]
+
+
 @dataclass
 class TableState:
     """Everything the rules need to know about one table."""
@@ -167,9 +180,8 @@ class TableState:
     _agreed: tuple[int, dict[str, int], frozenset[str]] = field(
         default=(0, {}, frozenset()), repr=False, compare=False
     )
-    #: ``open_items()`` as last computed, with the number of agreements it was computed
-    #: from (only an agreement opens a basket or takes an item off the table).
-    _open: tuple[int, tuple[Item, ...]] = field(default=(-1, ()), repr=False, compare=False)
+    #: What is open to trade as last worked out (see ``Opened``).
+    _open: Opened = field(default=Opened(-1, frozenset(), (), ()), repr=False, compare=False)
 
     def snapshot(self) -> TableState:
         """A copy that later events will not change (the scenario is shared: it is frozen).
@@ -297,12 +309,27 @@ class TableState:
 
         Like ``agreed``, worked out again only when the number of agreements changes.
         """
-        if self._open[0] != len(self.agreements):
+        return [item for item in self._open_now().items if giver is None or item.giver == giver]
+
+    def open_ids(self) -> tuple[str, ...]:
+        """The ids of ``open_items()``, in the same order (kept like them: a counterpart
+        asks on every move)."""
+        return self._open_now().ids
+
+    def open_basket_ids(self) -> frozenset[str]:
+        """The ids of ``open_baskets()`` (kept like ``open_items()``: every offer is
+        checked against them)."""
+        return self._open_now().baskets
+
+    def _open_now(self) -> Opened:
+        if self._open.agreements != len(self.agreements):
             agreed = self.agreed
-            open_ids = {b.id for b in self.open_baskets()}
-            found = (i for i in self.scenario.items if i.id not in agreed and i.basket in open_ids)
-            self._open = (len(self.agreements), tuple(found))
-        return [item for item in self._open[1] if giver is None or item.giver == giver]
+            baskets = frozenset(b.id for b in self.open_baskets())
+            found = tuple(
+                i for i in self.scenario.items if i.id not in agreed and i.basket in baskets
+            )
+            self._open = Opened(len(self.agreements), baskets, found, tuple(i.id for i in found))
+        return self._open
 
     def score(self, delegation: str) -> int:
         """The sum of the delegation's private values of every agreed item."""

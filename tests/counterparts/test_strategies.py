@@ -14,7 +14,7 @@ from bot.counterparts import Counterpart, Tactic
 from bot.counterparts import simulate as sim
 from bot.domain import commands as c
 from bot.domain.scenario import Scenario
-from bot.domain.state import Phase, Seat, TableState
+from bot.domain.state import Phase, Seat, TableState, replay
 from bot.scenarios import ScenarioLibrary
 
 MODES = ["singapore", "package", "parallel"]
@@ -221,6 +221,49 @@ def test_the_kept_step_is_worked_out_again_when_the_open_items_change() -> None:
     fresh = Counterpart(scenario, "singapore", seat)._first_fit(plan, fewer)
     assert player._first_fit(plan, fewer) == fresh != first
     assert player._first_fit(plan, every) == first
+
+
+def test_what_a_counterpart_makes_of_the_agreements_follows_each_agreement() -> None:
+    """The kept reading of the agreements is worked out again when one is added."""
+    scenario = _hanoi()
+    table = sim.MemoryTable(scenario)
+    sim.play_table(scenario, "singapore", {"us": "conceder", "dprk": "conceder"}, 7, table)
+    seat = Seat("us", "conceder", 0, 7, "counterpart:us")
+    player = Counterpart(scenario, "singapore", seat)
+    states = [replay(scenario, table.events[:n]) for n in range(1, len(table.events) + 1)]
+    seen = set()
+    for state in states[-1:] + states:  # the last first: a cache kept from it would be stale
+        settled = player.settled(state)
+        fresh = Counterpart(scenario, "singapore", seat).settled(state)
+        assert settled == fresh
+        assert settled.utility == player.utility(state.agreed)
+        assert settled.worth == {i for i in player._worth if i not in state.agreed}
+        seen.add(len(state.agreements))
+    assert len(seen) > 2
+
+
+def test_the_kept_ranking_of_open_items_follows_the_open_items() -> None:
+    """The open items in step order are read again when the open items change."""
+    scenario = _hanoi()
+    player = Counterpart(scenario, "singapore", Seat("us", "linear", 0, 7, "counterpart:us"))
+    every = tuple(i.id for i in scenario.items)
+    fewer = every[len(every) // 2 :]
+    for open_ids in (every, fewer, every):
+        assert player._ranked_among(open_ids) == [i for i in player._ranked if i in open_ids]
+
+
+def test_the_words_of_a_step_name_its_own_items() -> None:
+    """Each step's words, kept once worked out, name that step's items."""
+    scenario = _hanoi()
+    player = Counterpart(scenario, "singapore", Seat("us", "linear", 0, 7, "counterpart:us"))
+    mine = [i.id for i in scenario.items if i.giver == "us"]
+    theirs = [i.id for i in scenario.items if i.giver != "us"]
+    steps = [((mine[0],), (theirs[0],)), ((mine[1],), ()), ((mine[0],), (theirs[0],))]
+    titles = {i.id: i.title[:1].lower() + i.title[1:] for i in scenario.items}
+    for give, ask in steps:
+        words = player._words((give, ask))
+        assert all(titles[i] in words for i in (*give, *ask))
+        assert ("nothing in return yet" in words) == (not ask)
 
 
 def test_a_seeded_simulation_gives_the_same_numbers_twice() -> None:

@@ -325,6 +325,24 @@ def test_singapore_opens_baskets_one_by_one(mini: Scenario) -> None:
     assert kinds(t.offer("a_head", give=["a-nuke"], ask=["b-nuke"])) == ["offer_tabled"]
 
 
+def test_the_kept_open_ids_and_baskets_follow_each_agreement(mini: Scenario) -> None:
+    """The kept open item and basket ids are worked out again after each agreement."""
+    t = seated(mini)
+
+    def read() -> tuple[tuple[str, ...], frozenset[str]]:
+        state = t.state
+        assert state.open_ids() == tuple(i.id for i in state.open_items())
+        assert state.open_basket_ids() == {b.id for b in state.open_baskets()}
+        return state.open_ids(), state.open_basket_ids()
+
+    before = read()
+    t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
+    t.do("b_head", c.Accept)
+    after = read()
+    assert "a-rel1" in before[0] and "a-rel1" not in after[0]
+    assert before[1] == {"rel", "rem"} and after[1] == {"rel", "peace", "rem"}
+
+
 def test_singapore_does_not_open_a_basket_within_the_same_offer(mini: Scenario) -> None:
     """An offer cannot open a basket by including items of the basket before it."""
     t = seated(mini)

@@ -364,3 +364,18 @@ async def test_the_write_ahead_log_is_checkpointed(
         await store.on_writer(lambda db: None)  # any checkpoint queued is done
         pages = (tmp_path / "log.db-wal").stat().st_size // 4096
         assert pages < 60, pages  # 300 commits of a page or more each, kept at ~10
+
+
+async def test_units_written_just_before_close_are_committed(tmp_path: Path) -> None:
+    """Units written in the loop turn the log closes in are still committed, and their
+    callers answered, before the connections close."""
+    store = await Store.open(tmp_path / "log.db")
+    tables = Tables(store, ScenarioLibrary())
+    tid = await seat(tables)
+    places = [asyncio.ensure_future(store.set_place(tid, f"room:{n}", str(n))) for n in range(3)]
+    await asyncio.sleep(0)  # the three have written their units; no commit has run yet
+    await store.close()
+    await asyncio.wait_for(asyncio.gather(*places), timeout=10)
+    with sqlite3.connect(tmp_path / "log.db") as conn:
+        rows = conn.execute("SELECT name FROM places WHERE table_id = ?", (tid,)).fetchall()
+    assert sorted(name for (name,) in rows) == ["room:0", "room:1", "room:2"]

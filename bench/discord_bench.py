@@ -481,11 +481,12 @@ class Probe:
     methods are shadowed on their instances and SQLite's trace callback counts statements.
 
     * ``act_times``: seconds spent in ``Tables.act`` (waiting for the table, then its unit
-      on the writer thread and the commit that holds it), per call;
+      and the commit that holds it), per call;
     * ``tick_spans``: runs of the clock's ``tick`` (it visits every open table
       after each action's poke) and the time they took;
-    * ``statements``: SQL statements run on the log's read connection (writes run on the
-      store's writer thread, counted as group commits and the units they held).
+    * ``statements``: SQL statements run on the log's read connections (the aiosqlite
+      reader, and the one small lookups use on the loop; writes are counted as group
+      commits and the units they held).
     """
 
     def __init__(self) -> None:
@@ -524,8 +525,12 @@ class Probe:
         if db is not None and hasattr(db, "set_trace_callback"):
             self.statements = 0
             await db.set_trace_callback(self._statement)
+        peek = getattr(store, "_peek", None)  # the loop's lookup connection, if any
+        if peek is not None:
+            self.statements = self.statements or 0
+            peek.set_trace_callback(self._statement)
 
-    def _statement(self, _sql: str) -> None:  # runs on aiosqlite's worker thread
+    def _statement(self, _sql: str) -> None:  # on aiosqlite's worker thread or the loop
         if self.statements is not None:
             self.statements += 1
 

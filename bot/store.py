@@ -15,7 +15,8 @@ on events.
 
 Reads go through aiosqlite on a second, read-only connection: in WAL mode they see the
 last commit without waiting behind the writer. The one-row check of a table's last number
-is made on the loop, on a third connection that never waits.
+and the other small reads by an index (a table's row, its places, the table of a
+channel) are made on the loop, on a third connection that never waits.
 """
 
 from __future__ import annotations
@@ -120,6 +121,12 @@ MIGRATIONS: Sequence[str] = (
         format TEXT NOT NULL,
         state BLOB NOT NULL
     );
+    """,
+    # 8: every command finds its table by its channel (or caucus room), so both lookups
+    # use an index rather than reading every row
+    """
+    CREATE INDEX tables_by_channel ON tables (guild_id, channel_id);
+    CREATE INDEX places_by_discord_id ON places (discord_id);
     """,
 )
 
@@ -697,7 +704,7 @@ class Store:
         except BaseException:
             await writer.close()
             raise
-        try:  # for the one read small enough to make on the loop, and that never waits
+        try:  # for the reads small enough to make on the loop, and that never wait
             peek = sqlite3.connect(
                 str(path), timeout=0, isolation_level=None, check_same_thread=False
             )
@@ -788,6 +795,15 @@ class Store:
         # tasks in between would not see commits made since.
         return list(await self._db.execute_fetchall(sql, tuple(params)))
 
+    async def _lookup(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """A small read by an index (a row or a few), made on the loop: a few microseconds,
+        where a trip to the reader's thread and back costs many. Its connection never
+        waits; if SQLite answers busy for a moment, the read goes through the reader."""
+        try:
+            return self._peek.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError:
+            return await self._fetchall(sql, params)
+
     async def events(self, table_id: int, after: int = 0) -> list[Event]:
         """A table's events after ``after``, in sequence."""
         return [event async for event in self.stream(table_id, after)]
@@ -806,7 +822,7 @@ class Store:
 
     async def event(self, table_id: int, seq: int) -> Event | None:
         """One event of a table by its sequence number."""
-        rows = await self._fetchall(
+        rows = await self._lookup(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE table_id = ? AND seq = ?",
             (table_id, seq),
         )
@@ -815,11 +831,9 @@ class Store:
     async def head(self, table_id: int) -> int:
         """The highest sequence number logged for a table (0 if none): one index lookup,
         to tell whether a cached state is still the latest."""
-        sql = "SELECT COALESCE(MAX(seq), 0) FROM events WHERE table_id = ?"
-        try:  # on the loop: a few microseconds, where a trip to the reader's thread is many
-            rows = self._peek.execute(sql, (table_id,)).fetchall()
-        except sqlite3.OperationalError:  # busy for a moment (never waited for here)
-            rows = await self._fetchall(sql, (table_id,))
+        rows = await self._lookup(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE table_id = ?", (table_id,)
+        )
         return int(rows[0][0])
 
     async def snapshot(self, table_id: int) -> Snapshot | None:
@@ -831,9 +845,7 @@ class Store:
 
     async def table(self, table_id: int) -> TableRow | None:
         """One table's row, if it exists."""
-        rows = await self._fetchall(
-            f"SELECT {_TABLE_COLUMNS} FROM tables WHERE id = ?", (table_id,)
-        )
+        rows = await self._lookup(f"SELECT {_TABLE_COLUMNS} FROM tables WHERE id = ?", (table_id,))
         return _row_to_table(rows[0]) if rows else None
 
     async def tables(self, guild_id: str | None = None) -> list[TableRow]:
@@ -849,7 +861,7 @@ class Store:
 
     async def open_table_in(self, guild_id: str | None, channel_id: str) -> TableRow | None:
         """The table still open in a channel, if any."""
-        rows = await self._fetchall(
+        rows = await self._lookup(
             f"SELECT {_TABLE_COLUMNS} FROM tables WHERE guild_id IS ? AND channel_id = ? "
             "AND closed_at IS NULL",
             (guild_id, channel_id),
@@ -858,7 +870,7 @@ class Store:
 
     async def latest_table_in(self, guild_id: str | None, channel_id: str) -> TableRow | None:
         """A channel's table: the open one, else the one opened last (closed), if any."""
-        rows = await self._fetchall(
+        rows = await self._lookup(
             f"SELECT {_TABLE_COLUMNS} FROM tables WHERE guild_id IS ? AND channel_id = ? "
             "ORDER BY closed_at IS NULL DESC, id DESC LIMIT 1",
             (guild_id, channel_id),
@@ -882,14 +894,14 @@ class Store:
 
     async def places(self, table_id: int) -> dict[str, str]:
         """Where a table lives in Discord: name (``status``, ``room:us``...) to Discord id."""
-        rows = await self._fetchall(
+        rows = await self._lookup(
             "SELECT name, discord_id FROM places WHERE table_id = ?", (table_id,)
         )
         return {name: discord_id for name, discord_id in rows}
 
     async def table_of_place(self, discord_id: str) -> int | None:
         """The table whose caucus room is this Discord channel (the latest), if any."""
-        rows = await self._fetchall(
+        rows = await self._lookup(
             "SELECT p.table_id FROM places AS p JOIN tables AS t ON t.id = p.table_id "
             "WHERE p.discord_id = ? AND p.name LIKE 'room:%' "
             "ORDER BY t.closed_at IS NULL DESC, t.id DESC LIMIT 1",

@@ -379,3 +379,21 @@ async def test_units_written_just_before_close_are_committed(tmp_path: Path) -> 
     with sqlite3.connect(tmp_path / "log.db") as conn:
         rows = conn.execute("SELECT name FROM places WHERE table_id = ?", (tid,)).fetchall()
     assert sorted(name for (name,) in rows) == ["room:0", "room:1", "room:2"]
+
+
+async def test_a_lookup_sqlite_answers_busy_goes_through_the_reader(tables: Tables) -> None:
+    """The small reads made on the loop never wait: when SQLite answers busy there, the
+    same read goes through the reader connection and gives the same answer."""
+    tid = await seat(tables)
+    store = tables.store
+    expected = (await store.places(tid), await store.head(tid), await store.table(tid))
+
+    class Busy:
+        def execute(self, *args: object) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+    peek, store._peek = store._peek, Busy()  # type: ignore[assignment]
+    try:
+        assert (await store.places(tid), await store.head(tid), await store.table(tid)) == expected
+    finally:
+        store._peek = peek

@@ -231,6 +231,18 @@ def bare_log(path: Path) -> tuple[sqlite3.Connection, tuple[str, str, str]]:
     return bare, (at, actor, data)
 
 
+def bare_inserts(
+    bare: sqlite3.Connection, first: int, count: int, row: tuple[str, str, str]
+) -> None:
+    """The bare baseline's loop: ``count`` statements numbered from ``first``, each an
+    INSERT in its own transaction and commit."""
+    at, actor, data = row
+    for i in range(first, first + count):
+        bare.execute("BEGIN IMMEDIATE")
+        bare.execute(BARE_INSERT, (i, at, actor, data))
+        bare.execute("COMMIT")
+
+
 async def store_bench(workdir: Path, n: int, rounds: int = 3) -> None:
     """(2) One action = one write transaction, through Tables, against bare loops.
 
@@ -276,10 +288,7 @@ async def store_bench(workdir: Path, n: int, rounds: int = 3) -> None:
             times["keyed"].append(time.perf_counter() - started)
 
             started = time.perf_counter()
-            for i in range(seq + 1, seq + per_round + 1):
-                bare.execute("BEGIN IMMEDIATE")
-                bare.execute(BARE_INSERT, (i, at, actor, data))
-                bare.execute("COMMIT")
+            bare_inserts(bare, seq + 1, per_round, (at, actor, data))
             times["sqlite3"].append(time.perf_counter() - started)
 
             started = time.perf_counter()

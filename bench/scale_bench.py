@@ -62,7 +62,7 @@ from typing import Any
 
 import discord_bench
 from discord_bench import CountingHandler, Sample, percentile
-from engine_bench import BARE_INSERT, FAC, PEOPLE, bare_log, build_long_table, who
+from engine_bench import FAC, PEOPLE, bare_inserts, bare_log, build_long_table, who
 
 from bot.discord_app.app import ParleyBot, point_at
 from bot.domain import commands as c
@@ -290,7 +290,7 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
     def say(i: int) -> c.Command:
         return c.Say(who=players[i % len(players)], text=f"Statement {i} for the record.")
 
-    bare, (at, actor, data) = bare_log(workdir / "bare.db")
+    bare, row = bare_log(workdir / "bare.db")
 
     times: dict[str, list[float]] = {"sqlite3": [], "one": [], "keyed": [], "many": []}
     refused = 0
@@ -314,10 +314,7 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
 
         for r in range(rounds):
             clock = time.perf_counter()
-            for i in range(seq + 1, seq + bare_n + 1):
-                bare.execute("BEGIN IMMEDIATE")
-                bare.execute(BARE_INSERT, (i, at, actor, data))
-                bare.execute("COMMIT")
+            bare_inserts(bare, seq + 1, bare_n, row)
             times["sqlite3"].append(time.perf_counter() - clock)
             seq += bare_n
 

@@ -333,7 +333,7 @@ class Tables:
             if existing is None:
                 raise
             args = {"scenario": scenario_id, "sequencing": variant, "title": title}
-            return await self._refuse(existing.id, who, "session open", args, refusal, key)
+            return await self.refuse(existing.id, who, "session open", args, refusal, key)
         now = self.clock()
         events = [Event.stamp(opened, 1, now)]
         new = _NewTable(scenario, guild_id, channel_id, now, prompts, events, key, _summary(events))
@@ -349,7 +349,7 @@ class Tables:
                 "end that table first with /session end.",
             )
             args = {"scenario": scenario_id, "sequencing": variant, "title": title}
-            return await self._refuse(created.table_id, who, "session open", args, busy, key)
+            return await self.refuse(created.table_id, who, "session open", args, busy, key)
         return self._opened(new, created.table_id, Replay(scenario, events))
 
     def check_practice(
@@ -457,7 +457,11 @@ class Tables:
         key: str | None = None,
     ) -> Outcome:
         """Log an attempt an adapter refused before the rules saw it (e.g. a permission)."""
-        return await self._refuse(table_id, who, command_name, args, refusal, key)
+
+        def plan(state: TableState, now: datetime) -> _Plan:
+            return _Plan([engine.refused(state, who, command_name, args, refusal)], refusal)
+
+        return await self._commit(table_id, plan, key)
 
     async def tick(self, table_id: int) -> Outcome:
         """Let the clock act on a table: reminders and expired turns due by now, then the
@@ -532,20 +536,6 @@ class Tables:
             return _Plan(decided) if decided else None
 
         return await self._commit(table_id, plan)
-
-    async def _refuse(
-        self,
-        table_id: int,
-        who: c.Who,
-        command_name: str,
-        args: dict[str, Any],
-        refusal: Refusal,
-        key: str | None,
-    ) -> Outcome:
-        def plan(state: TableState, now: datetime) -> _Plan:
-            return _Plan([engine.refused(state, who, command_name, args, refusal)], refusal)
-
-        return await self._commit(table_id, plan, key)
 
     async def _commit(
         self,

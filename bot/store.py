@@ -202,14 +202,11 @@ def utc_now() -> datetime:
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _actor_json(actor: Actor | None) -> str | None:
-    return _actor_dumped(actor) if actor is not None else None
-
-
 @functools.lru_cache(maxsize=4096)
-def _actor_dumped(actor: Actor) -> str:
-    """An actor's JSON (actors are frozen, and a table's members act again and again)."""
-    return actor.model_dump_json()
+def _actor_json(actor: Actor | None) -> str | None:
+    """An actor's JSON, kept (actors are frozen, and a table's members act again and
+    again)."""
+    return actor.model_dump_json() if actor is not None else None
 
 
 def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:

@@ -5,9 +5,14 @@ Run from the repository root (nothing is asserted; figures are printed)::
     .venv/bin/python bench/discord_bench.py            # full run (1, 10 and 50 tables)
     .venv/bin/python bench/discord_bench.py --quick    # a few seconds, as a smoke check
 
-Everything runs in one process and one event loop: the fake Discord server
-(``tests/fakediscord``), the bot under test and the simulated users. Two bots are measured
-on the same fake in the same run, one after the other (the fake sends each
+The fake Discord server (``tests/fakediscord``) and the simulated users run in this
+process; each bot under test runs in a process of its own (this script with ``--serve``),
+connected to the fake over loopback like a bot to Discord, so the bot's event loop and
+garbage collector carry the bot alone, as in production, and the fake's timestamps are
+all taken in this process. ``--one-process`` runs the bots in this process and event loop
+instead, as the bench did until 2026-12-02 (the bot then shares its loop and its
+collector with the fake's record of every request and the 50 clients' caches). Two bots
+are measured on the same fake in the same run, one after the other (the fake sends each
 INTERACTION_CREATE to the newest connected session):
 
 * **floor**: a bare ``discord.Client`` with one ``/ping`` command that answers "pong" with
@@ -49,8 +54,9 @@ reported apart, by command, and are not counted in the throughput.
 To show where Parley's time goes, a :class:`Probe` counts inside the running bot without
 changing its code: time in ``Tables.act``, read statements, clock ticks, the log's group
 commits, and the *backlog*: how long the background publisher (offer messages,
-turn posts, status edits) still needed after the last answer. ``--profile FILE`` writes
-cProfile stats of the whole run.
+turn posts, status edits) still needed after the last answer; a bot in its own process
+sends these figures back over its stdout when asked. ``--profile FILE`` writes cProfile
+stats of the Parley bot's process (with ``--one-process``: of the whole run).
 """
 
 from __future__ import annotations
@@ -59,6 +65,8 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
+import json
 import logging
 import math
 import os
@@ -73,7 +81,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve()
+ROOT = BENCH.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -104,6 +113,8 @@ INTERACTION_DEADLINE = 30.0
 ANSWER_TIMEOUT = 60.0
 SCENARIO = "hanoi-2019"
 SEQUENCING = "singapore"
+#: The longest JSON line a bot's own process may answer with (every action's time in it).
+ANSWER_LIMIT = 64 * 2**20
 
 # -- the fake, with timestamps ------------------------------------------------------------
 
@@ -219,6 +230,11 @@ class Level:
     backlog: float | None = None
     setup_samples: list[Sample] = field(default_factory=list)
     setup_wall: float = 0.0
+    #: CPU seconds of the bot's process during the measured loop and its backlog (with
+    #: ``--one-process`` that process also runs the fake and the users).
+    cpu: float | None = None
+    #: The seconds each full garbage collection of the bot's process took, in that time.
+    full_collections: list[float] = field(default_factory=list)
     #: A facilitator's read-only command sent at intervals during the loop (if asked).
     status_samples: list[Sample] = field(default_factory=list)
     #: Inside Parley during the measured loop and its backlog (see :class:`Probe`).
@@ -246,6 +262,11 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def collections(pauses: Sequence[float]) -> str:
+    """``count / longest ms`` of some garbage collections."""
+    return f"{len(pauses)} / {max(pauses, default=0) * 1000:.0f}"
 
 
 def ms(value: float | None) -> str:
@@ -394,6 +415,7 @@ async def disconnect(client: discord.Client, task: asyncio.Task[None]) -> None:
 
 async def floor_level(
     fake: TimedFake,
+    bot: BotUnderTest,
     pingers: list[tuple[FakeUser, FakeChannel]],
     n: int,
     actions: int,
@@ -413,6 +435,7 @@ async def floor_level(
         user, channel = pingers[index % n]
         return fake.slash(facilitator or user, channel, "ping", wait=False)
 
+    await bot.reset()
     started = time.monotonic()
     results, level.status_samples = await while_sampling(
         fake,
@@ -423,6 +446,8 @@ async def floor_level(
     )
     level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
+    counted = await bot.drain()
+    level.cpu, level.full_collections = counted["cpu"], counted["full_collections"]
     return level
 
 
@@ -545,6 +570,18 @@ class Probe:
         """The store's group commits so far and the units they held."""
         return getattr(self.store, "group_commits", (0, 0))
 
+    def figures(self) -> dict[str, Any]:
+        """What was counted since the last :meth:`reset`, as JSON-ready values."""
+        commits, units = self.group_commits()
+        return {
+            "act_times": list(self.act_times),
+            "statements": self.statements,
+            "tick_spans": [list(span) for span in self.tick_spans],
+            "tick_started": self.tick_started,
+            "commits": commits - self.commits_at_reset[0],
+            "units": units - self.commits_at_reset[1],
+        }
+
 
 class ProbedParley(ParleyBot):
     """The real bot, with a :class:`Probe` attached once it has set up."""
@@ -562,6 +599,217 @@ async def drain(bot: ParleyBot) -> None:
     """Wait until the bot's background announcements are all posted."""
     while bot._background:
         await asyncio.wait(list(bot._background))
+
+
+# -- the bot under test, in this process or in its own ------------------------------------
+
+
+class BotUnderTest:
+    """A connected bot (the floor or Parley) in this process's event loop."""
+
+    def __init__(self, client: discord.Client, task: asyncio.Task[None], probe: Probe | None):
+        self.client, self.task, self.probe = client, task, probe
+        self.cpu_at_reset = time.process_time()
+        self.collections = Collections()
+
+    async def reset(self) -> None:
+        """Start the counts afresh: the process's CPU time, its garbage collections and
+        (Parley) the probe's."""
+        self.cpu_at_reset = time.process_time()
+        self.collections.reset()
+        if self.probe is not None:
+            self.probe.reset()
+
+    async def drain(self) -> dict[str, Any]:
+        """Wait for the bot's announcements; the CPU seconds of the process (in every
+        thread), its full collections and the probe's figures since the last reset."""
+        figures: dict[str, Any] = {}
+        if self.probe is not None:
+            assert isinstance(self.client, ParleyBot)
+            await drain(self.client)
+            figures = self.probe.figures()
+        return {
+            **figures,
+            "cpu": time.process_time() - self.cpu_at_reset,
+            "full_collections": list(self.collections.full),
+        }
+
+    async def stop(self) -> None:
+        self.collections.stop()
+        await disconnect(self.client, self.task)
+
+
+class Collections:
+    """How long each full (generation 2) garbage collection of this process took, in
+    seconds, from ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.full: list[float] = []
+        self.started: float | None = None
+        gc.callbacks.append(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif self.started is not None:
+            self.full.append(time.perf_counter() - self.started)
+            self.started = None
+
+    def reset(self) -> None:
+        self.full = []
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._observe)
+
+
+class BotInItsProcess(BotUnderTest):
+    """A connected bot in a process of its own (``--serve``), driven over its stdin and
+    answering on its stdout, one JSON line per command; its log records are counted there
+    and added to ``logs`` when it stops."""
+
+    def __init__(self, child: asyncio.subprocess.Process, logs: CountingHandler | None) -> None:
+        # nothing of the bot lives here: the base class's client, task and probe stay unset
+        self.child, self.logs = child, logs
+
+    async def _ask(self, command: str) -> dict[str, Any]:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(f"{command}\n".encode())
+        await self.child.stdin.drain()
+        line = await self.child.stdout.readline()
+        if not line:
+            code = await self.child.wait()
+            raise RuntimeError(f"the bot's process ended (exit {code}) before answering {command}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def reset(self) -> None:
+        await self._ask("reset")
+
+    async def drain(self) -> dict[str, Any]:
+        return await self._ask("drain")
+
+    async def stop(self) -> None:
+        try:
+            answer = await self._ask("stop")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                if self.child.returncode is None:
+                    try:
+                        await asyncio.wait_for(self.child.wait(), 30)
+                    except TimeoutError:
+                        self.child.kill()
+                        await self.child.wait()
+        if self.logs is not None:
+            for level, name, message, count in answer.get("logs", []):
+                self.logs.counts[(level, name, message)] += count
+
+
+def bot_config(settings: Settings, rules: Path) -> dict[str, Any]:
+    """What a bot's own process needs to connect to the fake (``--serve``'s argument)."""
+    assert settings.discord_token is not None
+    return {
+        "token": settings.discord_token.get_secret_value(),
+        "db": settings.db,
+        "guild_id": settings.guild_ids[0],
+        "api_base": settings.api_base,
+        "gateway_url": settings.gateway_url,
+        "rules": str(rules),
+    }
+
+
+def config_settings(config: dict[str, Any]) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        discord_token=config["token"],
+        db=config["db"],
+        guild_ids=[config["guild_id"]],
+        api_base=config["api_base"],
+        gateway_url=config["gateway_url"],
+    )
+
+
+def make_client(kind: str, config: dict[str, Any]) -> tuple[discord.Client, Probe | None]:
+    """The floor bot or the probed Parley bot, for ``config`` (see :func:`bot_config`)."""
+    if kind == "floor":
+        return FloorBot(config["guild_id"]), None
+    probe = Probe()
+    library = ScenarioLibrary(Path(config["rules"]), paths.PROMPTS_DIR)
+    return ProbedParley(config_settings(config), library, probe), probe
+
+
+async def start_bot(
+    fake: TimedFake,
+    kind: str,
+    config: dict[str, Any],
+    own_process: bool,
+    logs: CountingHandler | None = None,
+    profile: str | None = None,
+) -> BotUnderTest:
+    """Connect the ``kind`` bot ("floor" or "parley") and wait until its commands are
+    synced: in a process of its own, or (``own_process=False``) in this event loop."""
+    if not own_process:
+        client, probe = make_client(kind, config)
+        return BotUnderTest(client, await connect(fake, client), probe)
+    identified = fake.identify_count
+    command = [sys.executable, str(BENCH), "--serve", kind, json.dumps(config)]
+    if profile:
+        command += ["--profile", profile]
+    child = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        limit=ANSWER_LIMIT,
+    )
+    ready = asyncio.create_task(
+        fake.wait_for_ready(min_identifies=identified + 1, commands=True, timeout=30)
+    )
+    ended = asyncio.create_task(child.wait())
+    await asyncio.wait({ready, ended}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        raise RuntimeError(f"the {kind} bot's process ended (exit {child.returncode}) at start")
+    ended.cancel()
+    try:
+        ready.result()
+    except BaseException:
+        child.kill()
+        await child.wait()
+        raise
+    return BotInItsProcess(child, logs)
+
+
+async def serve(kind: str, config: dict[str, Any]) -> None:
+    """The bot's own process: connect, then answer the bench's commands on stdin
+    (``reset``, ``drain``, ``stop``) with one JSON line each on stdout."""
+    logs = CountingHandler()
+    logging.basicConfig(level=logging.WARNING, handlers=[logs], force=True)
+    point_at(config_settings(config))
+    client, probe = make_client(kind, config)
+    await client.login(config["token"])
+    task = asyncio.create_task(client.connect(reconnect=True))
+    bot = BotUnderTest(client, task, probe)
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+
+    def answer(value: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(value) + "\n")
+        sys.stdout.flush()
+
+    while line := (await commands.readline()).decode().strip():
+        if line == "reset":
+            await bot.reset()
+            answer({})
+        elif line == "drain":
+            answer(await bot.drain())
+        elif line == "stop":
+            break
+    await bot.stop()
+    answer({"logs": [[*key, count] for key, count in logs.counts.items()]})
 
 
 async def setup_table(fake: TimedFake, prof: FakeUser, table: Table, title: str) -> list[Sample]:
@@ -641,8 +889,7 @@ async def play_table(fake: TimedFake, table: Table, actions: int) -> list[Sample
 
 async def parley_level(
     fake: TimedFake,
-    bot: ParleyBot,
-    probe: Probe,
+    bot: BotUnderTest,
     prof: FakeUser,
     tables: list[Table],
     actions: int,
@@ -653,7 +900,7 @@ async def parley_level(
     setups = await asyncio.gather(
         *(setup_table(fake, prof, t, f"Bench {len(tables)}-{i}") for i, t in enumerate(tables))
     )
-    await drain(bot)  # caucus rooms and briefs are posted before the clock starts
+    await bot.drain()  # caucus rooms and briefs are posted before the clock starts
     level.setup_wall = time.monotonic() - started
     level.setup_samples = [s for samples in setups for s in samples]
 
@@ -661,7 +908,7 @@ async def parley_level(
         channel = tables[index % len(tables)].channel
         return fake.slash(prof, channel, "session status", wait=False)
 
-    probe.reset()
+    await bot.reset()
     started = time.monotonic()
     results, level.status_samples = await while_sampling(
         fake,
@@ -672,19 +919,18 @@ async def parley_level(
     )
     level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
-    level.act_times = list(probe.act_times)
-    await drain(bot)
-    level.backlog = time.monotonic() - started - level.wall
-    level.statements = probe.statements
-    ended = time.monotonic()
-    spans = [*probe.tick_spans]
-    if probe.tick_started is not None:
-        spans.append((probe.tick_started, ended))
+    counted = await bot.drain()
+    ended = time.monotonic()  # time.monotonic is one clock for every process of the machine
+    level.backlog = ended - started - level.wall
+    level.act_times = counted["act_times"]
+    level.statements = counted["statements"]
+    spans = [tuple(span) for span in counted["tick_spans"]]
+    if counted["tick_started"] is not None:
+        spans.append((counted["tick_started"], ended))
     overlaps = [min(b, ended) - max(a, started) for a, b in spans if b > started]
     level.ticks, level.tick_time = len(overlaps), sum(overlaps)
-    commits, units = probe.group_commits()
-    level.commits = commits - probe.commits_at_reset[0]
-    level.units = units - probe.commits_at_reset[1]
+    level.commits, level.units = counted["commits"], counted["units"]
+    level.cpu, level.full_collections = counted["cpu"], counted["full_collections"]
     return level
 
 
@@ -708,9 +954,15 @@ class CountingHandler(logging.Handler):
 
 
 async def run(
-    levels: Sequence[tuple[int, int]], status_every: float | None = None
+    levels: Sequence[tuple[int, int]],
+    status_every: float | None = None,
+    own_processes: bool = True,
+    logs: CountingHandler | None = None,
+    profile: str | None = None,
 ) -> tuple[list[Level], TimedFake]:
-    """Play every level on the floor, then on Parley; ``status_every``: see the module."""
+    """Play every level on the floor, then on Parley; ``status_every``: see the module.
+    ``own_processes``: each bot in a process of its own (whose warnings and errors are
+    added to ``logs``, and which ``profile`` names the Parley one's cProfile file)."""
     most = max(n for n, _ in levels)
     results: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
@@ -747,33 +999,34 @@ async def run(
                 gateway_url=fake.gateway_url,
             )
             point_at(settings)
+            config = bot_config(settings, library.rules_dir)
 
-            floor = FloorBot(fake.guild.id)
-            task = await connect(fake, floor)
+            floor = await start_bot(fake, "floor", config, own_processes, logs)
             try:
                 for n, actions in levels:
-                    results.append(await floor_level(fake, pingers, n, actions, status_every, prof))
+                    level = await floor_level(fake, floor, pingers, n, actions, status_every, prof)
+                    results.append(level)
                     print(f"  floor  N={n:<3} done", file=sys.stderr, flush=True)
             finally:
-                await disconnect(floor, task)
+                await floor.stop()
 
-            probe = Probe()
-            parley = ProbedParley(settings, library, probe)
-            task = await connect(fake, parley)
+            parley = await start_bot(fake, "parley", config, own_processes, logs, profile)
             try:
                 for (n, actions), tables in zip(levels, tables_per_level, strict=True):
-                    level = await parley_level(
-                        fake, parley, probe, prof, tables, actions, status_every
-                    )
+                    level = await parley_level(fake, parley, prof, tables, actions, status_every)
                     results.append(level)
                     print(f"  Parley N={n:<3} done", file=sys.stderr, flush=True)
             finally:
-                await disconnect(parley, task)  # the bot closes before the fake stops
+                await parley.stop()  # the bot closes before the fake stops
     return results, fake
 
 
 def report(
-    levels: Sequence[tuple[int, int]], results: list[Level], fake: TimedFake, logs: CountingHandler
+    levels: Sequence[tuple[int, int]],
+    results: list[Level],
+    fake: TimedFake,
+    logs: CountingHandler,
+    one_process: bool = False,
 ) -> None:
     header = [
         "system",
@@ -784,6 +1037,8 @@ def report(
         "final p50",
         "final p99",
         "actions/s",
+        "CPU/action",
+        "full GCs",
         "no answer",
         "refused",
     ]
@@ -799,11 +1054,18 @@ def report(
                     str(len(r.samples)),
                     *latency_cells(r.samples),
                     f"{r.throughput:.1f}",
+                    "-" if r.cpu is None else f"{r.cpu / max(len(r.samples), 1) * 1000:.2f}",
+                    collections(r.full_collections),
                     str(len(r.samples) - r.answered),
                     str(sum(1 for s in r.samples if s.refused)),
                 ]
             )
-    print("Interaction latency (ms, from INTERACTION_CREATE delivered) and throughput")
+    print(
+        "Interaction latency (ms, from INTERACTION_CREATE delivered), throughput; the bot's "
+        "process\nover the measured loop and its backlog: its CPU time per action (ms, every "
+        "thread), its full\ngarbage collections (count / the longest in ms)"
+        + ("; in this process the fake and the users as well" if one_process else "")
+    )
     print(render(rows, header))
     print()
 
@@ -925,7 +1187,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--levels",
         help="comma-separated TABLESxACTIONS, e.g. 1x200,10x40 (overrides the defaults)",
     )
-    parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of the run")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="write cProfile stats of the Parley bot's process (--one-process: of the run)",
+    )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="run the bots in this process and event loop, beside the fake and the users",
+    )
+    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)  # a bot's own process
     parser.add_argument(
         "--status-every",
         type=float,
@@ -933,6 +1205,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="a facilitator sends /session status (the floor: /ping) at this interval",
     )
     args = parser.parse_args(argv)
+    if args.serve:
+        kind, config = args.serve
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
+        asyncio.run(serve(kind, json.loads(config)))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        return
     if args.levels:
         levels = tuple(
             (int(n), int(a)) for n, a in (part.split("x") for part in args.levels.split(","))
@@ -948,14 +1230,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{discord.__version__}, {platform.machine()}, levels "
         + ", ".join(f"{n} x {a}" for n, a in levels)
         + f" (tables x actions each); {SCENARIO}/{SEQUENCING} with max_rounds={MAX_ROUNDS}; "
-        f"fake interaction deadline {INTERACTION_DEADLINE:.0f} s; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f} at start"
+        f"fake interaction deadline {INTERACTION_DEADLINE:.0f} s; "
+        + ("bots in this process; " if args.one_process else "each bot in its own process; ")
+        + f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
     )
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if args.profile and args.one_process else None
     started = time.monotonic()
     if profiler is not None:
         profiler.enable()
-    results, fake = asyncio.run(run(levels, args.status_every))
+    bots_profile = None if args.one_process else args.profile
+    results, fake = asyncio.run(
+        run(levels, args.status_every, not args.one_process, logs, bots_profile)
+    )
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -964,7 +1250,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "at the end: other processes on the machine skew the figures)"
     )
     print()
-    report(levels, results, fake, logs)
+    report(levels, results, fake, logs, args.one_process)
 
 
 if __name__ == "__main__":

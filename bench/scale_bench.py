@@ -212,21 +212,25 @@ async def seated_table(
 # -- discord: /pass and /session status under 50 tables ----------------------------------------
 
 
-def discord_section(sizes: Sizes) -> list[Row]:
-    """50 tables at once through the fake Discord, next to the floor bot's /ping."""
+def discord_section(sizes: Sizes, one_process: bool = False) -> list[Row]:
+    """50 tables at once through the fake Discord, next to the floor bot's /ping; each
+    bot in a process of its own unless ``one_process``."""
     n, actions = sizes.discord_tables, sizes.discord_actions
+    where = "in this process" if one_process else "each in its own process"
     print(
         f"== discord: {n} tables x {actions} actions at once, a facilitator's /session status "
-        f"every {sizes.status_every:g} s; the floor bot's /ping in {n} channels x {actions} "
-        "(bench/discord_bench.py)"
+        f"every {sizes.status_every:g} s; the floor bot's /ping in {n} channels x {actions}; "
+        f"the bots {where} (bench/discord_bench.py)"
     )
     logs = CountingHandler()
     logging.basicConfig(level=logging.WARNING, handlers=[logs], force=True)
     started = time.monotonic()
     levels = ((n, actions),)
-    results, fake = asyncio.run(discord_bench.run(levels, sizes.status_every))
+    results, fake = asyncio.run(
+        discord_bench.run(levels, sizes.status_every, not one_process, logs)
+    )
     print(f"(section {time.monotonic() - started:.1f} s)")
-    discord_bench.report(levels, results, fake, logs)
+    discord_bench.report(levels, results, fake, logs, one_process)
     floor = next(r for r in results if r.system == "floor")
     parley = next(r for r in results if r.system == "Parley")
 
@@ -713,6 +717,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--only", metavar="ROWS", help=f"comma-separated sections: {', '.join(SECTIONS)}"
     )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="discord: run the bots in this process, beside the fake and the users",
+    )
     parser.add_argument("--replay-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--open-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
@@ -748,7 +757,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             clock = time.monotonic()
             try:
                 if section == "discord":
-                    rows += discord_section(sizes)
+                    rows += discord_section(sizes, args.one_process)
                 elif section == "actions":
                     rows += asyncio.run(actions_section(workdir, sizes))
                 elif section == "replay":

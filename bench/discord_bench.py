@@ -17,7 +17,9 @@ INTERACTION_CREATE to the newest connected session):
 
 * **floor**: a bare ``discord.Client`` with one ``/ping`` command that answers "pong" with
   ``interaction.response.send_message``: the cost of discord.py and the fake alone;
-* **Parley**: the real ``ParleyBot`` with a fresh SQLite log in a temporary directory.
+* **Parley**: the real ``ParleyBot`` with a fresh SQLite log in a temporary directory; in
+  a process of its own it freezes its heap once set up, as ``parley run`` does
+  (``bot.discord_app.app.freeze_startup_heap``).
 
 For each concurrency level N, N "tables" play at once (``asyncio.gather``); each table
 sends its actions one after the other, each as soon as the previous one is answered, like
@@ -586,8 +588,10 @@ class Probe:
 class ProbedParley(ParleyBot):
     """The real bot, with a :class:`Probe` attached once it has set up."""
 
-    def __init__(self, settings: Settings, library: ScenarioLibrary, probe: Probe) -> None:
-        super().__init__(settings, library)
+    def __init__(
+        self, settings: Settings, library: ScenarioLibrary, probe: Probe, freeze_heap: bool
+    ) -> None:
+        super().__init__(settings, library, freeze_heap=freeze_heap)
         self.probe = probe
 
     async def setup_hook(self) -> None:
@@ -737,7 +741,8 @@ def make_client(kind: str, config: dict[str, Any]) -> tuple[discord.Client, Prob
         return FloorBot(config["guild_id"]), None
     probe = Probe()
     library = ScenarioLibrary(Path(config["rules"]), paths.PROMPTS_DIR)
-    return ProbedParley(config_settings(config), library, probe), probe
+    settings = config_settings(config)
+    return ProbedParley(settings, library, probe, config.get("freeze_heap", False)), probe
 
 
 async def start_bot(
@@ -754,6 +759,8 @@ async def start_bot(
         client, probe = make_client(kind, config)
         return BotUnderTest(client, await connect(fake, client), probe)
     identified = fake.identify_count
+    # In a process of its own Parley freezes its heap once set up, as `parley run` does.
+    config = {**config, "freeze_heap": True}
     command = [sys.executable, str(BENCH), "--serve", kind, json.dumps(config)]
     if profile:
         command += ["--profile", profile]

@@ -4,6 +4,8 @@ reaches the log and the rules only through the service."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
@@ -57,3 +59,21 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
         "bot/discord_app/probe.py: bot.domain.engine",
         "bot/discord_app/probe.py: bot.store",
     ]
+
+
+def test_the_bot_does_not_load_matplotlib_until_a_report_is_asked_for() -> None:
+    """Importing the Discord adapter and its commands leaves matplotlib out: it would add
+    a third to the bot's start and to every full garbage collection of its heap."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.discord_app.app, bot.discord_app.commands; "
+            "print('matplotlib' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=BOT.parent,
+    )
+    assert loaded.stdout.strip() == "False"

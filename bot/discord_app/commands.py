@@ -28,10 +28,8 @@ from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.state import TableState
-from bot.review.compare import render_comparison
 from bot.review.export import SUFFIX
 from bot.review.narrate import delegation_name
-from bot.review.render import render
 
 if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
@@ -565,7 +563,7 @@ async def session_export(
     bot = _bot(interaction)
     table_id = await _table_for_export(interaction, table)
     exported = await bot.tables.export(table_id)
-    text = await asyncio.to_thread(render, exported, format)
+    text = await asyncio.to_thread(_render, exported, format)
     filename = f"parley-table-{table_id}.{SUFFIX[format]}"
     file = _attachment(interaction, text.encode("utf-8"), filename)
     await reply(
@@ -573,6 +571,24 @@ async def session_export(
         f"Table #{table_id}, {exported['table']['title']}: {len(exported['events'])} events.",
         file=file,
     )
+
+
+def _render(exported: dict[str, Any], format: str) -> str:
+    """A table's export rendered in ``format``. The report draws its charts with
+    matplotlib, imported here (in the worker thread) the first time a report is asked for:
+    it would otherwise add about a third to the bot's start and to every full garbage
+    collection of its heap."""
+    from bot.review.render import render
+
+    return render(exported, format)
+
+
+def _render_comparison(exports: list[dict[str, Any]], anonymize: bool) -> str:
+    """The comparison page of some tables' exports (matplotlib imported as in
+    :func:`_render`)."""
+    from bot.review.compare import render_comparison
+
+    return render_comparison(exports, anonymize)
 
 
 @session.command(name="compare")
@@ -595,7 +611,7 @@ async def session_compare(interaction: Interaction, tables: str, anonymize: bool
         )
     exports = [await bot.tables.export(t) for t in ids]
     try:
-        page = await asyncio.to_thread(render_comparison, exports, anonymize)
+        page = await asyncio.to_thread(_render_comparison, exports, anonymize)
     except ValueError as exc:
         raise Refusal(RefusalCode.BAD_ARGUMENT, str(exc)) from None
     name = f"parley-compare-{'-'.join(map(str, ids))}.html"

@@ -9,17 +9,19 @@ The fake Discord server (``tests/fakediscord``) and the simulated users run in t
 process; each bot under test runs in a process of its own (this script with ``--serve``),
 connected to the fake over loopback like a bot to Discord, so the bot's event loop and
 garbage collector carry the bot alone, as in production, and the fake's timestamps are
-all taken in this process. ``--one-process`` runs the bots in this process and event loop
-instead, as the bench did until 2026-12-02 (the bot then shares its loop and its
-collector with the fake's record of every request and the 50 clients' caches). Two bots
+all taken in this process. This process collects its garbage before each measured loop
+and not during it (the real Discord's pauses are not the bot's). ``--one-process`` runs
+the bots in this process and event loop instead, as the bench did until 2026-12-02 (the
+bot then shares its loop and its collector with the fake's record of every request and
+the 50 clients' caches). Two bots
 are measured on the same fake in the same run, one after the other (the fake sends each
 INTERACTION_CREATE to the newest connected session):
 
 * **floor**: a bare ``discord.Client`` with one ``/ping`` command that answers "pong" with
   ``interaction.response.send_message``: the cost of discord.py and the fake alone;
 * **Parley**: the real ``ParleyBot`` with a fresh SQLite log in a temporary directory; in
-  a process of its own it freezes its heap once set up, as ``parley run`` does
-  (``bot.discord_app.app.freeze_startup_heap``).
+  a process of its own it tunes its garbage collector once set up, as ``parley run``
+  does (``bot.discord_app.app.tune_garbage_collector``); the floor, a bare bot, does not.
 
 For each concurrency level N, N "tables" play at once (``asyncio.gather``); each table
 sends its actions one after the other, each as soon as the previous one is answered, like
@@ -78,7 +80,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -371,6 +373,22 @@ async def while_sampling(
     return result, await sampler
 
 
+@contextlib.contextmanager
+def apparatus_quiet(bot: BotUnderTest) -> Iterator[None]:
+    """With the bot in a process of its own, keep this process's garbage collector (the
+    fake's and the users' objects: the real Discord has none) out of a measured loop:
+    collect before it, none during it. With the bot in this process, nothing changes."""
+    if not isinstance(bot, BotInItsProcess) or not gc.isenabled():
+        yield
+        return
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 # -- the floor: a bare discord.py bot -----------------------------------------------------
 
 
@@ -437,16 +455,17 @@ async def floor_level(
         user, channel = pingers[index % n]
         return fake.slash(facilitator or user, channel, "ping", wait=False)
 
-    await bot.reset()
-    started = time.monotonic()
-    results, level.status_samples = await while_sampling(
-        fake,
-        "ping",
-        status,
-        status_every,
-        asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n])),
-    )
-    level.wall = time.monotonic() - started
+    with apparatus_quiet(bot):
+        await bot.reset()
+        started = time.monotonic()
+        results, level.status_samples = await while_sampling(
+            fake,
+            "ping",
+            status,
+            status_every,
+            asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n])),
+        )
+        level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
     counted = await bot.drain()
     level.cpu, level.full_collections = counted["cpu"], counted["full_collections"]
@@ -589,9 +608,9 @@ class ProbedParley(ParleyBot):
     """The real bot, with a :class:`Probe` attached once it has set up."""
 
     def __init__(
-        self, settings: Settings, library: ScenarioLibrary, probe: Probe, freeze_heap: bool
+        self, settings: Settings, library: ScenarioLibrary, probe: Probe, tune_gc: bool
     ) -> None:
-        super().__init__(settings, library, freeze_heap=freeze_heap)
+        super().__init__(settings, library, tune_gc=tune_gc)
         self.probe = probe
 
     async def setup_hook(self) -> None:
@@ -742,7 +761,7 @@ def make_client(kind: str, config: dict[str, Any]) -> tuple[discord.Client, Prob
     probe = Probe()
     library = ScenarioLibrary(Path(config["rules"]), paths.PROMPTS_DIR)
     settings = config_settings(config)
-    return ProbedParley(settings, library, probe, config.get("freeze_heap", False)), probe
+    return ProbedParley(settings, library, probe, config.get("tune_gc", False)), probe
 
 
 async def start_bot(
@@ -759,8 +778,8 @@ async def start_bot(
         client, probe = make_client(kind, config)
         return BotUnderTest(client, await connect(fake, client), probe)
     identified = fake.identify_count
-    # In a process of its own Parley freezes its heap once set up, as `parley run` does.
-    config = {**config, "freeze_heap": True}
+    # In a process of its own Parley tunes its garbage collector, as `parley run` does.
+    config = {**config, "tune_gc": True}
     command = [sys.executable, str(BENCH), "--serve", kind, json.dumps(config)]
     if profile:
         command += ["--profile", profile]
@@ -915,16 +934,17 @@ async def parley_level(
         channel = tables[index % len(tables)].channel
         return fake.slash(prof, channel, "session status", wait=False)
 
-    await bot.reset()
-    started = time.monotonic()
-    results, level.status_samples = await while_sampling(
-        fake,
-        "session status",
-        status,
-        status_every,
-        asyncio.gather(*(play_table(fake, t, actions) for t in tables)),
-    )
-    level.wall = time.monotonic() - started
+    with apparatus_quiet(bot):
+        await bot.reset()
+        started = time.monotonic()
+        results, level.status_samples = await while_sampling(
+            fake,
+            "session status",
+            status,
+            status_every,
+            asyncio.gather(*(play_table(fake, t, actions) for t in tables)),
+        )
+        level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
     counted = await bot.drain()
     ended = time.monotonic()  # time.monotonic is one clock for every process of the machine

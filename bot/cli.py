@@ -699,7 +699,7 @@ async def _run_bot(settings: Settings) -> int:
         print(f"parley run: the announcements file needs fixing:\n{exc}", file=sys.stderr)
         return EXIT_FAILURE
     point_at(settings)
-    bot = make_bot(settings, freeze_heap=True)
+    bot = make_bot(settings, tune_gc=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -96,14 +96,14 @@ async def start_bot(
     fake: FakeDiscord,
     library: ScenarioLibrary | None = None,
     now: ManualClock | None = None,
-    freeze_heap: bool = False,
+    tune_gc: bool = False,
 ) -> tuple[ParleyBot, asyncio.Task[None]]:
     """Log the real client in to the fake and wait until its commands are synced.
 
     ``now`` is the bot's time (a fresh :class:`ManualClock` if not given).
     """
     point_at(settings)
-    bot = ParleyBot(settings, library, now=now or ManualClock(), freeze_heap=freeze_heap)
+    bot = ParleyBot(settings, library, now=now or ManualClock(), tune_gc=tune_gc)
     # discord.py waits this long after the last GUILD_CREATE before on_ready (2 s by
     # default); a bot closed before then logs an error from its pending ready task.
     bot._connection.guild_ready_timeout = 0.05

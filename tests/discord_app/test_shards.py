@@ -88,12 +88,12 @@ def test_make_bot_shards_only_when_asked() -> None:
     assert some.runs_tables_of(str(2 << 22)) and not some.runs_tables_of(str(1 << 22))
 
 
-def test_make_bot_freezes_the_heap_only_when_asked() -> None:
-    """make_bot hands freeze_heap (what `parley run` asks for) to the plain and sharded bot."""
-    assert make_bot(settings(), freeze_heap=True).freeze_heap
-    assert make_bot(settings(shard_count=2), freeze_heap=True).freeze_heap
-    assert not make_bot(settings()).freeze_heap
-    assert not make_bot(settings(shard_count=2)).freeze_heap
+def test_make_bot_tunes_the_garbage_collector_only_when_asked() -> None:
+    """make_bot hands tune_gc (what `parley run` asks for) to the plain and sharded bot."""
+    assert make_bot(settings(), tune_gc=True).tune_gc
+    assert make_bot(settings(shard_count=2), tune_gc=True).tune_gc
+    assert not make_bot(settings()).tune_gc
+    assert not make_bot(settings(shard_count=2)).tune_gc
 
 
 async def test_identifies_keep_to_the_rate_limit_per_bucket(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -74,6 +74,90 @@ class Settled:
     concessions: tuple[Concession, ...]
 
 
+@dataclass(frozen=True)
+class _Side:
+    """What a seat reads from its scenario and variant before its seed draws anything:
+    the same for every counterpart in that seat, so worked out once per seat (a
+    simulation seats thousands of counterparts) and shared; nothing may change it."""
+
+    #: Every item id, in the scenario's order.
+    ids: tuple[str, ...]
+    #: Its own value of each item, and the public weight of each, signed: + where it gives
+    #: the item, - where it receives it (the other side's values, before its misreading).
+    value: dict[str, int]
+    signed_weights: tuple[tuple[str, int], ...]
+    #: Every item worth something to it, and their utility to it (its best outcome).
+    worth: frozenset[str]
+    best: int
+    batna: int
+    weight: dict[str, int]
+    basket: dict[str, str]
+    #: Each item's title as said in a sentence.
+    titles: dict[str, str]
+    #: The items it gives.
+    mine: frozenset[str]
+    #: Each item's place in a step before the seed's tie-break: its basket's order, then
+    #: what it matters to the seat, most first.
+    rank: dict[str, tuple[int, int]]
+    gated: frozenset[str]
+    #: The rules it reads on every step: offers must give and ask, the package, an
+    #: enforced balance.
+    reciprocal: bool
+    package: bool
+    enforced: bool
+
+    @classmethod
+    def of(cls, scenario: Scenario, variant: str, me: str) -> _Side:
+        """The seat's reading, worked out on its first use and kept with its scenario."""
+        key = (id(scenario), variant, me)
+        kept = _SIDES.get(key)
+        if kept is not None and kept[0] is scenario:
+            return kept[1]
+        if len(_SIDES) >= _MAX_SIDES:
+            _SIDES.clear()
+        side = cls.read(scenario, variant, me)
+        _SIDES[key] = (scenario, side)
+        return side
+
+    @classmethod
+    def read(cls, scenario: Scenario, variant: str, me: str) -> _Side:
+        """The seat's reading, worked out from the scenario."""
+        rules = scenario.rules_for(variant)
+        delegation = scenario.delegation(me)
+        assert delegation is not None
+        items = scenario.items
+        value = {item.id: item.values.get(me, 0) for item in items}
+        worth = frozenset(i for i, v in value.items() if v > 0)
+        order = {b.id: b.order for b in scenario.baskets}
+        return cls(
+            ids=tuple(item.id for item in items),
+            value=value,
+            signed_weights=tuple(
+                (item.id, (1 if item.giver == me else -1) * item.weight) for item in items
+            ),
+            worth=worth,
+            best=sum(value[i] for i in worth),
+            batna=delegation.batna,
+            weight={item.id: item.weight for item in items},
+            basket={item.id: item.basket for item in items},
+            titles={item.id: item.title[:1].lower() + item.title[1:] for item in items},
+            mine=frozenset(item.id for item in items if item.giver == me),
+            rank={item.id: (order[item.basket], -abs(value[item.id])) for item in items},
+            gated=frozenset(b.id for b in scenario.baskets if b.gated),
+            reciprocal=rules.reciprocity or rules.sequencing is Sequencing.PARALLEL,
+            package=rules.sequencing is Sequencing.PACKAGE,
+            enforced=rules.balance is Balance.ENFORCE,
+        )
+
+
+#: Each seat's reading, by the id of its scenario, the variant and the delegation, kept
+#: with the scenario itself: a scenario is frozen but holds lists, so it cannot be a key
+#: itself; while its entry holds it, no other object can take its id.
+_SIDES: dict[tuple[int, str, str], tuple[Scenario, _Side]] = {}
+#: Past this many seats read, the readings start again (a process plays a few scenarios).
+_MAX_SIDES = 256
+
+
 class Counterpart:
     """One delegation played by the bot with one strategy and one seed."""
 
@@ -82,50 +166,46 @@ class Counterpart:
         self.rules = scenario.rules_for(variant)
         self.seat = seat
         self.me = seat.delegation
-        rng = random.Random(f"{seat.seed}:{seat.delegation}:{seat.strategy}")
-        delegation = scenario.delegation(self.me)
-        assert delegation is not None
-        self.value = {item.id: item.values.get(self.me, 0) for item in scenario.items}
+        side = _Side.of(scenario, variant, self.me)
+        # What every counterpart in this seat reads alike (shared: never change them).
+        self.value = side.value
         #: Every item worth something to it: where each plan starts.
-        self._worth = {i for i, v in self.value.items() if v > 0}
-        best = self.utility(self._worth)
-        self.tactic = Tactic.draw(seat.strategy, best, delegation.batna, rng)
+        self._worth = side.worth
+        self._weight = side.weight
+        self._basket = side.basket
+        self._titles = side.titles
+        self._mine = side.mine
+        self._gated = side.gated
+        self._reciprocal = side.reciprocal
+        self._package = side.package
+        self._enforced = side.enforced
+        # What its seed draws, in the order it always drew them.
+        rng = random.Random(f"{seat.seed}:{seat.delegation}:{seat.strategy}")
+        self.tactic = Tactic.draw(seat.strategy, side.best, side.batna, rng)
         # the other side's values as this seat reads them: the public weights, give or take
         self.their = {
-            item.id: (1 if item.giver == self.me else -1)
-            * item.weight
-            * rng.uniform(1 - MODEL_ERROR, 1 + MODEL_ERROR)
-            for item in scenario.items
+            i: weight * rng.uniform(1 - MODEL_ERROR, 1 + MODEL_ERROR)
+            for i, weight in side.signed_weights
         }
-        self._order = {item.id: rng.random() for item in scenario.items}  # tie-breaks
-        self._weight = {item.id: item.weight for item in scenario.items}
-        self._basket = {item.id: item.basket for item in scenario.items}
-        self._titles = {item.id: item.title[:1].lower() + item.title[1:] for item in scenario.items}
+        self._order = {i: rng.random() for i in side.ids}  # tie-breaks
+        rank = {i: (*r, self._order[i]) for i, r in side.rank.items()}
+        #: Every item in the order it fills a step in: the earliest basket first, then what
+        #: matters most (sorted once: each step takes the ones it wants in this order).
+        self._ranked = sorted(rank, key=rank.__getitem__)
         self._concessions_seen: tuple[int, list[int]] = (-1, [])
         self._settled: Settled | None = None
         #: What it says of each step it has offered (the same words every time).
         self._offer_words: dict[Step, str] = {}
+        #: Each offer it has made, by its step and how its words began: a counterpart
+        #: often makes the same offer again (commands are frozen, so one is shared).
+        self._offers: dict[tuple[Step, str], c.Offer] = {}
         #: The last step worked out, with the plan and the open items it was worked out from.
         self._last_fit: tuple[tuple[frozenset[str], tuple[str, ...]] | None, Step | None] = (
             None,
             None,
         )
-        self._mine = {item.id for item in scenario.items if item.giver == self.me}
-        order = {b.id: b.order for b in scenario.baskets}
-        rank = {
-            item.id: (order[item.basket], -abs(self.value[item.id]), self._order[item.id])
-            for item in scenario.items
-        }
-        #: Every item in the order it fills a step in: the earliest basket first, then what
-        #: matters most (sorted once: each step takes the ones it wants in this order).
-        self._ranked = sorted(rank, key=rank.__getitem__)
-        # the rules it reads on every step, read once
-        self._reciprocal = self.rules.reciprocity or self.rules.sequencing is Sequencing.PARALLEL
-        self._package = self.rules.sequencing is Sequencing.PACKAGE
-        self._enforced = self.rules.balance is Balance.ENFORCE
         #: Open items in the order steps take them, with the open items they were read from.
         self._ranked_open: tuple[tuple[str, ...], list[str]] = ((), [])
-        self._gated = {b.id for b in scenario.baskets if b.gated}
 
     @cached_property
     def who(self) -> c.Who:
@@ -137,16 +217,16 @@ class Counterpart:
     @cached_property
     def concessions(self) -> list[Concession]:
         """Every concession it could make, best first (most for them per point to it)."""
+        value, order = self.value, self._order
         found = []
-        for item in self.scenario.items:
-            v, o = self.value[item.id], self.their[item.id]
+        for i, o in self.their.items():  # in the scenario's order
+            v = value[i]
             if v <= 0 and o > 0:
-                found.append(Concession(item.id, True, -v, o))
+                found.append(Concession(i, True, -v, o))
             elif v > 0 and o < 0:
-                found.append(Concession(item.id, False, v, -o))
-        return sorted(
-            found, key=lambda x: (-(x.gain / x.cost) if x.cost else -1e9, self._order[x.item])
-        )
+                found.append(Concession(i, False, v, -o))
+        found.sort(key=lambda x: (-(x.gain / x.cost) if x.cost else -1e9, order[x.item]))
+        return found
 
     def plan(self, state: TableState, target: float) -> set[str]:
         """The items still to agree that the counterpart aims for at ``target``."""
@@ -156,21 +236,23 @@ class Counterpart:
         utility = settled.utility + settled.worth_utility
         # a plan keeps an item of every gated basket that still needs one
         needed = dict(settled.needs)
-        for step in settled.concessions:
-            if utility - step.cost < target:
+        for item, add, cost, _ in settled.concessions:
+            if utility - cost < target:
                 continue
-            basket = basket_of[step.item]
-            if step.add:
-                plan.add(step.item)
-                if basket in needed:
-                    needed[basket] += 1
-            elif basket in needed and needed[basket] == 1:
-                continue  # the last planned item of a basket that must be settled
-            else:
-                plan.discard(step.item)
-                if basket in needed:
+            if needed:
+                basket = basket_of[item]
+                if add:
+                    if basket in needed:
+                        needed[basket] += 1
+                elif basket in needed:
+                    if needed[basket] == 1:
+                        continue  # the last planned item of a basket that must be settled
                     needed[basket] -= 1
-            utility -= step.cost
+            if add:
+                plan.add(item)
+            else:
+                plan.discard(item)
+            utility -= cost
         return plan
 
     def settled(self, state: TableState) -> Settled:
@@ -271,8 +353,13 @@ class Counterpart:
         found = self._first_fit(plan, state.open_ids())
         if found is None:
             return None
-        give, ask = found
-        return c.Offer(who=self.who, give=give, ask=ask, note=self._note(state, t, give, ask))
+        lead = self._lead(state, t)
+        offer = self._offers.get((found, lead))
+        if offer is None:
+            give, ask = found
+            note = f"{lead}: {self._words(found)}"
+            offer = self._offers[found, lead] = c.Offer(who=self.who, give=give, ask=ask, note=note)
+        return offer
 
     def _first_fit(self, plan: set[str], open_ids: tuple[str, ...]) -> Step | None:
         """The first of its steps the rules take, as (give, ask).
@@ -284,8 +371,12 @@ class Counterpart:
         """
         key = (frozenset(plan), open_ids)
         if self._last_fit[0] != key:
-            fits = (step for step in self._steps(plan, open_ids) if self._fits(*step))
-            self._last_fit = (key, next(fits, None))
+            found = None
+            for give, ask in self._steps(plan, open_ids):
+                if self._fits(give, ask):
+                    found = (give, ask)
+                    break
+            self._last_fit = (key, found)
         return self._last_fit[1]
 
     def _fits(self, give: Sequence[str], ask: Sequence[str]) -> bool:
@@ -316,12 +407,14 @@ class Counterpart:
         if not wanted:
             return
         limit = self.rules.max_items_per_offer
-        package = self._package
-        if package:
+        if self._package:
             wanted = self._covering(wanted, open_ids)
+            trim = self._trimmer(wanted)
+            for size in range(min(limit, len(wanted)), 0, -1):
+                yield from self._fitted(trim(size), open_ids)
+            return
         for size in range(min(limit, len(wanted)), 0, -1):
-            chosen = wanted[:size] if not package else self._trim(wanted, size)
-            yield from self._fitted(chosen, open_ids)
+            yield from self._fitted(wanted[:size], open_ids)
 
     def _ranked_among(self, open_ids: tuple[str, ...]) -> list[str]:
         """The open items in the order steps take them (see ``_ranked``), kept with the
@@ -331,7 +424,7 @@ class Counterpart:
             self._ranked_open = (open_ids, [i for i in self._ranked if i in open_now])
         return self._ranked_open[1]
 
-    def _fitted(self, chosen: list[str], open_ids: Sequence[str]) -> Iterable[Step]:
+    def _fitted(self, chosen: list[str], open_ids: Sequence[str]) -> list[Step]:
         """``chosen`` as an offer, made reciprocal where the rules ask. Step by step it
         keeps its offers balanced in public weight even where the rules only advise it
         (small, balanced steps are its manner); a lopsided offer comes last, only where
@@ -339,59 +432,74 @@ class Counterpart:
         mine = self._mine
         give = [i for i in chosen if i in mine]
         ask = [i for i in chosen if i not in mine]
-        named = set(chosen)
-        spare = [i for i in open_ids if i not in named]
-        if self._reciprocal and not give:
-            give += self._cheapest(spare, mine=True)[:1]
-        if self._reciprocal and not ask:
-            ask += self._cheapest(spare, mine=False)[:1]
+        if self._reciprocal and not (give and ask):
+            spare = _spare(chosen, open_ids)
+            if not give:
+                give += self._cheapest(spare, mine=True)
+            if not ask:
+                ask += self._cheapest(spare, mine=False)
         if self._package:
-            yield tuple(give), tuple(ask)
-            return
-        yield from self._balanced(give, ask, spare)
+            return [(tuple(give), tuple(ask))]
+        balanced = self._balanced(give, ask, chosen, open_ids)
+        found = [balanced] if balanced is not None else []
         if not self._enforced:
-            yield tuple(give), tuple(ask)
+            found.append((tuple(give), tuple(ask)))
+        return found
 
-    def _balanced(self, give: list[str], ask: list[str], spare: list[str]) -> Iterable[Step]:
-        """Variants of an offer with the public weights brought within the tolerance: one
-        change at a time (drop an item from the heavier side, or add one to the lighter),
-        the one that closes the gap most and costs this side least."""
+    def _balanced(
+        self, give: list[str], ask: list[str], chosen: list[str], open_ids: Sequence[str]
+    ) -> Step | None:
+        """The offer (of at least one item, ``chosen`` among the open ones, with what
+        reciprocity added) with the public weights brought within the tolerance, if it
+        can be: one change at a time (drop an item from the heavier side, or add one of
+        the open items not ``chosen`` to the lighter), the one that closes the gap most
+        and costs this side least."""
         tolerance, weight, value, mine = (
             self.rules.balance_tolerance,
             self._weight,
             self.value,
             self._mine,
         )
+        gap = sum(map(weight.__getitem__, give)) - sum(map(weight.__getitem__, ask))
+        if abs(gap) <= tolerance:  # most offers: balanced as they are
+            return tuple(give), tuple(ask)
         give, ask = list(give), list(ask)
-        gap = sum(weight[i] for i in give) - sum(weight[i] for i in ask)
+        spare = _spare(chosen, open_ids)
+        # each change may add a spare item of one side: each side's, in order, once asked
+        spare_of: dict[bool, list[str]] = {}
+        named = set(give) | set(ask)
         for _ in range(len(spare) + len(give) + len(ask)):
-            if abs(gap) <= tolerance:
-                yield tuple(give), tuple(ask)
-                return
+            size = abs(gap)
+            if size <= tolerance:
+                return tuple(give), tuple(ask)
             heavy, light = (give, ask) if gap > 0 else (ask, give)
             best: tuple[int, int] | None = None
             change: tuple[list[str], str, bool] | None = None
             if len(heavy) > 1:
                 for i in heavy:
-                    key = (abs(abs(gap) - weight[i]), value[i])
+                    key = (abs(size - weight[i]), value[i])
                     if best is None or key < best:
                         best, change = key, (heavy, i, False)
             ours = gap < 0  # asking too much: add one of ours to give
-            named = set(give) | set(ask)
-            for i in spare:
-                if (i in mine) == ours and i not in named:
-                    key = (abs(abs(gap) - weight[i]), -value[i])
+            if ours not in spare_of:
+                spare_of[ours] = [i for i in spare if (i in mine) == ours]
+            for i in spare_of[ours]:
+                if i not in named:
+                    key = (abs(size - weight[i]), -value[i])
                     if best is None or key < best:
                         best, change = key, (light, i, True)
             if change is None:
-                return
+                return None
             where, item, add = change
             if add:
                 where.append(item)
+                named.add(item)
             else:
                 where.remove(item)
+                named.discard(item)
             moved = weight[item] if add == (where is give) else -weight[item]
             gap += moved
+        return None
 
     def _covering(self, wanted: list[str], open_ids: Sequence[str]) -> list[str]:
         """``wanted`` with an item of every gated basket it misses (the package's rule)."""
@@ -405,22 +513,31 @@ class Counterpart:
                     extra.append(max(choices, key=lambda i: (self.value[i], -self._order[i])))
         return extra + wanted
 
-    def _trim(self, wanted: list[str], size: int) -> list[str]:
-        """``size`` items of ``wanted`` that still cover every gated basket: one per basket
-        first, then the most valuable to this side."""
+    def _trimmer(self, wanted: list[str]) -> Callable[[int], list[str]]:
+        """``size`` items of ``wanted`` that still cover every gated basket, for any size:
+        one per basket first, then the most valuable to this side."""
         first: dict[str, str] = {}
         for i in wanted:
             if self._basket[i] in self._gated:
                 first.setdefault(self._basket[i], i)
-        chosen = list(first.values())[:size]
-        taken = set(chosen)
+        firsts = list(first.values())
+        taken = set(firsts)
         rest = [i for i in wanted if i not in taken]
-        return chosen + rest[: size - len(chosen)]
+
+        def trim(size: int) -> list[str]:
+            if size <= len(firsts):
+                return firsts[:size]
+            return firsts + rest[: size - len(firsts)]
+
+        return trim
 
     def _cheapest(self, ids: Sequence[str], mine: bool) -> list[str]:
-        """Items of one side, the least costly (or most valuable) to this side first."""
+        """The item of one side least costly (or most valuable) to this side, as a list of
+        one (empty if that side has none here)."""
         side = [i for i in ids if (i in self._mine) == mine]
-        return sorted(side, key=lambda i: (-self.value[i], self._order[i]))
+        if not side:
+            return []
+        return [min(side, key=lambda i: (-self.value[i], self._order[i]))]
 
     # -- reading the table ----------------------------------------------------------------
 
@@ -454,6 +571,10 @@ class Counterpart:
         self, state: TableState, t: float, give: tuple[str, ...], ask: tuple[str, ...]
     ) -> str:
         """Its words with an offer at ``t``, the ``time`` of ``state``."""
+        return f"{self._lead(state, t)}: {self._words((give, ask))}"
+
+    def _lead(self, state: TableState, t: float) -> str:
+        """How its words with an offer begin at ``t``, the ``time`` of ``state``."""
         match self.tactic.name:
             case "boulware":
                 lead = "Our position is firm" if t < 0.8 else "Time is short, so we move"
@@ -464,7 +585,7 @@ class Counterpart:
                 lead = "You moved, so we move" if moved and moved[-1] > 0 else "We match you"
             case _:
                 lead = "A steady step"
-        return f"{lead}: {self._words((give, ask))}"
+        return lead
 
     def _words(self, step: Step) -> str:
         """What it offers in ``step``, in words (worked out once per step: a counterpart
@@ -481,6 +602,12 @@ class Counterpart:
         if self.tactic.name == "boulware":
             return "This is far from what we can accept."
         return "This asks more of us than it gives; we need a better balance."
+
+
+def _spare(chosen: list[str], open_ids: Sequence[str]) -> list[str]:
+    """The open items not ``chosen``, in order."""
+    named = set(chosen)
+    return [i for i in open_ids if i not in named]
 
 
 def _same(give: Sequence[str], ask: Sequence[str], offer: c.Offer) -> bool:

@@ -262,15 +262,15 @@ class MemoryTable:
         players: dict[str, Counterpart] = {}
         limit = 4 * self.state.rules.max_rounds * max(1, len(self.state.order)) + 8
         for _ in range(limit):
-            seat = self.state.seat_on_move()
+            state = self.state
+            seat = state.seat_on_move()
             if seat is None:
                 return
             player = players.get(seat.delegation)
-            if player is None or player.seat != seat:
-                player = players[seat.delegation] = Counterpart(
-                    self.state.scenario, self.state.variant, seat
-                )
-            if not self.act(player.decide(self.state)):
+            # (the same seat is most often the very same object: no need to compare it)
+            if player is None or (player.seat is not seat and player.seat != seat):
+                player = players[seat.delegation] = Counterpart(state.scenario, state.variant, seat)
+            if not self.act(player.decide(state)):
                 self.act(c.Pass(who=player.who))
 
 

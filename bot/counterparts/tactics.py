@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 #: Each time-dependent tactic's range of the concession exponent ``e`` (one value is
 #: drawn per seat, so runs of a simulation differ as real opponents of a type do).
@@ -54,10 +55,16 @@ class Tactic:
         low, high = EXPONENTS[name]
         return cls(name, u_max, u_min, rng.uniform(low, high))
 
-    @property
+    @cached_property
     def span(self) -> int:
-        """How far the tactic may concede in all."""
+        """How far the tactic may concede in all (worked out once: asked on every move)."""
         return max(0, self.u_max - self.u_min)
+
+    @cached_property
+    def _power(self) -> float:
+        """The power of ``t`` in the curve, ``1 / e`` (a time-dependent tactic's)."""
+        assert self.e is not None
+        return 1 / self.e
 
     def target(self, t: float, their_concessions: Sequence[int] = ()) -> float:
         """The utility aimed at at time ``t``; tit-for-tat also reads the other side's
@@ -69,4 +76,4 @@ class Tactic:
                 return float(self.u_min)
             aim = self.u_max - TFT_OPENING * self.span - sum(their_concessions)
             return float(min(self.u_max, max(self.u_min, aim)))
-        return float(self.u_max - self.span * t ** (1 / self.e))
+        return float(self.u_max - self.span * t**self._power)

@@ -216,10 +216,11 @@ def _event(state: TableState, command: c.Command, kind: EventKind, **data: Any) 
 def _event_with(
     state: TableState, command: c.Command, kind: EventKind, data: dict[str, Any]
 ) -> NewEvent:
-    """``_event`` with its data as a dict, which it does not change (a turn action's data
-    is merged once, not repacked as keywords again)."""
+    """``_event`` with its data as a dict of its own, which it completes with the round
+    unless the data names one (a turn action's data is merged once, not repacked as
+    keywords again)."""
     if state.round:
-        data = {"round": state.round, **data}
+        data.setdefault("round", state.round)
     return NewEvent(kind=kind, actor=_actor(state, command.who), data=data)
 
 
@@ -265,7 +266,8 @@ def _player(state: TableState, command: c.Command) -> Member:
 def _turn_holder(state: TableState, command: c.Command, action: Action) -> Member:
     """The acting member, checked for phase, turn and role."""
     member = _player(state, command)
-    _require_phase(state, [Phase.NEGOTIATING], f"/{command.name}")
+    if state.phase is not Phase.NEGOTIATING:  # (the words are made only for a refusal)
+        _require_phase(state, [Phase.NEGOTIATING], f"/{command.name}")
     delegation = state.scenario.delegation(member.delegation or "")
     assert delegation is not None
     if not delegation.offers:
@@ -330,11 +332,9 @@ def _close(
     withdrawn = last_offer
     if withdrawn is None and state.standing is not None and not extra_agreed:
         withdrawn = state.standing.seq
+    values = [state.item(i).values for i in agreed]  # each item looked up once
     scores = {
-        d.id: {
-            "score": sum(state.item(i).values.get(d.id, 0) for i in agreed),
-            "batna": d.batna,
-        }
+        d.id: {"score": sum(v.get(d.id, 0) for v in values), "batna": d.batna}
         for d in state.scenario.delegations
     }
     return NewEvent(
@@ -352,16 +352,22 @@ def _close(
 
 
 def _turn_action(
-    state: TableState, command: c.Command, now: datetime, kind: EventKind, **data: Any
+    state: TableState,
+    command: c.Command,
+    now: datetime,
+    kind: EventKind,
+    data: dict[str, Any] | None = None,
 ) -> list[NewEvent]:
-    """A turn action's event, the next turn in its data (built once), and the close it
-    may cause.
+    """A turn action's event, the next turn added to its ``data`` (a dict of its own, built
+    once), and the close it may cause.
 
     An offer tabled on the last turn is named by the close as the offer left standing:
     it is logged right before the close, so its sequence number is the next one.
     """
     turn, closes = _pass_turn(state, now)
-    event = _event_with(state, command, kind, {**data, **turn})
+    data = {} if data is None else data
+    data.update(turn)
+    event = _event_with(state, command, kind, data)
     if not closes:
         return [event]
     last_offer = state.last_seq + 1 if kind is EventKind.OFFER_TABLED else None
@@ -798,8 +804,8 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
         raise Refusal(R.BAD_ARGUMENT, "Name at least one item to give or to ask (see /items).")
     rules = state.rules
     named = _check_items(state, (*give, *ask))
-    given, asked = named[: len(give)], named[len(give) :]
-    for item in given:
+    weight_given = weight_asked = 0
+    for item in named[: len(give)]:
         if item.giver != me:
             raise Refusal(
                 R.WRONG_GIVER,
@@ -807,11 +813,13 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
                 f"{_name(state, item.giver)}, not by you: put it "
                 "under ask.",
             )
-    for item in asked:
+        weight_given += item.weight
+    for item in named[len(give) :]:
         if item.giver == me:
             raise Refusal(
                 R.WRONG_GIVER, f"{_title(state, item.id)} is yours to concede: put it under give."
             )
+        weight_asked += item.weight
     reciprocal = rules.reciprocity or rules.sequencing is Sequencing.PARALLEL
     if reciprocal and not (give and ask):
         raise Refusal(
@@ -819,16 +827,15 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
             "Offers here must be reciprocal: give at least one item and ask at least one.",
         )
     _check_size_and_sequencing(state, named)
-    weight_given = sum(item.weight for item in given)
-    weight_asked = sum(item.weight for item in asked)
     imbalance = weight_given - weight_asked
+    standing = state.standing
     data: dict[str, Any] = {
         "delegation": me,
         "give": list(give),
         "ask": list(ask),
         "note": command.note.strip()[:MAX_TEXT],
-        "answers": state.standing.seq if state.standing and state.standing.by != me else None,
-        "revises": state.standing.seq if state.standing and state.standing.by == me else None,
+        "answers": standing.seq if standing and standing.by != me else None,
+        "revises": standing.seq if standing and standing.by == me else None,
         "weight_given": weight_given,
         "weight_asked": weight_asked,
     }
@@ -841,7 +848,7 @@ def _offer(state: TableState, command: c.Offer, now: datetime) -> list[NewEvent]
                 f"{weight_asked}. Add or remove items to close the gap.",
             )
         data["imbalance"] = imbalance
-    return _turn_action(state, command, now, EventKind.OFFER_TABLED, **data)
+    return _turn_action(state, command, now, EventKind.OFFER_TABLED, data)
 
 
 def _draft(state: TableState, command: c.Draft, now: datetime) -> list[NewEvent]:
@@ -884,30 +891,35 @@ def _draft(state: TableState, command: c.Draft, now: datetime) -> list[NewEvent]
         "weight_asked": sum(item.weight for item in asked),
         "draft": True,
     }
-    return _turn_action(state, command, now, EventKind.OFFER_TABLED, **data)
+    return _turn_action(state, command, now, EventKind.OFFER_TABLED, data)
 
 
 def _check_items(state: TableState, items: Sequence[str]) -> list[Item]:
     """Every item named exists, is still open to agree, and is named once: the items, in
     the order named (looked up once, for the checks that follow)."""
     found = []
+    by_id = state.scenario.items_by_id
     for item_id in items:
-        item = state.scenario.item(item_id)
+        item = by_id.get(item_id)
         if item is None:
             raise Refusal(R.UNKNOWN_ITEM, f"There is no item {item_id!r}; /items lists them.")
         found.append(item)
     agreed = state.agreed
-    for item_id in items:
-        if item_id in agreed:
-            raise Refusal(
-                R.ITEM_ALREADY_AGREED,
-                f"{_title(state, item_id)} is already agreed; offer items that are still open.",
-            )
-    seen: set[str] = set()
-    for item_id in items:
-        if item_id in seen:
-            raise Refusal(R.DUPLICATE_ITEM, f"{item_id!r} is listed twice; name each item once.")
-        seen.add(item_id)
+    if agreed and not agreed.keys().isdisjoint(items):
+        for item_id in items:
+            if item_id in agreed:
+                raise Refusal(
+                    R.ITEM_ALREADY_AGREED,
+                    f"{_title(state, item_id)} is already agreed; offer items that are still open.",
+                )
+    if len(set(items)) < len(items):
+        seen: set[str] = set()
+        for item_id in items:
+            if item_id in seen:
+                raise Refusal(
+                    R.DUPLICATE_ITEM, f"{item_id!r} is listed twice; name each item once."
+                )
+            seen.add(item_id)
     return found
 
 
@@ -972,7 +984,7 @@ def _accept(state: TableState, command: c.Accept, now: datetime) -> list[NewEven
         "waiting": list(support.waiting),
     }
     if support.needed:
-        return _turn_action(state, command, now, EventKind.OFFER_ACCEPTED, **acceptance)
+        return _turn_action(state, command, now, EventKind.OFFER_ACCEPTED, acceptance)
     accepted = _event(state, command, EventKind.OFFER_ACCEPTED, **acceptance)
     agreed = {
         "offer": offer.seq,
@@ -998,9 +1010,8 @@ def _reject(state: TableState, command: c.Reject, now: datetime) -> list[NewEven
     member = _turn_holder(state, command, Action.REJECT)
     offer = _standing_of_other(state, member, "reject", command.offer)
     reason = command.reason.strip()[:MAX_TEXT]
-    return _turn_action(
-        state, command, now, EventKind.OFFER_REJECTED, offer=offer.seq, reason=reason
-    )
+    data = {"offer": offer.seq, "reason": reason}
+    return _turn_action(state, command, now, EventKind.OFFER_REJECTED, data)
 
 
 def _pass(state: TableState, command: c.Pass, now: datetime) -> list[NewEvent]:

@@ -282,6 +282,11 @@ class Scenario(_Strict):
         """The item with this id, if any."""
         return self._index[1].get(item_id)
 
+    @property
+    def items_by_id(self) -> Mapping[str, Item]:
+        """Every item by its id (for many lookups in a row; do not change it)."""
+        return self._index[1]
+
     def basket(self, basket_id: str) -> Basket | None:
         """The basket with this id, if any."""
         return self._index[2].get(basket_id)

@@ -81,12 +81,12 @@ class StandingOffer:
         data = event.data
         assert isinstance(data, ev.OfferTabled)
         return cls(
-            seq=event.seq,
-            by=data.delegation,
-            give=tuple(data.give),
-            ask=tuple(data.ask),
-            note=data.note,
-            answers=data.answers,
+            event.seq,
+            data.delegation,
+            tuple(data.give),
+            tuple(data.ask),
+            data.note,
+            data.answers,
             imbalance=data.imbalance,
             draft=data.draft,
         )
@@ -370,7 +370,7 @@ def apply(state: TableState, event: Event) -> None:
         state.undoable.append(UndoStep((event.seq,), round_before))
     elif event.kind in CONSEQUENCE_KINDS and state.undoable and _continues_group(state, event):
         step = state.undoable[-1]
-        state.undoable[-1] = replace(step, seqs=(*step.seqs, event.seq))
+        state.undoable[-1] = UndoStep((*step.seqs, event.seq), step.round)
 
 
 def _continues_group(state: TableState, event: Event) -> bool:

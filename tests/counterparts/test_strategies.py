@@ -280,3 +280,216 @@ def test_a_seeded_simulation_gives_the_same_numbers_twice() -> None:
     assert all(row["refusals"] == 0 for row in first)
     assert {row["sequencing"] for row in first} == set(MODES)
     assert len(first) == 3 * 4  # every mode, every ordered pair of two strategies
+
+
+# -- what a counterpart keeps or shares, against a plain reading -----------------------------
+# The reference functions below are the counterpart's step search and plan as first
+# written, with nothing kept and nothing shared: the kept and shared paths must decide
+# exactly as they do.
+
+
+def _reference_plan(p: Counterpart, state: TableState, target: float) -> set[str]:
+    agreed = state.agreed
+    plan = {i for i in p.value if p.value[i] > 0 and i not in agreed}
+    utility = p.utility(agreed) + p.utility(plan)
+    gated = set() if p.rules.sequencing.value == "parallel" else set(p._gated)
+    needed = {b: 0 for b in gated if b not in state.agreed_baskets}
+    for i in plan:
+        if p._basket[i] in needed:
+            needed[p._basket[i]] += 1
+    for step in p.concessions:
+        if step.item in agreed or utility - step.cost < target:
+            continue
+        basket = p._basket[step.item]
+        if step.add:
+            plan.add(step.item)
+            if basket in needed:
+                needed[basket] += 1
+        elif basket in needed and needed[basket] == 1:
+            continue
+        else:
+            plan.discard(step.item)
+            if basket in needed:
+                needed[basket] -= 1
+        utility -= step.cost
+    return plan
+
+
+def _reference_balanced(
+    p: Counterpart, give: list[str], ask: list[str], spare: list[str]
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    weight, value, tolerance = p._weight, p.value, p.rules.balance_tolerance
+    give, ask = list(give), list(ask)
+    gap = sum(weight[i] for i in give) - sum(weight[i] for i in ask)
+    for _ in range(len(spare) + len(give) + len(ask)):
+        if abs(gap) <= tolerance:
+            return [(tuple(give), tuple(ask))]
+        heavy, light = (give, ask) if gap > 0 else (ask, give)
+        best: tuple[int, int] | None = None
+        change: tuple[list[str], str, bool] | None = None
+        if len(heavy) > 1:
+            for i in heavy:
+                key = (abs(abs(gap) - weight[i]), value[i])
+                if best is None or key < best:
+                    best, change = key, (heavy, i, False)
+        named = set(give) | set(ask)
+        for i in spare:
+            if (i in p._mine) == (gap < 0) and i not in named:
+                key = (abs(abs(gap) - weight[i]), -value[i])
+                if best is None or key < best:
+                    best, change = key, (light, i, True)
+        if change is None:
+            return []
+        where, item, add = change
+        if add:
+            where.append(item)
+        else:
+            where.remove(item)
+        gap += weight[item] if add == (where is give) else -weight[item]
+    return []
+
+
+def _reference_first_fit(
+    p: Counterpart, plan: set[str], open_ids: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    open_now = set(open_ids)
+    wanted = [i for i in p._ranked if i in open_now and i in plan]
+    if not wanted:
+        return None
+    package = p.rules.sequencing.value == "package"
+    reciprocal = p.rules.reciprocity or p.rules.sequencing.value == "parallel"
+    enforced = p.rules.balance.value == "enforce"
+    if package:
+        covered = {p._basket[i] for i in wanted}
+        extra = []
+        for basket in p.scenario.baskets_in_order():
+            if basket.gated and basket.id not in covered:
+                choices = [i for i in open_ids if p._basket[i] == basket.id]
+                if choices:
+                    extra.append(max(choices, key=lambda i: (p.value[i], -p._order[i])))
+        wanted = extra + wanted
+    for size in range(min(p.rules.max_items_per_offer, len(wanted)), 0, -1):
+        chosen = wanted[:size]
+        if package:
+            first: dict[str, str] = {}
+            for i in wanted:
+                if p._basket[i] in p._gated:
+                    first.setdefault(p._basket[i], i)
+            chosen = list(first.values())[:size]
+            chosen += [i for i in wanted if i not in chosen][: size - len(chosen)]
+        give = [i for i in chosen if i in p._mine]
+        ask = [i for i in chosen if i not in p._mine]
+        spare = [i for i in open_ids if i not in chosen]
+
+        def cheapest(mine: bool, spare: list[str] = spare) -> list[str]:
+            side = [i for i in spare if (i in p._mine) == mine]
+            return sorted(side, key=lambda i: (-p.value[i], p._order[i]))[:1]
+
+        if reciprocal and not give:
+            give += cheapest(True)
+        if reciprocal and not ask:
+            ask += cheapest(False)
+        if package:
+            candidates = [(tuple(give), tuple(ask))]
+        else:
+            candidates = _reference_balanced(p, give, ask, spare)
+            if not enforced:
+                candidates.append((tuple(give), tuple(ask)))
+        for step in candidates:
+            if p._fits(*step):
+                return step
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scenarios(),
+    st.sampled_from(MODES),
+    st.sampled_from(c.STRATEGIES),
+    st.integers(0, 2**32 - 1),
+    st.data(),
+)
+def test_the_step_search_and_the_plan_decide_as_the_plain_reading(
+    scenario: Scenario, mode: str, strategy: str, seed: int, data: st.DataObject
+) -> None:
+    """For random plans, open items and targets, the counterpart's plan and first step
+    (with its kept ranking, shared seat reading, balancing shortcuts and kept step) are
+    exactly those of the plain reference search, asked again and again."""
+    table = sim.MemoryTable(scenario)
+    state = sim.play_table(scenario, mode, dict.fromkeys(scenario.offering, strategy), seed, table)
+    me = scenario.offering[0]
+    player = Counterpart(scenario, mode, Seat(me, strategy, 0, seed, f"counterpart:{me}"))
+    ids = [i.id for i in scenario.items]
+    for _ in range(4):
+        plan = set(data.draw(st.lists(st.sampled_from(ids), unique=True)))
+        open_ids = tuple(i for i in ids if data.draw(st.booleans()))
+        assert player._first_fit(plan, open_ids) == _reference_first_fit(player, plan, open_ids)
+        target = data.draw(st.floats(-30, 30))
+        assert player.plan(state, target) == _reference_plan(player, state, target)
+        # an offer of one side's items mostly, to balance from far off
+        side = data.draw(st.booleans())
+        chosen = [i for i in open_ids if (i in player._mine) == side or data.draw(st.booleans())]
+        if chosen:  # as every step names an item
+            give = [i for i in chosen if i in player._mine]
+            ask = [i for i in chosen if i not in player._mine]
+            spare = [i for i in open_ids if i not in chosen]
+            expected = _reference_balanced(player, give, ask, spare)
+            assert player._balanced(give, ask, chosen, open_ids) == (expected or [None])[0]
+
+
+def test_a_seat_reads_its_scenario_once_and_a_changed_copy_anew() -> None:
+    """Counterparts in the same seat share one reading of the scenario, which says what
+    the scenario says; a copy of the scenario with other values gets a reading of its own."""
+    scenario = _hanoi()
+    seat = Seat("us", "linear", 0, 7, "counterpart:us")
+    first, second = (Counterpart(scenario, "singapore", seat) for _ in range(2))
+    assert first.value is second.value
+    assert first.value == {i.id: i.values.get("us", 0) for i in scenario.items}
+    assert first._worth == {i.id for i in scenario.items if i.values.get("us", 0) > 0}
+    assert first._mine == {i.id for i in scenario.items if i.giver == "us"}
+    assert first.tactic.u_max == sum(v for v in first.value.values() if v > 0)
+    assert all(
+        (first.their[i.id] > 0) == (i.giver == "us")
+        and 0.75 * i.weight <= abs(first.their[i.id]) <= 1.25 * i.weight
+        for i in scenario.items
+    )
+    flipped = [
+        i.model_copy(update={"values": {d: -v for d, v in i.values.items()}})
+        for i in scenario.items
+    ]
+    other = scenario.model_copy(update={"items": flipped})
+    copied = Counterpart(other, "singapore", seat)
+    assert copied.value == {i.id: i.values.get("us", 0) for i in flipped} != first.value
+    assert Counterpart(other, "package", seat)._package and not copied._package
+
+
+def test_an_offer_made_again_is_the_same_command_with_the_same_words() -> None:
+    """The offer kept for a step serves that step with the same opening words only: the
+    same step at another moment of the tactic gets its own words."""
+    scenario = _hanoi()
+    player = Counterpart(scenario, "singapore", Seat("us", "boulware", 0, 7, "counterpart:us"))
+    table = sim.MemoryTable(scenario)
+    sim.play_table(scenario, "singapore", {"us": "boulware", "dprk": "boulware"}, 7, table)
+    state = table.state
+    plan = {i for i, v in player.value.items() if v > 0}
+    early, again, late = (player._next_step(state, plan, t) for t in (0.1, 0.2, 0.9))
+    assert early is not None and late is not None
+    assert again is early
+    assert (early.give, early.ask) == (late.give, late.ask)
+    assert early.note.startswith("Our position is firm: ")
+    assert late.note.startswith("Time is short, so we move: ")
+    assert early.note.split(": ", 1)[1] == late.note.split(": ", 1)[1]
+
+
+@given(
+    st.integers(-20, 40),
+    st.integers(-20, 40),
+    st.floats(0.05, 6.0),
+    st.floats(-0.5, 1.5),
+)
+def test_a_tactic_target_is_its_curve_exactly(u_max: int, u_min: int, e: float, t: float) -> None:
+    """The kept span and power give exactly u_max - span * t ** (1 / e), t kept in [0, 1]."""
+    tactic = Tactic("x", u_max, u_min, e)
+    clamped = min(1.0, max(0.0, t))
+    for _ in range(2):  # worked out, then kept
+        assert tactic.target(t) == float(u_max - max(0, u_max - u_min) * clamped ** (1 / e))

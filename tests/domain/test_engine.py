@@ -214,6 +214,18 @@ def test_item_already_agreed(mini: Scenario) -> None:
     assert "Alpha opens an office" in refusal.message
 
 
+def test_item_checks_keep_their_order(mini: Scenario) -> None:
+    """An offer breaking several item rules is refused for the first of them (unknown,
+    then already agreed, then listed twice), whichever of its items breaks it."""
+    t = seated(mini)
+    t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
+    t.do("b_head", c.Accept)
+    twice_agreed = ("a-rel1", "a-rel1")
+    t.refuse("a_head", c.Offer, R.UNKNOWN_ITEM, give=twice_agreed, ask=("b-gold",))
+    t.refuse("a_head", c.Offer, R.ITEM_ALREADY_AGREED, give=twice_agreed)
+    t.refuse("a_head", c.Offer, R.DUPLICATE_ITEM, give=("a-rel2", "a-rel2"))
+
+
 def test_wrong_giver(mini: Scenario) -> None:
     """Giving the other side's item, or asking for one's own, is refused with wrong_giver."""
     t = seated(mini)

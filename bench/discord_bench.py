@@ -374,7 +374,7 @@ async def while_sampling(
 
 
 @contextlib.contextmanager
-def apparatus_quiet(bot: BotUnderTest) -> Iterator[None]:
+def apparatus_quiet(bot: Bot) -> Iterator[None]:
     """With the bot in a process of its own, keep this process's garbage collector (the
     fake's and the users' objects: the real Discord has none) out of a measured loop:
     collect before it, none during it. With the bot in this process, nothing changes."""
@@ -435,7 +435,7 @@ async def disconnect(client: discord.Client, task: asyncio.Task[None]) -> None:
 
 async def floor_level(
     fake: TimedFake,
-    bot: BotUnderTest,
+    bot: Bot,
     pingers: list[tuple[FakeUser, FakeChannel]],
     n: int,
     actions: int,
@@ -688,13 +688,13 @@ class Collections:
             gc.callbacks.remove(self._observe)
 
 
-class BotInItsProcess(BotUnderTest):
-    """A connected bot in a process of its own (``--serve``), driven over its stdin and
-    answering on its stdout, one JSON line per command; its log records are counted there
-    and added to ``logs`` when it stops."""
+class BotInItsProcess:
+    """A connected bot in a process of its own (``--serve``, where a :class:`BotUnderTest`
+    runs it), driven over its stdin and answering on its stdout, one JSON line per
+    command: the same three calls. Its log records are counted there and added to
+    ``logs`` when it stops."""
 
     def __init__(self, child: asyncio.subprocess.Process, logs: CountingHandler | None) -> None:
-        # nothing of the bot lives here: the base class's client, task and probe stay unset
         self.child, self.logs = child, logs
 
     async def _ask(self, command: str) -> dict[str, Any]:
@@ -728,6 +728,10 @@ class BotInItsProcess(BotUnderTest):
         if self.logs is not None:
             for level, name, message, count in answer.get("logs", []):
                 self.logs.counts[(level, name, message)] += count
+
+
+#: A bot under test, wherever it runs.
+Bot = BotUnderTest | BotInItsProcess
 
 
 def bot_config(settings: Settings, rules: Path) -> dict[str, Any]:
@@ -771,7 +775,7 @@ async def start_bot(
     own_process: bool,
     logs: CountingHandler | None = None,
     profile: str | None = None,
-) -> BotUnderTest:
+) -> Bot:
     """Connect the ``kind`` bot ("floor" or "parley") and wait until its commands are
     synced: in a process of its own, or (``own_process=False``) in this event loop."""
     if not own_process:
@@ -915,7 +919,7 @@ async def play_table(fake: TimedFake, table: Table, actions: int) -> list[Sample
 
 async def parley_level(
     fake: TimedFake,
-    bot: BotUnderTest,
+    bot: Bot,
     prof: FakeUser,
     tables: list[Table],
     actions: int,

@@ -344,7 +344,7 @@ def tune_garbage_collector() -> int:
       of CPython's 700. An interaction's objects (discord.py's, an offer's buttons, which
       form cycles) live for the few milliseconds of its answer: collected that often they
       are still alive, move to the older generations and make full collections frequent.
-      A youngest collection of 10,000 objects takes a few milliseconds.
+      A youngest collection of 10,000 live objects takes about 0.3 ms there.
 
     In the Discord bench (50 tables at once) this took the full collections in the bot's
     process during the measured loop from about four of 60-85 ms each to none.

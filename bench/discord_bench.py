@@ -80,7 +80,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,7 +356,7 @@ async def while_sampling(
     kind: str,
     send: Callable[[int], Coroutine[Any, Any, InteractionRecord]],
     every: float | None,
-    load: Coroutine[Any, Any, Any],
+    load: Awaitable[Any],
 ) -> tuple[Any, list[Sample]]:
     """Run ``load``; meanwhile (if ``every`` is set) sample ``send`` at that interval."""
     if every is None:
@@ -387,6 +387,25 @@ def apparatus_quiet(bot: Bot) -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+async def measured(
+    bot: Bot,
+    fake: TimedFake,
+    kind: str,
+    send: Callable[[int], Coroutine[Any, Any, InteractionRecord]],
+    every: float | None,
+    load: Callable[[], Awaitable[Any]],
+) -> tuple[float, Any, list[Sample]]:
+    """A level's measured loop: the bot's counts started afresh, this process's collector
+    kept out (:func:`apparatus_quiet`), ``load()`` started and run while ``send`` is
+    sampled (see :func:`while_sampling`). When it started, what ``load`` gave, and the
+    samples."""
+    with apparatus_quiet(bot):
+        await bot.reset()
+        started = time.monotonic()
+        results, samples = await while_sampling(fake, kind, send, every, load())
+    return started, results, samples
 
 
 # -- the floor: a bare discord.py bot -----------------------------------------------------
@@ -455,17 +474,13 @@ async def floor_level(
         user, channel = pingers[index % n]
         return fake.slash(facilitator or user, channel, "ping", wait=False)
 
-    with apparatus_quiet(bot):
-        await bot.reset()
-        started = time.monotonic()
-        results, level.status_samples = await while_sampling(
-            fake,
-            "ping",
-            status,
-            status_every,
-            asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n])),
-        )
-        level.wall = time.monotonic() - started
+    def load() -> Awaitable[list[list[Sample]]]:
+        return asyncio.gather(*(one_channel(u, c) for u, c in pingers[:n]))
+
+    started, results, level.status_samples = await measured(
+        bot, fake, "ping", status, status_every, load
+    )
+    level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
     counted = await bot.drain()
     level.cpu, level.full_collections = counted["cpu"], counted["full_collections"]
@@ -938,17 +953,13 @@ async def parley_level(
         channel = tables[index % len(tables)].channel
         return fake.slash(prof, channel, "session status", wait=False)
 
-    with apparatus_quiet(bot):
-        await bot.reset()
-        started = time.monotonic()
-        results, level.status_samples = await while_sampling(
-            fake,
-            "session status",
-            status,
-            status_every,
-            asyncio.gather(*(play_table(fake, t, actions) for t in tables)),
-        )
-        level.wall = time.monotonic() - started
+    def load() -> Awaitable[list[list[Sample]]]:
+        return asyncio.gather(*(play_table(fake, t, actions) for t in tables))
+
+    started, results, level.status_samples = await measured(
+        bot, fake, "session status", status, status_every, load
+    )
+    level.wall = time.monotonic() - started
     level.samples = [s for samples in results for s in samples]
     counted = await bot.drain()
     ended = time.monotonic()  # time.monotonic is one clock for every process of the machine

@@ -65,7 +65,7 @@ def main() -> None:
         for run in runs:
             table = sim.MemoryTable(scenario)
             sim.play_table(scenario, run.variant, run.strategies, run.seed, table)
-            logs.append(list(table.events))
+            logs.append(table.events)
         return logs
 
     for _ in range(args.repeat):

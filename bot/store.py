@@ -261,11 +261,13 @@ MAX_BATCH = 512
 #: the loop's other callbacks in between.
 LOOP_BATCH = 64
 
-#: Commits between two checkpoints of the write-ahead log (the writer's connection does
-#: not checkpoint on commit, so that a commit on the event loop never waits on a sync of
-#: the file; the writer thread checkpoints instead). An action's commit adds a few pages,
-#: so this keeps the WAL near SQLite's default of 1,000 pages.
-CHECKPOINT_EVERY = 256
+#: Pages the write-ahead log may hold before the writer thread checkpoints it: SQLite's own
+#: default (``wal_autocheckpoint``). The writer's connection does not checkpoint on commit,
+#: so that a commit on the event loop never waits on a sync of the file; the thread
+#: checkpoints instead, after as many commits as it takes to fill this many pages (worked
+#: out from what the last checkpoint found: an action's commit adds one or two pages, a
+#: group commit of many tables' actions more).
+CHECKPOINT_PAGES = 1000
 
 _EVENT_COLUMNS = "seq, at, kind, actor, data"
 
@@ -339,7 +341,12 @@ class _Writer:
         self._queued = 0
         #: Held by whoever uses the connection: the thread, or the loop committing.
         self._in_use = threading.Lock()
+        #: Commits since the last checkpoint, and how many are to come before the next.
         self._since_checkpoint = 0
+        self._checkpoint_after = max(1, CHECKPOINT_PAGES // 4)  # until one has been measured
+        #: Checkpoints so far, and the WAL pages the last one found (for benchmarks, tests).
+        self.checkpoints = 0
+        self.wal_pages = 0
         #: Group commits so far, and units committed in them (for benchmarks and tests).
         self.commits = 0
         self.units = 0
@@ -381,15 +388,14 @@ class _Writer:
                 return None
         try:
             results = self._transact(batch, wait=False)
-            checkpoint = self._since_checkpoint >= CHECKPOINT_EVERY
-            if checkpoint:
-                self._since_checkpoint = 0
+            checkpoint = self._since_checkpoint >= self._checkpoint_after
         finally:
             self._in_use.release()
-        if checkpoint:  # it may sync the file: the thread's work
+        if checkpoint:  # it syncs the file: the thread's work (and, queued, every write
+            # after it goes to the thread too, until it is done)
             loop = batch[0].loop
             with contextlib.suppress(StoreError):  # closing: the close checkpoints
-                self.submit(_Job(None, _checkpoint, loop, loop.create_future()))
+                self.submit(_Job(None, self._checkpoint, loop, loop.create_future()))
         return results
 
     async def close(self) -> None:
@@ -471,9 +477,27 @@ class _Writer:
             raise
         assert results is not None  # (it waited for the lock)
         self._deliver(batch, results)
-        if self._since_checkpoint >= CHECKPOINT_EVERY:
-            self._since_checkpoint = 0
-            _checkpoint(self._db)
+        if self._since_checkpoint >= self._checkpoint_after:
+            self._checkpoint(self._db)
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        """Copy the WAL back into the database file as far as readers allow (never waits
+        for them; a failure is left for the next checkpoint, the WAL keeps everything until
+        then), and work out how many commits fill :data:`CHECKPOINT_PAGES` pages, from
+        the pages the commits since the last checkpoint took. (If a reader kept the last
+        checkpoint from restarting the WAL, its older pages count too, and the next
+        checkpoint comes sooner.)"""
+        commits, self._since_checkpoint = self._since_checkpoint, 0
+        try:
+            row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            return
+        self.checkpoints += 1
+        pages = int(row[1]) if row is not None else -1
+        if pages > 0 and commits > 0:
+            self.wal_pages = pages
+            after = CHECKPOINT_PAGES * commits // pages
+            self._checkpoint_after = max(1, min(CHECKPOINT_PAGES, after))
 
     @staticmethod
     def _deliver(batch: list[_Job[Any]], results: list[_Result]) -> None:
@@ -580,13 +604,6 @@ class _Writer:
                 )
             results.append((None, mine))
         return results
-
-
-def _checkpoint(db: sqlite3.Connection) -> None:
-    """Copy the WAL back into the database file as far as readers allow (never waits).
-    A failure is left for the next one: the WAL keeps everything until then."""
-    with contextlib.suppress(sqlite3.Error):
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _as_unavailable(exc: BaseException) -> BaseException:

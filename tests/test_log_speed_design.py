@@ -355,7 +355,7 @@ async def test_the_write_ahead_log_is_checkpointed(
     the WAL file stays small however many commits are made."""
     from bot import store as store_module
 
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
+    monkeypatch.setattr(store_module, "CHECKPOINT_PAGES", 30)
     async with await Store.open(tmp_path / "log.db") as store:
         tables = Tables(store, ScenarioLibrary())
         tid = await seat(tables)
@@ -363,7 +363,29 @@ async def test_the_write_ahead_log_is_checkpointed(
             await tables.act(tid, c.Say(who=who("alice"), text=f"statement {n} " + "x" * 500))
         await store.on_writer(lambda db: None)  # any checkpoint queued is done
         pages = (tmp_path / "log.db-wal").stat().st_size // 4096
-        assert pages < 60, pages  # 300 commits of a page or more each, kept at ~10
+        assert pages < 60, pages  # 300 commits of a page or more each, kept at ~30
+
+
+async def test_checkpoints_keep_the_wal_near_its_page_target_whatever_a_commit_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer checkpoints when the WAL holds about CHECKPOINT_PAGES pages, not after a
+    fixed count of commits: big commits are checkpointed more often than small ones, and
+    either way the WAL a checkpoint finds stays near the target."""
+    from bot import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_PAGES", 40)
+    checkpoints, pages = {}, {}
+    for size in (20, 3_000):  # a page or two per commit; four or five
+        async with await Store.open(tmp_path / f"log-{size}.db") as store:
+            tables = Tables(store, ScenarioLibrary())
+            tid = await seat(tables)
+            for n in range(400):
+                await tables.act(tid, c.Say(who=who("alice"), text=f"{n} ".ljust(size, "x")))
+            await store.on_writer(lambda db: None)  # any checkpoint queued is done
+            checkpoints[size], pages[size] = store._writer.checkpoints, store._writer.wal_pages
+    assert checkpoints[3_000] >= 2 * checkpoints[20], checkpoints
+    assert all(25 <= found <= 60 for found in pages.values()), pages
 
 
 async def test_units_written_just_before_close_are_committed(tmp_path: Path) -> None:

@@ -8,10 +8,11 @@ hears back only after the commit that holds its unit. That commit is made on the
 itself when it need not wait (in WAL mode with ``synchronous=NORMAL`` it appends to the
 WAL without a sync, cheaper than a trip to a thread and back); whenever it would wait (the
 write lock held by another process, a checkpoint, maintenance) the units go to the writer
-thread instead, which waits for them. Two processes writing to the same file take turns at
-the write lock, and a table's sequence stays gap-free and unique because a unit checks the
-table's last number inside the transaction. The database itself refuses UPDATE and DELETE
-on events.
+thread instead, which waits for them. Checkpoints are made mostly beside the commits, on a
+thread and connection of their own (see :class:`_Copier`). Two processes writing to the
+same file take turns at the write lock, and a table's sequence stays gap-free and unique
+because a unit checks the table's last number inside the transaction. The database itself
+refuses UPDATE and DELETE on events.
 
 Reads go through aiosqlite on a second, read-only connection: in WAL mode they see the
 last commit without waiting behind the writer. The one-row check of a table's last number
@@ -315,6 +316,67 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+class _Copier:
+    """The first half of each checkpoint, on a thread and a connection of its own: it
+    copies the WAL back into the database file, and syncs it, while the writer goes on
+    committing. The writer's connection then finishes the checkpoint between two of its
+    transactions, copying only what was committed meanwhile, so that its next transaction
+    starts the WAL over. (A checkpoint made only beside the commits never catches up with
+    them, and the WAL would grow without end.)"""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._wanted = threading.Event()
+        self._stopping = False
+        #: A copy was asked for, and the writer has not finished its checkpoint yet.
+        self.asked = False
+        #: The copy asked for is made (or could not be: the finish then copies it all).
+        self.copied = threading.Event()
+        #: Copies made so far (for benchmarks and tests).
+        self.copies = 0
+        self._thread = threading.Thread(
+            target=self._work, name="parley-log-checkpointer", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def ask(self) -> None:
+        """Start a copy (the writer's, while it holds its connection)."""
+        self.asked = True
+        self.copied.clear()
+        self._wanted.set()
+
+    def stop(self) -> None:
+        """End the thread, after the copy under way if there is one."""
+        self._stopping = True
+        self._wanted.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _work(self) -> None:
+        db: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                try:
+                    if db is None:
+                        db = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.copies += 1
+                except sqlite3.Error:
+                    pass  # left to the writer's own connection, which copies it all
+                finally:
+                    self.copied.set()
+        finally:
+            self.copied.set()  # nobody waits for a copy that will not come
+            if db is not None:
+                db.close()
+
+
 class _Writer:
     """The writer's connection, and the thread that writes when the event loop must not.
 
@@ -344,6 +406,7 @@ class _Writer:
         #: Commits since the last checkpoint, and how many are to come before the next.
         self._since_checkpoint = 0
         self._checkpoint_after = max(1, CHECKPOINT_PAGES // 4)  # until one has been measured
+        self._copier = _Copier(path)
         #: Checkpoints so far, and the WAL pages the last one found (for benchmarks, tests).
         self.checkpoints = 0
         self.wal_pages = 0
@@ -352,6 +415,7 @@ class _Writer:
         self.units = 0
 
     def start(self) -> None:
+        self._copier.start()
         self._thread.start()
 
     def check_open(self) -> None:
@@ -388,11 +452,11 @@ class _Writer:
                 return None
         try:
             results = self._transact(batch, wait=False)
-            checkpoint = self._since_checkpoint >= self._checkpoint_after
+            checkpoint = self._checkpoint_due()
         finally:
             self._in_use.release()
         if checkpoint:  # it syncs the file: the thread's work (and, queued, every write
-            # after it goes to the thread too, until it is done)
+            # after it goes to the thread too, until it is done; the copier made it short)
             loop = batch[0].loop
             with contextlib.suppress(StoreError):  # closing: the close checkpoints
                 self.submit(_Job(None, self._checkpoint, loop, loop.create_future()))
@@ -427,6 +491,7 @@ class _Writer:
             with self._gate:
                 self._closed = True
             self._fail_queued()
+            self._copier.stop()
             with self._in_use:
                 self._db.close()
 
@@ -477,16 +542,32 @@ class _Writer:
             raise
         assert results is not None  # (it waited for the lock)
         self._deliver(batch, results)
-        if self._since_checkpoint >= self._checkpoint_after:
+        if self._checkpoint_due():
             self._checkpoint(self._db)
 
+    def _checkpoint_due(self) -> bool:
+        """Whether the writer's connection is to finish a checkpoint now (called after a
+        commit, holding the connection). Once the WAL holds about
+        :data:`CHECKPOINT_PAGES` pages, the copier is asked to copy it first; the finish
+        is due when the copy is made, or when twice as many commits were made meanwhile
+        (a slow disk), and then waits for the copy, so the WAL stays bounded."""
+        copier = self._copier
+        if not copier.asked:
+            if self._since_checkpoint >= self._checkpoint_after:
+                copier.ask()
+            return False
+        return copier.copied.is_set() or self._since_checkpoint >= 2 * self._checkpoint_after
+
     def _checkpoint(self, db: sqlite3.Connection) -> None:
-        """Copy the WAL back into the database file as far as readers allow (never waits
-        for them; a failure is left for the next checkpoint, the WAL keeps everything until
-        then), and work out how many commits fill :data:`CHECKPOINT_PAGES` pages, from
-        the pages the commits since the last checkpoint took. (If a reader kept the last
-        checkpoint from restarting the WAL, its older pages count too, and the next
-        checkpoint comes sooner.)"""
+        """Finish a checkpoint: copy the WAL back into the database file as far as readers
+        allow (what the copier did not copy yet; it never waits for readers, and a failure
+        is left for the next checkpoint, the WAL keeps everything until then), and work
+        out how many commits fill :data:`CHECKPOINT_PAGES` pages, from the pages the
+        commits since the last checkpoint took. (If a reader kept the last checkpoint from
+        starting the WAL over, its older pages count too, and the next one comes sooner.)"""
+        if self._copier.asked:
+            self._copier.copied.wait()  # one checkpoint at a time
+            self._copier.asked = False
         commits, self._since_checkpoint = self._since_checkpoint, 0
         try:
             row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

@@ -351,7 +351,7 @@ async def test_a_write_commits_on_the_loop_unless_it_would_wait(tmp_path: Path) 
 async def test_the_write_ahead_log_is_checkpointed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Commits made on the loop do not checkpoint there, but the writer thread does, so
+    """Commits made on the loop do not checkpoint there, but the writer's threads do, so
     the WAL file stays small however many commits are made."""
     from bot import store as store_module
 
@@ -363,7 +363,9 @@ async def test_the_write_ahead_log_is_checkpointed(
             await tables.act(tid, c.Say(who=who("alice"), text=f"statement {n} " + "x" * 500))
         await store.on_writer(lambda db: None)  # any checkpoint queued is done
         pages = (tmp_path / "log.db-wal").stat().st_size // 4096
-        assert pages < 60, pages  # 300 commits of a page or more each, kept at ~30
+        # 300 commits of two pages or more each; kept near 30 (at most twice the commits
+        # due while the copier copies, and the table's opening before the first)
+        assert pages < 120, pages
 
 
 async def test_checkpoints_keep_the_wal_near_its_page_target_whatever_a_commit_takes(
@@ -385,7 +387,7 @@ async def test_checkpoints_keep_the_wal_near_its_page_target_whatever_a_commit_t
             await store.on_writer(lambda db: None)  # any checkpoint queued is done
             checkpoints[size], pages[size] = store._writer.checkpoints, store._writer.wal_pages
     assert checkpoints[3_000] >= 2 * checkpoints[20], checkpoints
-    assert all(25 <= found <= 60 for found in pages.values()), pages
+    assert all(25 <= found <= 2 * 40 + 10 for found in pages.values()), pages
 
 
 async def test_units_written_just_before_close_are_committed(tmp_path: Path) -> None:

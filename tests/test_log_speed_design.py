@@ -390,6 +390,48 @@ async def test_checkpoints_keep_the_wal_near_its_page_target_whatever_a_commit_t
     assert all(25 <= found <= 2 * 40 + 10 for found in pages.values()), pages
 
 
+async def test_checkpoints_are_copied_beside_the_commits_by_a_thread_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copier's thread makes each checkpoint's copy on its own connection, the writer
+    finishes every one of them, and the thread ends with the log."""
+    from bot import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_PAGES", 40)
+    async with await Store.open(tmp_path / "log.db") as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await seat(tables)
+        for n in range(300):
+            await tables.act(tid, c.Say(who=who("alice"), text=f"statement {n}"))
+        await store.on_writer(lambda db: None)  # any checkpoint queued is done
+        writer = store._writer
+        assert writer.checkpoints >= 5
+        assert writer.checkpoints <= writer._copier.copies <= writer.checkpoints + 1
+        assert "parley-log-checkpointer" in {t.name for t in threading.enumerate()}
+    assert "parley-log-checkpointer" not in {t.name for t in threading.enumerate()}
+
+
+async def test_a_copier_that_cannot_open_the_file_leaves_checkpoints_to_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the copier's connection fails, the writer's own connection copies the whole WAL
+    at each checkpoint, so the WAL still stays small."""
+    from bot import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_PAGES", 40)
+    async with await Store.open(tmp_path / "log.db") as store:
+        store._writer._copier._path = str(tmp_path)  # a folder: SQLite cannot open it
+        tables = Tables(store, ScenarioLibrary())
+        tid = await seat(tables)
+        for n in range(300):
+            await tables.act(tid, c.Say(who=who("alice"), text=f"statement {n}"))
+        await store.on_writer(lambda db: None)
+        assert store._writer._copier.copies == 0
+        assert store._writer.checkpoints >= 5
+        assert 0 < store._writer.wal_pages <= 2 * 40 + 10
+        assert len(committed_kinds(str(tmp_path / "log.db"), tid)) > 300
+
+
 async def test_units_written_just_before_close_are_committed(tmp_path: Path) -> None:
     """Units written in the loop turn the log closes in are still committed, and their
     callers answered, before the connections close."""

@@ -165,6 +165,9 @@ class Tables:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._rows: dict[int, TableRow] = {}
         self._prompts: dict[int, dict[str, str]] = {}
+        # Another service on the same store writes through the same connection, which
+        # SQLite's data_version does not tell apart: then every action reads to catch up.
+        store.services += 1
 
     async def close(self) -> None:
         """Close the log."""
@@ -559,7 +562,7 @@ class Tables:
                 try:
                     result = await self.store.write(unit)
                 except HistoryNeeded as needed:  # an undo reaching past the fold's window
-                    held.replay = await self._load(table_id, keep_from=needed.seq)
+                    held.replay, held.epoch = await self._load(table_id, keep_from=needed.seq), None
                     continue
                 except BaseException:
                     held.replay = None
@@ -584,9 +587,11 @@ class Tables:
             return seen
         replay = held.replay
         assert replay is not None
-        for event in tx.events_after(table_id, replay.state.last_seq):
-            replay.apply(event)
-            held.summary = None  # another process wrote the row's summary since
+        if held.epoch != tx.epoch or self.store.services > 1:  # someone else may have written
+            for event in tx.events_after(table_id, replay.state.last_seq):
+                replay.apply(event)
+                held.summary = None  # another process wrote the row's summary since
+            held.epoch = tx.epoch
         decided = plan(replay.state, now)
         if decided is None:
             return None
@@ -794,6 +799,9 @@ class _Held:
     snapshot_seq: int = 0
     #: The row's summary as last written from here (None: not known).
     summary: tuple[str, int, str | None, datetime | None] | None = None
+    #: The writer's epoch in which the fold was last caught up with the log inside a
+    #: transaction (None: not yet); within the same epoch nobody else has written.
+    epoch: int | None = None
     #: The players of its counterpart seats, by delegation.
     players: dict[str, Counterpart] = field(default_factory=dict)
     #: The table's lock, kept alive while the table is cached (the locks are weakly

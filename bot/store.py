@@ -332,6 +332,8 @@ class _Copier:
         self.asked = False
         #: The copy asked for is made (or could not be: the finish then copies it all).
         self.copied = threading.Event()
+        #: The WAL's pages when the last copy began (-1: it could not be made).
+        self.pages = -1
         #: Copies made so far (for benchmarks and tests).
         self.copies = 0
         self._thread = threading.Thread(
@@ -344,6 +346,7 @@ class _Copier:
     def ask(self) -> None:
         """Start a copy (the writer's, while it holds its connection)."""
         self.asked = True
+        self.pages = -1
         self.copied.clear()
         self._wanted.set()
 
@@ -365,7 +368,10 @@ class _Copier:
                 try:
                     if db is None:
                         db = sqlite3.connect(self._path, timeout=0, isolation_level=None)
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    # (run to its end: a statement left open keeps a read lock, and then
+                    # the WAL could not start over)
+                    rows = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.pages = int(rows[0][1]) if rows else -1
                     self.copies += 1
                 except sqlite3.Error:
                     pass  # left to the writer's own connection, which copies it all
@@ -406,6 +412,8 @@ class _Writer:
         #: Commits since the last checkpoint, and how many are to come before the next.
         self._since_checkpoint = 0
         self._checkpoint_after = max(1, CHECKPOINT_PAGES // 4)  # until one has been measured
+        #: Commits since the last checkpoint when the copier was asked to copy.
+        self._asked_after = 0
         self._copier = _Copier(path)
         #: Checkpoints so far, and the WAL pages the last one found (for benchmarks, tests).
         self.checkpoints = 0
@@ -413,6 +421,10 @@ class _Writer:
         #: Group commits so far, and units committed in them (for benchmarks and tests).
         self.commits = 0
         self.units = 0
+        #: The connection's ``data_version`` at its last transaction (it changes when any
+        #: other connection commits), and the epoch it began (see :class:`Transaction`).
+        self._data_version: int | None = None
+        self.epoch = 0
 
     def start(self) -> None:
         self._copier.start()
@@ -530,6 +542,7 @@ class _Writer:
             value, error = job.bare(self._db), None
         except BaseException as exc:  # handed to the caller
             value, error = None, exc
+        self.epoch += 1  # it may have written anything, on this very connection
         job.loop.call_soon_threadsafe(_answer, job.future, value, error)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
@@ -554,6 +567,7 @@ class _Writer:
         copier = self._copier
         if not copier.asked:
             if self._since_checkpoint >= self._checkpoint_after:
+                self._asked_after = self._since_checkpoint
                 copier.ask()
             return False
         return copier.copied.is_set() or self._since_checkpoint >= 2 * self._checkpoint_after
@@ -563,18 +577,24 @@ class _Writer:
         allow (what the copier did not copy yet; it never waits for readers, and a failure
         is left for the next checkpoint, the WAL keeps everything until then), and work
         out how many commits fill :data:`CHECKPOINT_PAGES` pages, from the pages the
-        commits since the last checkpoint took. (If a reader kept the last checkpoint from
-        starting the WAL over, its older pages count too, and the next one comes sooner.)"""
+        commits since the last checkpoint took: as the copy found them when it began (by
+        its end the WAL may have started over), else as found here. (If a reader kept the
+        last checkpoint from starting the WAL over, its older pages count too, and the
+        next one comes sooner.)"""
+        copied = -1
         if self._copier.asked:
             self._copier.copied.wait()  # one checkpoint at a time
             self._copier.asked = False
+            copied = self._copier.pages
         commits, self._since_checkpoint = self._since_checkpoint, 0
         try:
-            row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            rows = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
             return
         self.checkpoints += 1
-        pages = int(row[1]) if row is not None else -1
+        pages = int(rows[0][1]) if rows else -1
+        if copied > 0:
+            pages, commits = copied, self._asked_after
         if pages > 0 and commits > 0:
             self.wal_pages = pages
             after = CHECKPOINT_PAGES * commits // pages
@@ -599,10 +619,14 @@ class _Writer:
         db = self._db
         try:
             self._begin(wait)
+            version = db.execute("PRAGMA data_version").fetchone()[0]
         except _Busy:
             return None
         except sqlite3.OperationalError as exc:
             return self._failed(batch, exc)
+        if version != self._data_version:  # another connection committed since
+            self._data_version = version
+            self.epoch += 1
         try:
             results = self._run_units(batch)
             if not isinstance(results, list):  # a unit failed alone: nothing to keep
@@ -645,7 +669,7 @@ class _Writer:
         alone needs none (its failure rolls the transaction back, answered as the failed
         unit and its error)."""
         db = self._db
-        tx = Transaction(db)
+        tx = Transaction(db, self.epoch)
         results: list[_Result] = []
         alone = len(batch) == 1
         for job in batch:
@@ -776,6 +800,8 @@ class Store:
         #: Units written since the loop last committed (see :meth:`write`).
         self._pending: list[_Job[Any]] = []
         self.path = path
+        #: Services (:class:`~bot.service.Tables`) made on this store, ever.
+        self.services = 0
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_ms: int = 30_000) -> Store:
@@ -1032,8 +1058,13 @@ class Transaction:
     """What a unit may do inside :meth:`Store.write` (plain calls on the writer's
     connection, made on the loop or on the writer thread)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, epoch: int = 0) -> None:
         self._db = db
+        #: Which stretch of the writer's transactions this one belongs to: a new one
+        #: begins whenever another connection (another process) may have written since
+        #: the last transaction. What a unit read in an earlier transaction of the same
+        #: epoch, and kept up to date with its own writes, is still current.
+        self.epoch = epoch
 
     def create_table(
         self,

@@ -262,12 +262,12 @@ MAX_BATCH = 512
 #: the loop's other callbacks in between.
 LOOP_BATCH = 64
 
-#: Pages the write-ahead log may hold before the writer thread checkpoints it: SQLite's own
-#: default (``wal_autocheckpoint``). The writer's connection does not checkpoint on commit,
-#: so that a commit on the event loop never waits on a sync of the file; the thread
-#: checkpoints instead, after as many commits as it takes to fill this many pages (worked
-#: out from what the last checkpoint found: an action's commit adds one or two pages, a
-#: group commit of many tables' actions more).
+#: Pages the write-ahead log may hold before it is checkpointed: SQLite's own default
+#: (``wal_autocheckpoint``). The writer's connection does not checkpoint on commit, so that
+#: a commit on the event loop never waits on a sync of the file; the copier's thread and
+#: then the writer's thread checkpoint instead (see :class:`_Copier`), after as many
+#: commits as it takes to fill this many pages (worked out from what the last checkpoint
+#: found: an action's commit adds one or two pages, a group commit of many tables' more).
 CHECKPOINT_PAGES = 1000
 
 _EVENT_COLUMNS = "seq, at, kind, actor, data"

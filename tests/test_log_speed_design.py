@@ -468,9 +468,11 @@ async def test_checkpoints_are_copied_beside_the_commits_by_a_thread_of_their_ow
         await store.on_writer(lambda db: None)  # any checkpoint queued is done
         writer = store._writer
         assert writer.checkpoints >= 5
-        assert writer.checkpoints <= writer._copier.copies <= writer.checkpoints + 1
-        assert "parley-log-checkpointer" in {t.name for t in threading.enumerate()}
-    assert "parley-log-checkpointer" not in {t.name for t in threading.enumerate()}
+        # (a copy SQLite answers busy, which no test here provokes, is left to the finish)
+        assert writer.checkpoints - 1 <= writer._copier.copies <= writer.checkpoints + 1
+        copier = writer._copier._thread
+        assert copier.name == "parley-log-checkpointer" and copier.is_alive()
+    assert not copier.is_alive()
 
 
 async def test_a_copier_that_cannot_open_the_file_leaves_checkpoints_to_the_writer(

@@ -423,8 +423,8 @@ async def test_the_write_ahead_log_is_checkpointed(
         await store.on_writer(lambda db: None)  # any checkpoint queued is done
         pages = (tmp_path / "log.db-wal").stat().st_size // 4096
         # 300 commits of two pages or more each, 600 pages and more unchecked; kept near 30
-        # (at most twice the commits due while the copier copies, and the table's opening
-        # with its scenario, some 50 pages, before the first)
+        # (at most twice the commits due while the copier copies; the first checkpoint
+        # comes after the table's opening, with its scenario and prompts: about 80 pages)
         assert pages < 200, pages
 
 

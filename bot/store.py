@@ -538,11 +538,13 @@ class _Writer:
 
     def _run_bare(self, job: _Job[Any]) -> None:
         assert job.bare is not None
+        changes = self._db.total_changes
         try:
             value, error = job.bare(self._db), None
         except BaseException as exc:  # handed to the caller
             value, error = None, exc
-        self.epoch += 1  # it may have written anything, on this very connection
+        if self._db.total_changes != changes:  # it wrote, on this very connection
+            self.epoch += 1
         job.loop.call_soon_threadsafe(_answer, job.future, value, error)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:

@@ -179,6 +179,28 @@ async def test_an_action_reads_to_catch_up_only_when_another_process_wrote(
         assert passed.state is not None and passed.state.last_seq == passed.events[-1].seq
 
 
+async def test_a_maintenance_job_that_writes_makes_the_next_action_catch_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job on the writer's own connection (which data_version does not see) makes the
+    next action read to catch up only if it changed rows: a checkpoint does not, an
+    insert does, and the action is numbered after the inserted event."""
+    async with await Store.open(tmp_path / "log.db") as store:
+        tables = Tables(store, ScenarioLibrary())
+        tid = await seat(tables)
+        await tables.act(tid, c.Say(who=who("bob"), text="caught up once"))
+        reads = count_catch_up_reads(monkeypatch, store)
+        await store.on_writer(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+        await tables.act(tid, c.Say(who=who("bob"), text="after a checkpoint"))
+        assert reads == []
+        last = (await tables.state(tid)).last_seq
+        row = (tid, last + 1, "2026-12-02T00:00:00+00:00", "statement", None, '{"text":"x"}')
+        await store.on_writer(lambda db: db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)", row))
+        said = await tables.act(tid, c.Say(who=who("bob"), text="after the insert"))
+        assert reads == [tid]
+        assert said.events[0].seq == last + 2
+
+
 async def test_two_services_on_one_store_see_each_others_actions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -211,6 +211,13 @@ def turn_post(state: TableState) -> Post:
     return Post(content=content.strip(), ping=[m.user_id for m in members])
 
 
+def with_turn(post: Post, turn: Post) -> Post:
+    """An event's words and then whose turn it is (a :func:`turn_post`), as one message
+    that pings whom either pings."""
+    content = "\n".join(part for part in (post.content, turn.content) if part)
+    return Post(content, post.embed or turn.embed, [*post.ping, *turn.ping])
+
+
 def offer_reply(events: list[Event]) -> str:
     """What the player who tabled an offer is told: on the table, or the table's last move."""
     offer = events[0]

@@ -19,7 +19,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from bot.discord_app.app import ParleyBot
 
 log = logging.getLogger("parley.discord")
+
+T = TypeVar("T")
 
 
 def _allowed(post: Post) -> discord.AllowedMentions:
@@ -97,16 +99,23 @@ class Publisher:
             state = outcome.state or await self.bot.tables.state(table_id)
             places = await self.bot.tables.places(table_id)  # updated as messages are posted
             turn_moved = False
+            last: Post | None = None  # the last event's words, sent with whose turn it is
             for event in outcome.events:
-                await self._safely(self._announce(row, state, channel, places, event))
+                if last is not None:
+                    await self._safely(self.send(channel, last))
+                last = await self._safely(self._announce(row, state, channel, places, event))
                 data = event.data
                 # An undo hands the turn back with a fresh clock: announce whose it is.
                 moved = isinstance(data, ev.TurnChange) and bool(data.turn)
                 turn_moved = turn_moved or moved or isinstance(data, ev.ActionReverted)
             if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
-                post = present.turn_post(state)
-                if post.content:
-                    await self._safely(self.send(channel, post))
+                turn = present.turn_post(state)
+                if turn.content:
+                    # one message, not two: fewer for the channel to scroll past, and half
+                    # the requests against Discord's limit on a channel's messages
+                    last = present.with_turn(last, turn) if last is not None else turn
+            if last is not None:
+                await self._safely(self.send(channel, last))
             await self._status_soon(table_id, state, channel, places)
 
     async def _status_soon(
@@ -185,11 +194,13 @@ class Publisher:
         return message
 
     @staticmethod
-    async def _safely(work: Awaitable[Any]) -> None:
+    async def _safely(work: Awaitable[T]) -> T | None:
+        """What ``work`` comes to, or None if Discord refused it (logged)."""
         try:
-            await work
+            return await work
         except discord.HTTPException:
             log.warning("Discord refused a message; the log is unaffected", exc_info=True)
+            return None
 
     async def _edit(self, channel: Any, message_id: str | None, **changes: Any) -> None:
         if message_id is None:
@@ -215,7 +226,9 @@ class Publisher:
         channel: Any,
         places: dict[str, str],
         event: Event,
-    ) -> None:
+    ) -> Post | None:
+        """Show what ``event`` changes (offers' messages, rooms, briefs) and say the words
+        it deserves, which the caller posts (they may go with whose turn it is)."""
         data = event.data
         if isinstance(data, ev.TableOpened):
             await self._opened(row, state, channel)
@@ -265,10 +278,9 @@ class Publisher:
             if data.last_offer is None:  # an offer on the last turn was posted as such
                 await self._mark_offer(channel, places, data.withdrawn, state, "withdrawn")
             await self._closed(row, state, channel, places)
-        if event.kind is not EventKind.TABLE_CLOSED:
-            post = present.event_post(state, event)
-            if post is not None:
-                await self.send(channel, post)
+        if event.kind is EventKind.TABLE_CLOSED:
+            return None
+        return present.event_post(state, event)
 
     async def _mark_offer(
         self,

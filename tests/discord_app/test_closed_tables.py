@@ -80,7 +80,9 @@ async def test_undo_reopens_a_closed_table(seminar: Seminar, parley: ParleyBot, 
     undone = await s.slash(s.prof, "session undo")
     assert "Undone" in answer(s.fake, undone), answer(s.fake, undone)
     posted = await s.message_with("undid the last action")
-    assert posted.content.endswith(f"({', '.join(f'#{n}' for n in closing)}).")
+    undid, turn = posted.content.split("\n")  # the undo and whose turn it is now, as one
+    assert undid.endswith(f"({', '.join(f'#{n}' for n in closing)}).")
+    assert "the **United States** delegation is on move" in turn
     await status_message(s, "negotiating")
     status = await s.slash(s.bob, "status")
     text = await answer_containing(s.fake, status, "negotiating")

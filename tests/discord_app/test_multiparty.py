@@ -358,9 +358,11 @@ async def test_a_six_delegation_table_plays_through_the_client(
     # every turn announcement pinged exactly the delegation on move, on the scenario's clock
     deadline = f"<t:{int((CLOCK_START + timedelta(minutes=4)).timestamp())}:R>"
     turns = [m for m in s.public() if "delegation is on move" in (m.content or "")]
-    assert [m.content.split("**")[1] for m in turns] == list(names.values())
-    for announcement in turns:
-        d = next(d for d, n in names.items() if f"**{n}**" in announcement.content)
+    # (the last line: the move that handed the turn on is said in the same message)
+    on_move = [m.content.splitlines()[-1].split("**")[1] for m in turns]
+    assert on_move == list(names.values())
+    for announcement, on in zip(turns, on_move, strict=True):
+        d = next(d for d, n in names.items() if n == on)
         allowed = (announcement.allowed_mentions or {}).get("users", [])
         assert sorted(map(str, allowed)) == sorted(str(u.id) for u in t.people(d))
         assert sorted(str(m["id"]) for m in announcement.mentions) == sorted(

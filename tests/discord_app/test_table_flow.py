@@ -112,3 +112,23 @@ async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot)
         "dprk-family-reunions",
     ]
     assert export["events"][kinds.index("offer_accepted")]["actor"]["name"] == "carol"
+
+
+async def test_a_pass_and_whose_turn_it_is_now_are_one_message(seminar: Seminar) -> None:
+    """A move that hands the turn on is announced with whose turn it is, in one message
+    that pings only the delegation now on move."""
+    s = seminar
+    await open_and_seat(s)
+    await s.slash(s.prof, "session start")
+    await s.message_with("the **United States** delegation is on move")
+
+    passed = await s.slash(s.alice, "pass")
+    assert "pass" in answer(s.fake, passed).lower(), answer(s.fake, passed)
+    posted = await s.message_with("United States passes")
+    said, turn = posted.content.split("\n")
+    assert said == "⏭️ United States passes."
+    assert "Round 1: the **DPRK** delegation is on move" in turn
+    allowed = (posted.allowed_mentions or {}).get("users", [])
+    assert sorted(map(str, allowed)) == sorted(str(u.id) for u in (s.carol, s.dave))
+    on_move = [m for m in s.public() if "**DPRK** delegation is on move" in (m.content or "")]
+    assert on_move == [posted]

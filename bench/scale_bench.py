@@ -331,7 +331,7 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
             times["sqlite3"].append(time.perf_counter() - clock)
 
             clock = time.perf_counter()
-            bare_grouped_inserts(grouped, seq // bare_n * per_table + 1, n_tables, per_table, row)
+            bare_grouped_inserts(grouped, r * per_table + 1, n_tables, per_table, row)
             times["grouped"].append(time.perf_counter() - clock)
             seq += bare_n
 

@@ -215,7 +215,7 @@ def with_turn(post: Post, turn: Post) -> Post:
     """An event's words and then whose turn it is (a :func:`turn_post`), as one message
     that pings whom either pings."""
     content = "\n".join(part for part in (post.content, turn.content) if part)
-    return Post(content, post.embed or turn.embed, [*post.ping, *turn.ping])
+    return Post(content, post.embed or turn.embed, list(dict.fromkeys([*post.ping, *turn.ping])))
 
 
 def offer_reply(events: list[Event]) -> str:

@@ -111,8 +111,8 @@ class Publisher:
             if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
                 turn = present.turn_post(state)
                 if turn.content:
-                    # one message, not two: fewer for the channel to scroll past, and half
-                    # the requests against Discord's limit on a channel's messages
+                    # one message, not two: less for the channel to scroll past, and one
+                    # request, not two, against Discord's limit on a channel's messages
                     last = present.with_turn(last, turn) if last is not None else turn
             if last is not None:
                 await self._safely(self.send(channel, last))

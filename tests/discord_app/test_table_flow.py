@@ -115,8 +115,7 @@ async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot)
 
 
 async def test_a_pass_and_whose_turn_it_is_now_are_one_message(seminar: Seminar) -> None:
-    """A move that hands the turn on is announced with whose turn it is, in one message
-    that pings only the delegation now on move."""
+    """A pass and whose turn it is now are one message, pinging only the delegation on move."""
     s = seminar
     await open_and_seat(s)
     await s.slash(s.prof, "session start")

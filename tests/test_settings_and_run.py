@@ -58,6 +58,19 @@ def test_settings_read_the_documented_names(monkeypatch: pytest.MonkeyPatch) -> 
     assert "abc" not in repr(settings)  # the token never shows in logs
 
 
+def test_unset_settings_take_the_documented_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing set, the log is ./parley.db and Discord is Discord's own API and gateway."""
+    for name in list(os.environ):
+        if name.startswith(("DISCORD_", "PARLEY_")):
+            monkeypatch.delenv(name)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.db == "./parley.db"
+    assert settings.discord_token is None and settings.guild_ids == []
+    assert settings.api_base == "https://discord.com/api/v10"
+    assert settings.gateway_url.startswith("wss://gateway.discord.gg")
+    assert (settings.facilitator_role, settings.log_level) == (None, "INFO")
+
+
 def test_a_bad_log_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """PARLEY_LOG_LEVEL=loud is refused, naming the levels there are."""
     monkeypatch.setenv("PARLEY_LOG_LEVEL", "loud")

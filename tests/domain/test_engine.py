@@ -11,10 +11,10 @@ from bot.domain.engine import open_table
 from bot.domain.errors import Refusal
 from bot.domain.errors import RefusalCode as R
 from bot.domain.events import EventKind
-from bot.domain.scenario import Scenario
+from bot.domain.scenario import Scenario, load_scenario
 from bot.domain.state import Phase
 
-from .conftest import FACILITATOR, Table, kinds, seated
+from .conftest import FACILITATOR, PROMPTS, SCENARIOS, Table, kinds, seated
 
 # -- who may act ----------------------------------------------------------------------------
 
@@ -156,6 +156,29 @@ def test_member_may_not_accept_or_walk_away(mini: Scenario) -> None:
     assert kinds(t.do("b_member", c.Reject, reason="no")) == ["offer_rejected"]
 
 
+def test_the_scenario_says_which_role_may_do_what(mini: Scenario, tmp_path: Path) -> None:
+    """A scenario's own roles decide who may act: its member only talks, its negotiator offers."""
+    text = (SCENARIOS / "mini.toml").read_text(encoding="utf-8")
+    roles = (
+        'brief = "mini/brief-a.md"\n\n[delegations.roles]\n'
+        'head = ["offer", "accept", "reject", "pass", "walkaway", "say"]\n'
+        'member = ["say"]\nnegotiator = ["offer", "pass"]\n'
+    )
+    path = tmp_path / "mini.toml"
+    path.write_text(text.replace('brief = "mini/brief-a.md"\n', roles, 1), encoding="utf-8")
+    scenario = load_scenario(path, prompts_dir=PROMPTS)
+    t = seated(scenario)
+    t.do("fac", c.Assign, member=t.who("nina"), delegation="a", role="negotiator")
+
+    refusal = t.refuse("a_member", c.Offer, R.ROLE_NOT_ALLOWED, give=("a-rel1",))
+    assert "negotiator" in refusal.message  # who may, named
+    t.refuse("a_member", c.Pass, R.ROLE_NOT_ALLOWED)
+    assert kinds(t.do("a_member", c.Say, text="We listen.")) == ["statement"]
+    assert kinds(t.offer("nina", give=["a-rel1"], ask=["b-rel1"])) == ["offer_tabled"]
+    assert kinds(t.do("b_member", c.Pass)) == ["turn_passed"]  # b keeps the usual roles
+    t.refuse("nina", c.WalkAway, R.ROLE_NOT_ALLOWED)
+
+
 def test_no_head_at_start(mini: Scenario) -> None:
     """/session start is refused while an offering delegation has no head, naming it."""
     t = Table(mini)
@@ -255,6 +278,15 @@ def test_not_reciprocal(mini: Scenario, variant: str) -> None:
     t.refuse("a_head", c.Offer, R.NOT_RECIPROCAL, give=("a-rel1",))
     t.refuse("a_head", c.Offer, R.NOT_RECIPROCAL, ask=("b-rel1",))
     assert kinds(t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])) == ["offer_tabled"]
+
+
+def test_action_for_action_demands_reciprocity_by_itself(mini: Scenario) -> None:
+    """Parallel mode (action for action) refuses one-sided offers without a reciprocity rule."""
+    assert not mini.rules_for("open").reciprocity  # parallel, and nothing more said
+    t = seated(mini, "open")
+    t.refuse("b_head", c.Offer, R.NOT_RECIPROCAL, give=("b-rel1",))
+    t.refuse("b_head", c.Offer, R.NOT_RECIPROCAL, ask=("a-nuke",))
+    assert kinds(t.offer("b_head", give=["b-rel1"], ask=["a-nuke"])) == ["offer_tabled"]
 
 
 def test_one_sided_offers_allowed_without_reciprocity(mini: Scenario) -> None:
@@ -419,6 +451,22 @@ def test_own_offer(mini: Scenario) -> None:
     t.do("b_head", c.Pass)
     t.refuse("a_head", c.Accept, R.OWN_OFFER)
     t.refuse("a_head", c.Reject, R.OWN_OFFER)
+
+
+def test_an_answer_to_an_offer_no_longer_standing_is_refused(mini: Scenario) -> None:
+    """Accept or reject names the offer seen (its button); once replaced, it is refused."""
+    t = seated(mini)
+    [first] = t.offer("a_head", give=["a-rel1"], ask=["b-rel1"])
+    t.do("b_head", c.Pass)
+    [second] = t.offer("a_head", give=["a-rel1", "a-rel2"], ask=["b-rel1"])  # a revision
+    for command in (c.Accept, c.Reject):
+        refusal = t.refuse("b_head", command, R.NO_STANDING_OFFER, offer=first.seq)
+        assert f"#{first.seq} is no longer on the table" in refusal.message
+        assert f"the standing offer is #{second.seq}" in refusal.message
+    assert kinds(t.do("b_head", c.Accept, offer=second.seq)) == [
+        "offer_accepted",
+        "agreement_reached",
+    ]
 
 
 # -- bad arguments ---------------------------------------------------------------------------

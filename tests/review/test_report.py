@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bot.domain.events import Event, EventKind
 from bot.domain.scenario import Scenario
 from bot.review import charts
 from bot.review.export import joint_statement
 from bot.review.markdown import markdown_to_html
 from bot.review.narrate import describe
 from bot.review.report import participation, read_debrief, render_report
+from bot.scenarios import ScenarioLibrary
 
 from .conftest import Page, Played, squash
 
@@ -52,6 +55,17 @@ def test_each_row_tells_its_event(
         row = pages[name].by_id(f"e{event['seq']}")
         assert row.attrs["data-kind"] == event["kind"]
         assert squash(describe(event, scenario)) in squash(row.text)
+
+
+def test_the_transcript_marks_an_imbalanced_offer_with_its_weights() -> None:
+    """An offer tabled with an imbalance warning (balance: advise) says so in the transcript."""
+    scenario = ScenarioLibrary().get("hanoi-2019")
+    data = {"delegation": "us", "give": ["us-liaison-office"], "ask": [], "weight_given": 3}
+    at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    balanced = Event(kind=EventKind.OFFER_TABLED, data=data, seq=7, at=at)
+    marked = Event(kind=EventKind.OFFER_TABLED, data={**data, "imbalance": 3}, seq=7, at=at)
+    assert "imbalanced" not in describe(balanced, scenario)
+    assert describe(marked, scenario).endswith("[imbalanced: gives weight 3, asks weight 0]")
 
 
 def test_refused_attempts_are_marked_with_their_code(

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
 from bot.discord_app.app import ParleyBot
-from tests.discord_app.conftest import Seminar, answer, answer_containing
+from tests.discord_app.conftest import (
+    Seminar,
+    answer,
+    answer_containing,
+    make_seminar,
+    settings_for,
+    start_bot,
+    stop_bot,
+)
 from tests.discord_app.test_permissions import started
+from tests.fakediscord import FakeDiscord
 from tests.fakediscord import server as fake_server
 from tests.fakediscord.server import InteractionRecord, UploadedFile
 
@@ -106,3 +116,62 @@ async def test_compare_attaches_one_page_for_closed_tables(
         assert name.encode() not in anonymous.data
     assert b"#1 " in page.data and b"#1 " not in anonymous.data.replace(b"#1 Table", b"")
     assert b"Table A" in anonymous.data and b"Table B" in anonymous.data
+
+
+async def test_export_by_number_is_refused_to_another_server(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """A facilitator of another server cannot export this server's table by its number."""
+    other = fake.add_guild("Other school")
+    lobby = fake.add_channel("lobby", guild=other)
+    outsider = fake.add_user("other-prof", manage_guild=True, guild=other)
+    settings = settings_for(fake, tmp_path / "p.db").model_copy(
+        update={"guild_ids": [fake.guild.id, other.id]}
+    )
+    bot, task = await start_bot(settings, fake)
+    try:
+        s = make_seminar(fake)
+        await play_and_end(s)
+        refused = await s.slash(
+            outsider, "session export", {"format": "json", "table": "1"}, channel=lobby
+        )
+        text = answer(fake, refused)
+        assert refused.ephemeral and "unknown_table" in text, text
+        assert "This server has no table #1" in text and not uploaded(refused)
+        # in its own server, from any channel, the closed table is exported by its number
+        staff = fake.add_channel("staff")
+        record = await s.slash(
+            s.prof, "session export", {"format": "json", "table": "1"}, channel=staff
+        )
+        await answer_containing(fake, record, "events")
+        assert [f.filename for f in uploaded(record)] == ["parley-table-1.json"]
+    finally:
+        await stop_bot(bot, task)
+
+
+async def test_an_open_table_is_exported_by_number_only_from_its_own_channel(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """By number, an open table exports from its channel only; once closed, from anywhere."""
+    s = seminar
+    await started(s)
+    elsewhere = s.fake.add_channel("section-b")
+    refused = await s.slash(
+        s.prof, "session export", {"format": "json", "table": "1"}, channel=elsewhere
+    )
+    text = answer(s.fake, refused)
+    assert refused.ephemeral and "wrong_phase" in text, text
+    assert "Table #1 is still open; export it from its channel" in text, text
+    assert not uploaded(refused)
+    here = await s.slash(s.prof, "session export", {"format": "json", "table": "1"})
+    await answer_containing(s.fake, here, "events")
+    (data,) = uploaded(here)
+    assert data.filename == "parley-table-1.json"
+    assert json.loads(data.data)["table"]["phase"] == "negotiating"
+    await s.slash(s.prof, "session end")
+    await s.message_with("The table is closed")
+    closed = await s.slash(
+        s.prof, "session export", {"format": "json", "table": "1"}, channel=elsewhere
+    )
+    await answer_containing(s.fake, closed, "events")
+    assert [f.filename for f in uploaded(closed)] == ["parley-table-1.json"]

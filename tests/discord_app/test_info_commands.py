@@ -72,3 +72,22 @@ async def test_commands_work_from_inside_a_caucus_room(seminar: Seminar, parley:
     )
     assert "is on the table" in answer(s.fake, offered), answer(s.fake, offered)
     await s.message_with("Offer #")  # the offer itself is announced in the table's channel
+
+
+async def test_session_list_shows_each_tables_phase_and_outcome(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Each /session list line gives the table's phase, items agreed and how it closed."""
+    s = seminar
+    await started(s)
+    await s.slash(s.alice, "offer", {"give": "us-liaison-office", "ask": "dprk-liaison-access"})
+    await s.slash(s.carol, "accept")
+    await s.slash(s.prof, "session end")
+    await s.message_with("The table is closed")
+    second = s.fake.add_channel("section-b")
+    await s.slash(s.prof, "session open", {"scenario": "hanoi-2019"}, channel=second)
+    listed = await s.slash(s.prof, "session list")
+    text = await answer_containing(s.fake, listed, "**#2**")
+    lines = {line.split(" ", 1)[0]: line for line in text.splitlines() if line.startswith("**#")}
+    assert lines["**#1**"].endswith(" · closed · 2 items agreed, facilitator"), text
+    assert lines["**#2**"].endswith(f"<#{second.id}> · singapore · setup · 0 items agreed"), text

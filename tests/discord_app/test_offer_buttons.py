@@ -11,10 +11,13 @@ from bot.discord_app.app import ParleyBot
 from tests.discord_app.conftest import (
     Seminar,
     answer,
+    hanoi_library,
     make_seminar,
+    message_text,
     settings_for,
     settle,
     start_bot,
+    start_with_two_heads,
     stop_bot,
 )
 from tests.discord_app.test_permissions import started
@@ -257,3 +260,48 @@ async def test_a_reject_modal_opened_before_a_restart_works_after_it(
         assert [d["reason"] for d in await logged(second, "offer_rejected")] == [REASON]
     finally:
         await stop_bot(second, task)
+
+
+async def test_an_imbalanced_offer_under_advise_is_tabled_with_a_visible_warning(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Under balance 'advise' an imbalanced offer stands, marked in its message and reply."""
+    library = hanoi_library(tmp_path, balance="advise", balance_tolerance=2)
+    bot, task = await start_bot(settings_for(fake, tmp_path / "p.db"), fake, library)
+    try:
+        s = make_seminar(fake)
+        await start_with_two_heads(s)
+        await s.message_with("the **United States** delegation is on move")
+        # gives weight 3 + 2 + 2 = 7, asks 1: a difference of 6, over the tolerance of 2
+        offered = await s.slash(
+            s.alice,
+            "offer",
+            {
+                "give": "us-liaison-office,us-travel-ban,us-humanitarian",
+                "ask": "dprk-family-reunions",
+            },
+        )
+        said = answer(fake, offered)
+        standing = (await bot.tables.state(1)).standing
+        assert standing is not None and standing.imbalance == 6  # tabled, and it stands
+        seq = standing.seq
+        marked = f"Offer #{seq} is on the table. It is marked as imbalanced (public weights"
+        assert offered.ephemeral and marked in said, said
+        posted = await s.message_with(f"Offer #{seq} from United States")
+        (embed,) = posted.embeds
+        warnings = [f["value"] for f in embed.get("fields", []) if f["name"] == "⚖️ Imbalanced"]
+        assert warnings == ["Gives more public weight than it asks (difference 6)."], embed
+        # a balanced counter (2 against 3) carries no warning
+        await s.message_with("the **DPRK** delegation is on move")
+        countered = await s.slash(
+            s.carol, "offer", {"give": "dprk-liaison-access", "ask": "us-liaison-office"}
+        )
+        standing = (await bot.tables.state(1)).standing
+        assert standing is not None
+        counter = standing.seq
+        reply = answer(fake, countered)
+        assert f"Offer #{counter} is on the table." in reply and "imbalanced" not in reply
+        balanced = await s.message_with(f"Offer #{counter} from DPRK")
+        assert "Imbalanced" not in message_text(balanced)
+    finally:
+        await stop_bot(bot, task)

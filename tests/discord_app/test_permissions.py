@@ -243,3 +243,25 @@ async def test_a_player_who_changed_sides_reads_only_their_new_room(
         assert not fake.permissions_for(s.carol, us_room) & view
     finally:
         await stop_bot(bot, task)
+
+
+async def test_the_facilitator_role_reads_every_caucus_room(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """With PARLEY_FACILITATOR_ROLE set, the role may read each room /session start opens."""
+    settings = settings_for(fake, tmp_path / "p.db", facilitator_role="Facilitator")
+    bot, task = await start_bot(settings, fake)
+    try:
+        s = make_seminar(fake)
+        # holds the role but never acts on the table: only the role lets them in
+        assistant = fake.add_user("assistant", roles=[fake.facilitator_role])
+        await started(s)
+        await fake.wait_for_message(None, lambda m: "Confidential brief: DPRK" in m.content)
+        view = 1 << 10
+        for room in (fake.channel_named("general-us"), fake.channel_named("general-dprk")):
+            overwrite = room.overwrite_for(fake.facilitator_role.id)
+            assert overwrite is not None and int(overwrite["allow"]) & view, room.name
+            assert fake.permissions_for(assistant, room) & view, room.name
+            assert not fake.permissions_for(s.erin, room) & view, room.name
+    finally:
+        await stop_bot(bot, task)

@@ -131,3 +131,45 @@ async def test_a_pass_and_whose_turn_it_is_now_are_one_message(seminar: Seminar)
     assert sorted(map(str, allowed)) == sorted(str(u.id) for u in (s.carol, s.dave))
     on_move = [m for m in s.public() if "**DPRK** delegation is on move" in (m.content or "")]
     assert on_move == [posted]
+
+
+async def test_the_joint_statement_follows_the_basket_order_not_the_order_agreed(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """The closing post lists the agreed text basket by basket in the scenario's order."""
+    s = seminar
+    await open_and_seat(s)
+    await s.slash(s.prof, "session start")
+    await s.message_with("the **United States** delegation is on move")
+    await s.slash(s.alice, "pass")
+    await s.message_with("the **DPRK** delegation is on move")
+    # first the remains (the last basket, ungated), then an item pair of relations (the first)
+    offered = await s.slash(s.carol, "offer", {"give": "dprk-remains"})
+    assert "is on the table" in answer(s.fake, offered), answer(s.fake, offered)
+    accepted = await s.slash(s.alice, "accept")
+    assert "Accepted." in answer(s.fake, accepted), answer(s.fake, accepted)
+    offered = await s.slash(
+        s.carol, "offer", {"give": "dprk-liaison-access", "ask": "us-liaison-office"}
+    )
+    assert "is on the table" in answer(s.fake, offered), answer(s.fake, offered)
+    accepted = await s.slash(s.alice, "accept")
+    assert "Accepted." in answer(s.fake, accepted), answer(s.fake, accepted)
+    assert list((await parley.tables.state(1)).agreed) == [
+        "dprk-remains",
+        "dprk-liaison-access",
+        "us-liaison-office",
+    ]
+    await s.slash(s.prof, "session end")
+
+    closing = await s.message_with("**Joint statement**")
+    lines = closing.content.splitlines()
+    heading = lines.index("**Joint statement**")
+    statement = lines[heading + 1 : lines.index("", heading)]
+    scenario = (await parley.tables.state(1)).scenario
+    relations = [f"- {scenario.item(i).text}" for i in ("dprk-liaison-access", "us-liaison-office")]
+    assert statement[0] == "__New US-DPRK relations__", statement
+    assert sorted(statement[1:3]) == sorted(relations), statement
+    assert statement[3:] == [
+        "__Recovery of POW/MIA remains__",
+        f"- {scenario.item('dprk-remains').text}",
+    ], statement

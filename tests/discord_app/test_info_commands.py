@@ -91,3 +91,35 @@ async def test_session_list_shows_each_tables_phase_and_outcome(
     lines = {line.split(" ", 1)[0]: line for line in text.splitlines() if line.startswith("**#")}
     assert lines["**#1**"].endswith(" · closed · 2 items agreed, facilitator"), text
     assert lines["**#2**"].endswith(f"<#{second.id}> · singapore · setup · 0 items agreed"), text
+
+
+async def test_status_shows_phase_deadline_standing_offer_agreed_and_members(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """/status: phase, deadline, standing offer, agreed items; /session status: who sits where."""
+    s = seminar
+    await started(s)
+    offered = await s.slash(
+        s.alice, "offer", {"give": "us-liaison-office", "ask": "dprk-liaison-access"}
+    )
+    assert "is on the table" in answer(s.fake, offered), answer(s.fake, offered)
+    state = await parley.tables.state(1)
+    assert state.standing is not None and state.deadline is not None
+    text = answer(s.fake, await s.slash(s.bob, "status"))
+    assert "Section A — negotiating" in text, text
+    assert f"<t:{int(state.deadline.timestamp())}:R>" in text, (
+        text
+    )  # the deadline, as Discord shows it
+    assert f"Standing offer #{state.standing.seq}" in text, text
+    assert "Liaison offices in both capitals" in text and "Agreed (0) nothing yet" in text, text
+
+    await s.slash(s.carol, "accept")
+    await s.message_with("**Agreement**")
+    text = answer(s.fake, await s.slash(s.bob, "status"))
+    assert "Agreed (2)" in text and "Standing offer" not in text, text
+    assert "Liaison offices in both capitals" in text, text
+
+    text = answer(s.fake, await s.slash(s.prof, "session status"))
+    assert "United States alice (head), bob" in text, text
+    assert "DPRK carol (head), dave" in text, text
+    assert "Observers erin" in text, text

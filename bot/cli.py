@@ -184,7 +184,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     db = args.db
     _check_db(db)
-    print(f"Playing the {scenario.title} demo ({len(script)} script lines) into {db}\n")
+    print(f"Playing the demo of “{scenario.title}” ({len(script)} script lines) into {db}\n")
     results = io.StringIO()
     code, table_id = asyncio.run(
         play_lines(script, db, ["instructor"], results, channel=f"demo-{uuid.uuid4().hex[:8]}")

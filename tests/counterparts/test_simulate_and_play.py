@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import json
+import os
+import pty
 import sqlite3
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +165,44 @@ def test_parley_simulate_runs_as_a_process() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert len(json.loads(done.stdout)["results"]) == 48
+
+
+def simulate_on_a_terminal(runs: int) -> tuple[int, str, str]:
+    """`parley simulate` of one mode and one pair, `runs` tables, with standard error on a
+    terminal (a pseudo-terminal); (exit code, stdout, what the terminal showed)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 wide
+    argv = ["simulate", "hanoi-2019", "--sequencing", "package", "--strategies", "conceder"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *argv, "--runs", str(runs), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        cwd=ROOT,
+        text=True,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    return proc.returncode, out, shown.decode(errors="replace")
+
+
+def test_a_progress_bar_shows_on_a_terminal_from_500_tables() -> None:
+    """On a terminal, 500 tables show a progress bar on standard error; 499 show none."""
+    code, out, shown = simulate_on_a_terminal(500)
+    assert code == 0 and json.loads(out)["results"][0]["runs"] == 500
+    assert "simulating hanoi-2019" in shown and "/500 [" in shown, shown
+    code, out, shown = simulate_on_a_terminal(499)
+    assert code == 0 and json.loads(out)["results"][0]["runs"] == 499
+    assert shown == ""
 
 
 def test_a_counterpart_move_the_rules_refuse_is_logged_and_the_table_moves_on(

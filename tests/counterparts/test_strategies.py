@@ -85,14 +85,41 @@ def test_counterparts_never_make_a_move_the_rules_refuse(
     scenario: Scenario, mode: str, chosen: list[str], seed: int
 ) -> None:
     """Counterparts of every strategy play random scenarios under every mode to the close
-    with no refused move (the engine, not the strategy, judges each one)."""
+    with no refused move (the engine, not the strategy, judges each one) and never walk away."""
     strategies = dict(zip(scenario.offering, chosen, strict=False))
     table = sim.MemoryTable(scenario)
     state = sim.play_table(scenario, mode, strategies, seed, table)
     assert table.refused == [], [r.message for r in table.refused]
     assert state.refusals == {}
     assert state.phase is Phase.CLOSED
+    assert "walked_away" not in [e.kind.value for e in table.events]
     event(f"{mode}: {'deal' if state.agreed else 'no deal'}")
+
+
+def test_hanoi_counterparts_never_walk_away() -> None:
+    """On Hanoi, every mode and ordered pair of strategies, no counterpart walks away."""
+    scenario = _hanoi()
+    _, runs = sim.plan(scenario, MODES, list(c.STRATEGIES), runs=3, seed=7)
+    assert len(runs) == 3 * 16 * 3
+    for run in runs:
+        table = sim.MemoryTable(scenario)
+        state = sim.play_table(scenario, run.variant, run.strategies, run.seed, table)
+        kinds = [e.kind.value for e in table.events]
+        assert state.phase is Phase.CLOSED and "walked_away" not in kinds, run.strategies
+
+
+def test_each_strategy_draws_its_exponent_from_its_documented_range() -> None:
+    """Boulware's e is drawn from 0.1-0.3 and Conceder's from 2-5, spread over each range;
+    linear's is exactly 1 and tit-for-tat has none."""
+    rng = random.Random(5)
+    for name, low, high in (("boulware", 0.1, 0.3), ("conceder", 2.0, 5.0)):
+        drawn = [Tactic.draw(name, 20, 4, rng).e for _ in range(400)]
+        exponents = [e for e in drawn if e is not None]
+        assert len(exponents) == 400 and all(low <= e <= high for e in exponents), name
+        tenth = (high - low) / 10
+        assert min(exponents) < low + tenth and max(exponents) > high - tenth, name
+    assert {Tactic.draw("linear", 20, 4, rng).e for _ in range(20)} == {1.0}
+    assert Tactic.draw("tit-for-tat", 20, 4, rng).e is None
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -58,6 +60,32 @@ async def test_export_attaches_the_report_and_the_data(seminar: Seminar, parley:
     exported = json.loads(data.data)
     assert len(exported["events"]) == len(await parley.tables.events(1))
     assert exported["format"] == "parley-log/1"
+
+
+async def test_export_as_csv_or_markdown_gives_the_data_and_the_transcript(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """`format:csv` attaches one row per event under a header; `format:markdown` the
+    transcript, its joint statement included."""
+    s = seminar
+    await play_and_end(s)
+    events = await parley.tables.events(1)
+    record = await s.slash(s.prof, "session export", {"format": "csv"})
+    await answer_containing(s.fake, record, "events")
+    (data,) = uploaded(record)
+    assert data.filename == "parley-table-1.csv"
+    rows = list(csv.reader(io.StringIO(data.data.decode("utf-8"))))
+    assert rows[0][:2] == ["table_id", "seq"]
+    assert [int(row[1]) for row in rows[1:]] == [e.seq for e in events]
+    record = await s.slash(s.prof, "session export", {"format": "markdown"})
+    await answer_containing(s.fake, record, "events")
+    (transcript,) = uploaded(record)
+    assert transcript.filename == "parley-table-1.md"
+    text = transcript.data.decode("utf-8")
+    assert text.startswith("# ") and "## Joint statement" in text, text[:300]
+    statement = text.split("## Joint statement", 1)[1]
+    state = await parley.tables.state(1)
+    assert state.agreed and all(state.item(i).text in statement for i in state.agreed)
 
 
 async def test_export_is_for_facilitators_only(seminar: Seminar, parley: ParleyBot) -> None:

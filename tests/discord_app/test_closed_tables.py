@@ -23,7 +23,7 @@ from tests.discord_app.conftest import (
     stop_bot,
 )
 from tests.discord_app.test_export_and_compare import uploaded
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 from tests.fakediscord import FakeDiscord, FakeMessage
 
 

@@ -22,7 +22,7 @@ from tests.discord_app.conftest import (
     stop_bot,
     until,
 )
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 from tests.fakediscord import FakeDiscord
 
 

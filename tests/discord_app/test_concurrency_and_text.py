@@ -9,7 +9,7 @@ import pytest
 
 from bot.discord_app.app import ParleyBot
 from tests.discord_app.conftest import Seminar, answer, settle, until
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 
 
 async def kinds(bot: ParleyBot) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from bot.discord_app import replies
 from bot.discord_app.app import ParleyBot
 from tests.discord_app.conftest import Seminar, answer, answered, until
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 
 
 async def test_a_quick_answer_is_the_response_itself(seminar: Seminar, parley: ParleyBot) -> None:

@@ -20,7 +20,7 @@ from tests.discord_app.conftest import (
     start_bot,
     stop_bot,
 )
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord import server as fake_server
 from tests.fakediscord.server import InteractionRecord, UploadedFile

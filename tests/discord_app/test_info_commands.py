@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.discord_app.app import ParleyBot
 from tests.discord_app.conftest import Seminar, answer, answer_containing, message_text
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 
 
 async def test_status_and_items_show_the_table_and_only_my_values(

@@ -10,7 +10,7 @@ import pytest
 
 from bot.discord_app.app import ParleyBot
 from tests.discord_app.conftest import Seminar, answer
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 
 #: The start of the private answer when the log cannot take an action.
 NOT_RECORDED = "⚠️ The log could not record this"

@@ -20,7 +20,7 @@ from tests.discord_app.conftest import (
     start_with_two_heads,
     stop_bot,
 )
-from tests.discord_app.test_permissions import started
+from tests.discord_app.test_table_flow import started
 from tests.fakediscord import FakeDiscord, FakeMessage
 
 REASON = "Not before sanctions relief."

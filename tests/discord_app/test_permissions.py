@@ -19,14 +19,8 @@ from tests.discord_app.conftest import (
     start_bot,
     stop_bot,
 )
-from tests.discord_app.test_table_flow import open_and_seat
+from tests.discord_app.test_table_flow import started
 from tests.fakediscord import FakeDiscord
-
-
-async def started(s: Seminar) -> None:
-    await open_and_seat(s)
-    await s.slash(s.prof, "session start")
-    await s.message_with("delegation is on move")
 
 
 async def table_facts(bot: ParleyBot) -> list[dict[str, Any]]:

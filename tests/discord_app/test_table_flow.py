@@ -36,6 +36,13 @@ async def open_and_seat(s: Seminar) -> None:
         assert f"now {role}" in answer(s.fake, record), answer(s.fake, record)
 
 
+async def started(s: Seminar) -> None:
+    """A seated Hanoi table, started: the first turn's announcement is out."""
+    await open_and_seat(s)
+    await s.slash(s.prof, "session start")
+    await s.message_with("delegation is on move")
+
+
 async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot) -> None:
     """Open, join by button, assign, start, offer, accept by button, reject, end: all logged."""
     s = seminar
@@ -117,10 +124,7 @@ async def test_whole_table_from_open_to_end(seminar: Seminar, parley: ParleyBot)
 async def test_a_pass_and_whose_turn_it_is_now_are_one_message(seminar: Seminar) -> None:
     """A pass and whose turn it is now are one message, pinging only the delegation on move."""
     s = seminar
-    await open_and_seat(s)
-    await s.slash(s.prof, "session start")
-    await s.message_with("the **United States** delegation is on move")
-
+    await started(s)
     passed = await s.slash(s.alice, "pass")
     assert "pass" in answer(s.fake, passed).lower(), answer(s.fake, passed)
     posted = await s.message_with("United States passes")
@@ -138,9 +142,7 @@ async def test_the_joint_statement_follows_the_basket_order_not_the_order_agreed
 ) -> None:
     """The closing post lists the agreed text basket by basket in the scenario's order."""
     s = seminar
-    await open_and_seat(s)
-    await s.slash(s.prof, "session start")
-    await s.message_with("the **United States** delegation is on move")
+    await started(s)
     await s.slash(s.alice, "pass")
     await s.message_with("the **DPRK** delegation is on move")
     # first the remains (the last basket, ungated), then an item pair of relations (the first)

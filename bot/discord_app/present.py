@@ -30,11 +30,14 @@ COLOUR_CLOSED = discord.Colour(0x6D6D6D)
 
 @dataclass
 class Post:
-    """A message to send: text, an optional embed, who it may ping."""
+    """A message to send: text, an optional embed and buttons, who it may ping, and the
+    place (``offer:12``) under which to remember the message once it is posted."""
 
     content: str = ""
     embed: discord.Embed | None = None
     ping: list[str] = field(default_factory=list)
+    view: discord.ui.View | None = None
+    place: str | None = None
 
 
 def people(state: TableState, delegation: str) -> list[Member]:
@@ -215,7 +218,8 @@ def with_turn(post: Post, turn: Post) -> Post:
     """An event's words and then whose turn it is (a :func:`turn_post`), as one message
     that pings whom either pings."""
     content = "\n".join(part for part in (post.content, turn.content) if part)
-    return Post(content, post.embed or turn.embed, list(dict.fromkeys([*post.ping, *turn.ping])))
+    pings = list(dict.fromkeys([*post.ping, *turn.ping]))
+    return Post(content, post.embed or turn.embed, pings, post.view, post.place)
 
 
 def offer_reply(events: list[Event]) -> str:

@@ -102,7 +102,7 @@ class Publisher:
             last: Post | None = None  # the last event's words, sent with whose turn it is
             for event in outcome.events:
                 if last is not None:
-                    await self._safely(self.send(channel, last))
+                    await self._post(row.id, channel, places, last)
                 last = await self._safely(self._announce(row, state, channel, places, event))
                 data = event.data
                 # An undo hands the turn back with a fresh clock: announce whose it is.
@@ -115,7 +115,7 @@ class Publisher:
                     # request, not two, against Discord's limit on a channel's messages
                     last = present.with_turn(last, turn) if last is not None else turn
             if last is not None:
-                await self._safely(self.send(channel, last))
+                await self._post(row.id, channel, places, last)
             await self._status_soon(table_id, state, channel, places)
 
     async def _status_soon(
@@ -188,10 +188,16 @@ class Publisher:
                 kwargs["content"] = chunk
             if last and (embed or post.embed):
                 kwargs["embed"] = embed or post.embed
-            if last and view is not None:
-                kwargs["view"] = view
+            if last and (view or post.view) is not None:
+                kwargs["view"] = view or post.view
             message = await channel.send(**kwargs)
         return message
+
+    async def _post(self, table_id: int, channel: Any, places: dict[str, str], post: Post) -> None:
+        """Send an event's post, and remember where it went if it is to be found again."""
+        message = await self._safely(self.send(channel, post))
+        if message is not None and post.place is not None:
+            await self._remember(table_id, places, post.place, str(message.id))
 
     @staticmethod
     async def _safely(work: Awaitable[T]) -> T | None:
@@ -248,15 +254,14 @@ class Publisher:
             standing = state.standing is not None and state.standing.seq == event.seq
             offer = state.offers.get(event.seq)
             if offer is not None and (standing or state.phase is Phase.CLOSED):
-                # An offer on the last turn is shown too, as the table's last move.
-                message = await self.send(
-                    channel,
-                    Post(),
+                # An offer on the last turn is shown too, as the table's last move. The
+                # caller posts it, with whose turn it is now: the delegation pinged to
+                # answer finds the offer and its buttons in the message that pings it.
+                return Post(
                     embed=present.offer_embed(state, offer, None if standing else "last"),
                     view=offer_view(row.id, event.seq) if standing else None,
+                    place=f"offer:{event.seq}",
                 )
-                if message is not None:
-                    await self._remember(row.id, places, f"offer:{event.seq}", str(message.id))
         elif isinstance(data, ev.OfferAccepted):
             await self._show_progress(row, channel, places, data.offer, state)
         elif isinstance(data, ev.AgreementReached):

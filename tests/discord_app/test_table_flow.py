@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.discord_app.app import ParleyBot
 from bot.domain.events import EventKind
 from tests.discord_app.conftest import Seminar, answer
@@ -135,6 +137,33 @@ async def test_a_pass_and_whose_turn_it_is_now_are_one_message(seminar: Seminar)
     assert sorted(map(str, allowed)) == sorted(str(u.id) for u in (s.carol, s.dave))
     on_move = [m for m in s.public() if "**DPRK** delegation is on move" in (m.content or "")]
     assert on_move == [posted]
+
+
+async def test_an_offer_and_whose_turn_it_is_now_are_one_message(seminar: Seminar) -> None:
+    """An offer's message pings the delegation that must answer it, above its buttons."""
+    s = seminar
+    await started(s)
+    await s.slash(s.alice, "pass")
+    await s.message_with("the **DPRK** delegation is on move")
+    offered = await s.slash(s.carol, "offer", {"give": "dprk-remains"})
+    said = answer(s.fake, offered)
+    found = re.search(r"Offer #(\d+) is on the table", said)
+    assert found, said
+    seq = found.group(1)
+    posted = await s.message_with(f"Offer #{seq} from DPRK")
+    assert [e.get("title", "") for e in posted.embeds] == [f"Offer #{seq} from DPRK"]
+    turn = posted.content or ""
+    assert "the **United States** delegation is on move" in turn, turn
+    buttons = [c.get("custom_id", "") for c in posted.iter_components()]
+    assert f"parley:accept:1:{seq}" in buttons, buttons
+    allowed = (posted.allowed_mentions or {}).get("users", [])
+    assert sorted(map(str, allowed)) == sorted(str(u.id) for u in (s.alice, s.bob))
+    since = [m for m in s.public() if m.id >= posted.id]
+    assert since == [posted], [m.content for m in since]
+    # it is the offer's message, remembered as such: answering the offer marks it there
+    await s.slash(s.alice, "reject")
+    await s.fake.wait_for(lambda item: item is posted and not list(posted.iter_components()))
+    assert posted.content == turn
 
 
 async def test_the_joint_statement_follows_the_basket_order_not_the_order_agreed(

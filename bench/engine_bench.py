@@ -218,13 +218,16 @@ BARE_SCHEMA = (
 BARE_INSERT = "INSERT INTO events VALUES (1, ?, ?, 'statement', ?, ?)"
 
 
-def bare_log(path: Path) -> tuple[sqlite3.Connection, tuple[str, str, str]]:
+def bare_log(
+    path: Path, *, any_thread: bool = False
+) -> tuple[sqlite3.Connection, tuple[str, str, str]]:
     """The bare baseline: a sqlite3 events table with the log's durability (WAL,
-    ``synchronous=NORMAL``), and a statement's (at, actor, data) to insert into it."""
+    ``synchronous=NORMAL``), and a statement's (at, actor, data) to insert into it
+    (``any_thread``: the connection may be used from another thread than this one)."""
     at = datetime.now(UTC).isoformat()
     actor = Actor(user_id="alice", name="alice", delegation="us", role="head").model_dump_json()
     data = json.dumps({"round": 1, "text": "Statement 1234 for the record."})
-    bare = sqlite3.connect(path, isolation_level=None)
+    bare = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
     for pragma in ("journal_mode = WAL", "synchronous = NORMAL"):
         bare.execute(f"PRAGMA {pragma}")
     bare.execute(BARE_SCHEMA)

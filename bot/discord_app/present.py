@@ -219,7 +219,8 @@ def with_turn(post: Post, turn: Post) -> Post:
     that pings whom either pings."""
     content = "\n".join(part for part in (post.content, turn.content) if part)
     pings = list(dict.fromkeys([*post.ping, *turn.ping]))
-    return Post(content, post.embed or turn.embed, pings, post.view, post.place)
+    embed = post.embed if post.embed is not None else turn.embed
+    return Post(content, embed, pings, post.view, post.place)
 
 
 def offer_reply(events: list[Event]) -> str:

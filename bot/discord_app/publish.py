@@ -170,14 +170,7 @@ class Publisher:
         except (discord.NotFound, discord.Forbidden):
             return None
 
-    async def send(
-        self,
-        channel: Any,
-        post: Post,
-        *,
-        embed: discord.Embed | None = None,
-        view: discord.ui.View | None = None,
-    ) -> discord.Message | None:
+    async def send(self, channel: Any, post: Post) -> discord.Message | None:
         """Send a post, split to fit; the embed and view ride on the last part."""
         chunks = split_message(post.content, MESSAGE_LIMIT) if post.content else [""]
         message = None
@@ -186,10 +179,10 @@ class Publisher:
             kwargs: dict[str, Any] = {"allowed_mentions": _allowed(post)}
             if chunk:
                 kwargs["content"] = chunk
-            if last and (embed or post.embed):
-                kwargs["embed"] = embed or post.embed
-            if last and (view or post.view) is not None:
-                kwargs["view"] = view or post.view
+            if last and post.embed is not None:
+                kwargs["embed"] = post.embed
+            if last and post.view is not None:
+                kwargs["view"] = post.view
             message = await channel.send(**kwargs)
         return message
 
@@ -334,7 +327,7 @@ class Publisher:
         )
         # A practice table is started at once, with its student already in place.
         await self.send(
-            channel, Post(content=intro), view=None if row.practice else join_view(row.id)
+            channel, Post(content=intro, view=None if row.practice else join_view(row.id))
         )
 
     async def _open_rooms(
@@ -443,7 +436,7 @@ class Publisher:
                 if present.people(state, delegation.id):
                     await self.send(channel, Post(present.score_text(state, delegation.id)))
             await self.send(
-                channel, Post(content=say("strategy_question")), view=guess_view(row.id)
+                channel, Post(content=say("strategy_question"), view=guess_view(row.id))
             )
             return
         for delegation in state.scenario.delegations:

@@ -217,10 +217,12 @@ def message_text(message: FakeMessage) -> str:
 
 
 def answer(fake: FakeDiscord, record: InteractionRecord) -> str:
-    """Everything the bot said in answer to an interaction (response and follow-ups)."""
-    texts = [record.content or ""]
+    """Everything the bot said in answer to an interaction (response and follow-ups), each
+    once: the response as its message now reads (embeds and edits included), if it has one."""
     if record.original_message_id is not None:
-        texts.append(message_text(fake.message(record.original_message_id)))
+        texts = [message_text(fake.message(record.original_message_id))]
+    else:
+        texts = [record.content or ""]
     texts += [message_text(m) for m in record.followups]
     return "\n".join(t for t in texts if t)
 

@@ -131,11 +131,14 @@ class TimedFake(FakeDiscord):
         super().__init__(**kwargs)
         self.first_callback_at: dict[int, float] = {}
         self.first_callback_status: dict[int, int] = {}
+        #: When each interaction's first callback reached the handler (before handling).
+        self.first_callback_reached: dict[int, float] = {}
         self.answered_at: dict[int, float] = {}
         self._answer_waiters: dict[int, asyncio.Future[float]] = {}
 
     async def _callback(self, req: Any) -> Any:
         iid = req.int_param("interaction_id")
+        self.first_callback_reached.setdefault(iid, time.monotonic())
         try:
             return await super()._callback(req)
         finally:
@@ -216,6 +219,13 @@ class Sample:
     final: float | None
     text: str = ""
     callback_status: int | None = None
+    #: Where the final answer's time went (see :func:`where_the_time_went`): from the
+    #: fake's dispatch until the bot's client dispatched the interaction, and until the
+    #: bot's first callback reached the fake's HTTP handler.
+    to_bot: float | None = None
+    to_callback: float | None = None
+    iid: int = 0
+    created: float = 0.0
 
     @property
     def refused(self) -> bool:
@@ -288,6 +298,50 @@ def latency_cells(samples: Sequence[Sample]) -> list[str]:
     ]
 
 
+def where_the_time_went(
+    levels: Sequence[tuple[int, int]], by_key: dict[tuple[str, int], Level]
+) -> str:
+    """The final answer's time in three parts (the p50 of each): *to the bot*, from the
+    fake's dispatch until the bot's client dispatched the interaction (the fake sending
+    it, the socket, the bot's loop getting to it); *in the bot*, until its first callback
+    reached the fake's HTTP handler (the command, the request, the fake's loop getting to
+    it); *the rest*, the fake handling it and any follow-up."""
+    rows = []
+    for n, _ in levels:
+        for system in ("floor", "Parley"):
+            level = by_key.get((system, n))
+            if level is None:
+                continue
+            groups: dict[str, list[Sample]] = {}
+            for sample in level.samples:
+                groups.setdefault(sample.kind, []).append(sample)
+            for sample in level.status_samples:
+                groups.setdefault(f"{sample.kind} (sampled)", []).append(sample)
+            for kind, picked in sorted(groups.items()):
+                timed = [
+                    (s.to_bot, s.to_callback, s.final)
+                    for s in picked
+                    if s.to_bot is not None and s.to_callback is not None and s.final is not None
+                ]
+                if not timed:
+                    continue
+                parts = (
+                    [t[0] for t in timed],
+                    [t[1] - t[0] for t in timed],
+                    [t[2] - t[1] for t in timed],
+                    [t[2] for t in timed],
+                )
+                cells = [ms(percentile(part, 50)) for part in parts]
+                rows.append([system, str(n), kind, str(len(timed)), *cells])
+    header = ["system", "tables", "command", "n", "to the bot", "in the bot", "the rest", "final"]
+    return (
+        "Where the final answer's time went (ms, p50 of each part): to the bot (the fake's "
+        "dispatch\nuntil the bot's client dispatched it), in the bot (until its callback "
+        "reached the fake's\nhandler), the rest (the fake's handling, any follow-up)\n"
+        + render(rows, header)
+    )
+
+
 def render(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
@@ -322,12 +376,16 @@ async def timed(
         text = rec.followups[0].content or ""
     elif rec.content:
         text = rec.content
+    reached = fake.first_callback_reached.get(rec.id)
     sample = Sample(
         kind=kind,
         first=None if first is None else first - rec.created_monotonic,
         final=None if answered is None else answered - rec.created_monotonic,
         text=text,
         callback_status=fake.first_callback_status.get(rec.id),
+        to_callback=None if reached is None else reached - rec.created_monotonic,
+        iid=rec.id,
+        created=rec.created_monotonic,
     )
     return sample, rec
 
@@ -389,6 +447,13 @@ def apparatus_quiet(bot: Bot) -> Iterator[None]:
         gc.enable()
 
 
+def arrived(samples: Sequence[Sample], arrivals: dict[str, float]) -> None:
+    """Note when the bot's client dispatched each sample's interaction (from its drain)."""
+    for sample in samples:
+        at = arrivals.get(str(sample.iid))
+        sample.to_bot = None if at is None else at - sample.created
+
+
 async def measured(
     bot: Bot,
     fake: TimedFake,
@@ -411,7 +476,21 @@ async def measured(
 # -- the floor: a bare discord.py bot -----------------------------------------------------
 
 
-class FloorBot(discord.Client):
+class Stamped(discord.Client):
+    """A client that notes when it dispatches each interaction to its own code
+    (``time.monotonic()``: one clock for every process of the machine)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: dict[int, float] = {}
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        if event == "interaction":
+            self.arrivals[args[0].id] = time.monotonic()
+        super().dispatch(event, *args, **kwargs)
+
+
+class FloorBot(Stamped):
     """The least a discord.py bot can do: one command answered at once."""
 
     def __init__(self, guild_id: int) -> None:
@@ -484,6 +563,7 @@ async def floor_level(
     level.samples = [s for samples in results for s in samples]
     counted = await bot.drain()
     level.cpu, level.full_collections = counted["cpu"], counted["full_collections"]
+    arrived([*level.samples, *level.status_samples], counted["arrivals"])
     return level
 
 
@@ -619,7 +699,7 @@ class Probe:
         }
 
 
-class ProbedParley(ParleyBot):
+class ProbedParley(Stamped, ParleyBot):
     """The real bot, with a :class:`Probe` attached once it has set up."""
 
     def __init__(
@@ -655,6 +735,8 @@ class BotUnderTest:
         (Parley) the probe's."""
         self.cpu_at_reset = time.process_time()
         self.collections.reset()
+        if isinstance(self.client, Stamped):
+            self.client.arrivals.clear()
         if self.probe is not None:
             self.probe.reset()
 
@@ -666,10 +748,12 @@ class BotUnderTest:
             assert isinstance(self.client, ParleyBot)
             await drain(self.client)
             figures = self.probe.figures()
+        arrivals = self.client.arrivals if isinstance(self.client, Stamped) else {}
         return {
             **figures,
             "cpu": time.process_time() - self.cpu_at_reset,
             "full_collections": list(self.collections.full),
+            "arrivals": {str(iid): at for iid, at in arrivals.items()},
         }
 
     async def stop(self) -> None:
@@ -973,6 +1057,7 @@ async def parley_level(
     level.ticks, level.tick_time = len(overlaps), sum(overlaps)
     level.commits, level.units = counted["commits"], counted["units"]
     level.cpu, level.full_collections = counted["cpu"], counted["full_collections"]
+    arrived([*level.samples, *level.status_samples], counted["arrivals"])
     return level
 
 
@@ -1153,6 +1238,9 @@ def report(
         header = ["system", "tables", "command", "n", "cb p50", "cb p99", "final p50"]
         print(render(rows, [*header, "final p99", "no answer", "refused"]))
         print()
+
+    print(where_the_time_went(levels, by_key))
+    print()
 
     print("Parley setup, not in the figures above (open, 4 join buttons, 4 assigns, start)")
     rows = []

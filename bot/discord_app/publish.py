@@ -289,7 +289,8 @@ class Publisher:
         status: str,
         agreed_by: list[str] | None = None,
     ) -> None:
-        """Show on an offer's message what became of it, and take its buttons away."""
+        """Show on an offer's message what became of it, and take its buttons away (and
+        the turn line it was posted with: see :meth:`_show_progress`)."""
         message_id = places.get(f"offer:{seq}") if seq else None
         offer = state.offers.get(seq) if seq else None
         if offer is None or message_id is None:
@@ -297,6 +298,7 @@ class Publisher:
         await self._edit(
             channel,
             message_id,
+            content=None,
             embed=present.offer_embed(state, offer, status, agreed_by),
             view=None,
         )
@@ -305,13 +307,17 @@ class Publisher:
         self, row: TableRow, channel: Any, places: dict[str, str], seq: int, state: TableState
     ) -> None:
         """Bring a standing offer's message up to date: who has accepted it, who is still
-        needed (nothing if it no longer stands: what became of it is shown instead)."""
+        needed (nothing if it no longer stands: what became of it is shown instead).
+
+        The whose-turn line the offer was posted with is taken away: by now the turn has
+        moved on (its own message said so), and a live offer must not name a stale one."""
         standing = state.standing
         if standing is None or standing.seq != seq:
             return
         await self._edit(
             channel,
             places.get(f"offer:{seq}"),
+            content=None,
             embed=present.offer_embed(state, standing),
             view=offer_view(row.id, seq),
         )

@@ -219,6 +219,8 @@ async def test_under_givers_acceptances_show_and_the_givers_form_the_agreement(
     await t.s.message_with(f"✅ Alpha accepts offer #{offer}. {progress}.")
     await shows(fake, message, progress)
     assert fake.message(message.id).find_component(f"parley:accept:1:{offer}") is not None
+    # the turn line it was posted with (Alpha on move) is gone: the turn has moved on
+    assert "is on move" not in (fake.message(message.id).content or "")
     await status_shows(bot, fake, progress)
     assert await logged(bot, "agreement_reached") == []
 
@@ -357,18 +359,21 @@ async def test_a_six_delegation_table_plays_through_the_client(
 
     # every turn announcement pinged exactly the delegation on move, on the scenario's clock
     deadline = f"<t:{int((CLOCK_START + timedelta(minutes=4)).timestamp())}:R>"
-    turns = [m for m in s.public() if "delegation is on move" in (m.content or "")]
+    # (each message as it was posted: an offer's message loses its turn line once edited)
+    posted = [(m, m.edits[0] if m.edits else m.payload()) for m in s.public()]
+    turns = [(m, p) for m, p in posted if "delegation is on move" in (p["content"] or "")]
     # (the last line: the move that handed the turn on is said in the same message)
-    on_move = [m.content.splitlines()[-1].split("**")[1] for m in turns]
+    on_move = [p["content"].splitlines()[-1].split("**")[1] for _m, p in turns]
     assert on_move == list(names.values())
-    for announcement, on in zip(turns, on_move, strict=True):
+    for (announcement, as_posted), on in zip(turns, on_move, strict=True):
         d = next(d for d, n in names.items() if n == on)
-        allowed = (announcement.allowed_mentions or {}).get("users", [])
-        assert sorted(map(str, allowed)) == sorted(str(u.id) for u in t.people(d))
-        assert sorted(str(m["id"]) for m in announcement.mentions) == sorted(
+        if not announcement.edits:
+            allowed = (announcement.allowed_mentions or {}).get("users", [])
+            assert sorted(map(str, allowed)) == sorted(str(u.id) for u in t.people(d))
+        assert sorted(str(m["id"]) for m in as_posted["mentions"]) == sorted(
             str(u.id) for u in t.people(d)
         )
-        assert deadline in announcement.content
+        assert deadline in as_posted["content"]
     assert not [m for m in s.public() if "other side" in message_text(m)]
 
     # at the close each room hears its own score, and only its own

@@ -44,6 +44,11 @@ INTERACTION_CREATE (``InteractionRecord.created_monotonic``):
 * **final answer**: what the user reads, i.e. the callback itself for types 4/7/8/9 or the
   first follow-up (or ``@original`` edit) after a type 5/6 defer.
 
+The final answer's time is also split in three, by ``time.monotonic()`` (one clock for
+every process of the machine): *to the bot*, until the bot's client dispatches the
+interaction to its code (:class:`Stamped`); *in the bot*, until its first callback reaches
+the fake's handler; *the rest*, the fake's handling and any follow-up.
+
 Throughput is actions answered per second over the whole measured loop of a level (from
 the start of the ``gather`` to the last answer). The fake's ``interaction_deadline`` is
 raised to 30 s so that overload shows as latency, not as failures; interactions without an

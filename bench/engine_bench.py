@@ -216,6 +216,8 @@ BARE_SCHEMA = (
     "kind TEXT NOT NULL, actor TEXT, data TEXT NOT NULL, PRIMARY KEY (table_id, seq)) WITHOUT ROWID"
 )
 BARE_INSERT = "INSERT INTO events VALUES (1, ?, ?, 'statement', ?, ?)"
+#: The same, for a row of any table: (table, seq, at, actor, data).
+BARE_INSERT_ANY = "INSERT INTO events VALUES (?, ?, ?, 'statement', ?, ?)"
 
 
 def bare_log(
@@ -244,6 +246,14 @@ def bare_inserts(
         bare.execute("BEGIN IMMEDIATE")
         bare.execute(BARE_INSERT, (i, at, actor, data))
         bare.execute("COMMIT")
+
+
+def bare_turn(bare: sqlite3.Connection, rows: list[tuple[int, int, str, str, str]]) -> None:
+    """Rows of several tables (see :data:`BARE_INSERT_ANY`) in one transaction and commit:
+    a group commit with no Python beyond sqlite3's."""
+    bare.execute("BEGIN IMMEDIATE")
+    bare.executemany(BARE_INSERT_ANY, rows)
+    bare.execute("COMMIT")
 
 
 async def store_bench(workdir: Path, n: int, rounds: int = 3) -> None:

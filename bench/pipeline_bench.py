@@ -29,10 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine_bench import bare_inserts, bare_log
+from engine_bench import bare_inserts, bare_log, bare_turn
 
 TABLES = 50
-INSERT = "INSERT INTO events VALUES (?, ?, ?, 'statement', ?, ?)"
 Rows = list[tuple[int, int, str, str, str]]
 
 
@@ -60,9 +59,7 @@ class Log:
         return rows
 
     def commit(self, rows: Rows) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.executemany(INSERT, rows)
-        self.db.execute("COMMIT")
+        bare_turn(self.db, rows)
 
 
 def serial(log: Log, turns: int, microseconds: float) -> None:

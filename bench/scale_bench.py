@@ -64,7 +64,7 @@ from typing import Any
 
 import discord_bench
 from discord_bench import CountingHandler, Sample, percentile
-from engine_bench import FAC, PEOPLE, bare_inserts, bare_log, build_long_table, who
+from engine_bench import FAC, PEOPLE, bare_inserts, bare_log, bare_turn, build_long_table, who
 
 from bot.discord_app.app import ParleyBot, point_at
 from bot.domain import commands as c
@@ -414,12 +414,7 @@ def bare_grouped_inserts(
     dirtied: sharing commits saves little of what a commit costs."""
     at, actor, data = row
     for seq in range(first, first + per_table):
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, 'statement', ?, ?)",
-            [(table_id, seq, at, actor, data) for table_id in range(1, tables + 1)],
-        )
-        db.execute("COMMIT")
+        bare_turn(db, [(table_id, seq, at, actor, data) for table_id in range(1, tables + 1)])
 
 
 async def thread_round_trip(count: int) -> float:

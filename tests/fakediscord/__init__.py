@@ -16,8 +16,10 @@ from .server import (
     GatewayIntent,
     InteractionRecord,
     Permission,
+    RateLimits,
     RecordedRequest,
     UploadedFile,
+    Window,
     point_discord_at,
 )
 
@@ -34,7 +36,9 @@ __all__ = [
     "GatewayIntent",
     "InteractionRecord",
     "Permission",
+    "RateLimits",
     "RecordedRequest",
     "UploadedFile",
+    "Window",
     "point_discord_at",
 ]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
@@ -39,8 +40,10 @@ __all__ = [
     "GatewayIntent",
     "InteractionRecord",
     "Permission",
+    "RateLimits",
     "RecordedRequest",
     "UploadedFile",
+    "Window",
     "point_discord_at",
 ]
 
@@ -692,10 +695,93 @@ def _walk_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str,
                 yield from _walk_components([comp[key]])
 
 
-def _json_response(body: Any, status: int = 200) -> web.Response:
+def _json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     return web.Response(
-        body=json.dumps(body).encode(), status=status, headers={"Content-Type": JSON_TYPE}
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={"Content-Type": JSON_TYPE, **(headers or {})},
     )
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``limit`` requests in each window of ``seconds`` (Discord's buckets are
+    fixed windows: the count resets when the window that the first request opened ends)."""
+
+    limit: int
+    seconds: float
+
+
+#: The routes Discord limits per channel that a bot like Parley meets most: posting and
+#: editing messages, 5 in 5 seconds a channel (the figure Discord's headers have long given
+#: for a channel's message bucket; the real buckets are Discord's to change).
+CHANNEL_MESSAGES: Final = {
+    ("POST", "/channels/{channel_id}/messages"): Window(5, 5.0),
+    ("PATCH", "/channels/{channel_id}/messages/{message_id}"): Window(5, 5.0),
+}
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Discord's rate limits, as the fake applies them when a test asks (off by default).
+
+    ``routes`` limit each (method, route template) per major parameter (the channel, guild
+    or webhook in the path), with ``X-RateLimit-*`` headers on every answer of such a route
+    so that discord.py waits before it is refused; ``global_`` limits every request of the
+    bot's token together, with no header to warn of it (discord.py learns of it from a
+    429). Interaction callbacks and their webhooks (follow-ups, ``@original`` edits) are
+    outside the global limit, as on Discord. A request over a limit gets 429 with
+    ``retry_after`` (seconds, a float), ``global`` and a ``Via`` header (discord.py treats a
+    429 without one as a Cloudflare ban), and changes nothing.
+    """
+
+    routes: Mapping[tuple[str, str], Window] = field(default_factory=lambda: CHANNEL_MESSAGES)
+    global_: Window | None = Window(50, 1.0)
+
+
+class _Windows:
+    """The fixed windows of :class:`RateLimits` as they are now: requests counted per
+    bucket, and when each bucket's window ends (``time.monotonic()``)."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self._open: dict[object, tuple[float, int]] = {}  # bucket -> (window ends, count)
+        #: Requests refused with 429, as "METHOD /path" (global ones marked).
+        self.refused: list[str] = []
+
+    def wait(self, bucket: object, window: Window, now: float) -> float:
+        """Seconds until ``bucket`` takes another request (0: it takes one now)."""
+        ends, count = self._open.get(bucket, (0.0, 0))
+        return ends - now if now < ends and count >= window.limit else 0.0
+
+    def count(self, bucket: object, window: Window, now: float) -> tuple[int, float]:
+        """Count a request in ``bucket``: requests left in its window, and seconds until
+        the window ends."""
+        ends, count = self._open.get(bucket, (0.0, 0))
+        if now >= ends:
+            ends, count = now + window.seconds, 0
+        self._open[bucket] = (ends, count + 1)
+        return window.limit - count - 1, ends - now
+
+
+class _RateLimited(Exception):
+    """A request over a limit: answered 429, nothing done."""
+
+    def __init__(self, retry_after: float, is_global: bool, headers: dict[str, str]) -> None:
+        super().__init__(f"rate limited for {retry_after:.3f} s")
+        self.retry_after = retry_after
+        self.is_global = is_global
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "message": "You are being rate limited.",
+            "retry_after": round(self.retry_after, 3),
+            "global": self.is_global,
+            "code": 0,
+        }
 
 
 _MENTION_USER = re.compile(r"<@!?(\d+)>")
@@ -937,6 +1023,7 @@ class FakeDiscord:
         recommended_shards: int = 1,
         max_concurrency: int = 1,
         session_start_total: int = 1000,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         """Configure the fake; nothing listens until :meth:`start` / ``async with``.
 
@@ -946,6 +1033,8 @@ class FakeDiscord:
         identifying with others closes the gateway with 4014.
         ``recommended_shards``, ``max_concurrency`` and ``session_start_total`` are what
         ``GET /gateway/bot`` answers (each IDENTIFY uses one session start).
+        ``rate_limits`` (also settable later as :attr:`rate_limits`) makes the fake refuse
+        requests over Discord's limits with 429; None (the default) limits nothing.
         """
         self.token = token
         self.host = host
@@ -978,6 +1067,10 @@ class FakeDiscord:
         self.unhandled: list[str] = []
         #: Exceptions raised inside the fake while handling a request (bugs of the fake).
         self.server_errors: list[str] = []
+        #: Requests refused with 429 ("METHOD /path", "global" marked), in order.
+        self.rate_limited: list[str] = []
+        self._windows = _Windows(rate_limits) if rate_limits is not None else None
+        self._bucket_ids: dict[tuple[str, str], str] = {}
         #: Interactions delivered, by interaction id, with the bot's answers.
         self.interaction_responses: dict[int, InteractionRecord] = {}
         #: Synced application commands: key ``None`` = global, else guild id.
@@ -1047,6 +1140,15 @@ class FakeDiscord:
     def api_base(self) -> str:
         """``http://127.0.0.1:PORT/api/v10``: the value for ``discord.http.Route.BASE``."""
         return f"{self.url}/api/v{API_VERSION}"
+
+    @property
+    def rate_limits(self) -> RateLimits | None:
+        """The limits applied now (None: none); setting them starts every window afresh."""
+        return self._windows.limits if self._windows is not None else None
+
+    @rate_limits.setter
+    def rate_limits(self, limits: RateLimits | None) -> None:
+        self._windows = _Windows(limits) if limits is not None else None
 
     @property
     def gateway_url(self) -> str:
@@ -2211,10 +2313,18 @@ class FakeDiscord:
             record.route = route.template
             if route.auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordError(401, 0, "401: Unauthorized")
+            limit_headers = self._rate_limit(route, params)
             req = _Req(
                 request.method, params, dict(request.query), body, files, request.headers, record
             )
             result = await route.handler(req)
+        except _RateLimited as exc:
+            record.status, record.response = 429, exc.body()
+            self.rate_limited.append(
+                f"{request.method} {path}" + (" (global)" if exc.is_global else "")
+            )
+            self._notify()
+            return _json_response(exc.body(), 429, exc.headers)
         except DiscordError as exc:
             record.status, record.response = exc.status, exc.body()
             self._notify()
@@ -2230,10 +2340,68 @@ class FakeDiscord:
         if result is None:
             record.status = 204
             self._notify()
-            return web.Response(status=204)
+            return web.Response(status=204, headers=limit_headers)
         record.status, record.response = 200, result
         self._notify()
-        return _json_response(result)
+        return _json_response(result, headers=limit_headers)
+
+    def _rate_limit(self, route: _Route, params: Mapping[str, str]) -> dict[str, str]:
+        """Count a request against :attr:`rate_limits`: the ``X-RateLimit-*`` headers its
+        answer carries, or :class:`_RateLimited` if it is over a limit (then nothing is
+        counted, as a refused request is not)."""
+        windows = self._windows
+        if windows is None:
+            return {}
+        now = time.monotonic()
+        limits = windows.limits
+        key = (route.method, route.template)
+        window = limits.routes.get(key)
+        major = next(
+            (params[name] for name in ("channel_id", "guild_id", "app_id") if name in params), ""
+        )
+        bucket = (key, major)
+        interaction = route.template.startswith(("/interactions/", "/webhooks/"))
+        wait = windows.wait(bucket, window, now) if window is not None else 0.0
+        if wait > 0:
+            assert window is not None
+            raise _RateLimited(
+                wait,
+                False,
+                {**self._scope("user", wait), **self._bucket_headers(key, window, 0, wait)},
+            )
+        if limits.global_ is not None and not interaction:
+            wait = windows.wait("global", limits.global_, now)
+            if wait > 0:
+                raise _RateLimited(
+                    wait, True, {**self._scope("global", wait), "X-RateLimit-Global": "true"}
+                )
+            windows.count("global", limits.global_, now)
+        if window is None:
+            return {}
+        remaining, reset_after = windows.count(bucket, window, now)
+        return self._bucket_headers(key, window, remaining, reset_after)
+
+    @staticmethod
+    def _scope(scope: str, retry_after: float) -> dict[str, str]:
+        """A 429's headers: the scope, whole seconds to wait, and the ``Via`` that tells
+        discord.py the answer came from Discord and not from Cloudflare."""
+        return {
+            "X-RateLimit-Scope": scope,
+            "Retry-After": str(max(1, math.ceil(retry_after))),
+            "Via": "1.1 google",
+        }
+
+    def _bucket_headers(
+        self, key: tuple[str, str], window: Window, remaining: int, reset_after: float
+    ) -> dict[str, str]:
+        bucket = self._bucket_ids.setdefault(key, secrets.token_hex(16))
+        return {
+            "X-RateLimit-Limit": str(window.limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": bucket,
+        }
 
     def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
         for route in self._routes:

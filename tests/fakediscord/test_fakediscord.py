@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -18,7 +19,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from . import FakeDiscord, Permission, RecordedRequest
+from . import FakeDiscord, Permission, RateLimits, RecordedRequest, Window
 
 BUTTON_ID = "tiny:join"
 
@@ -542,3 +543,62 @@ async def test_a_shard_out_of_range_is_refused(fake: FakeDiscord) -> None:
         closing = await ws.receive()
         assert closing.type.name in ("CLOSE", "CLOSED") and ws.close_code == 4010
     assert fake.identify_count == 0
+
+
+# -- rate limits ---------------------------------------------------------------------------
+
+MESSAGES = ("POST", "/channels/{channel_id}/messages")
+
+
+async def test_a_burst_over_a_channel_limit_gets_429_with_what_discord_sends(
+    fake: FakeDiscord,
+) -> None:
+    """Past a channel's window the fake answers 429 (retry_after, Via, scope) and posts
+    nothing; the answers before it carry the bucket's headers."""
+    fake.rate_limits = RateLimits(routes={MESSAGES: Window(3, 60.0)}, global_=None)
+    url = f"{fake.api_base}/channels/{fake.general.id}/messages"
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with aiohttp.ClientSession() as http:
+        answers = []
+        for n in range(5):
+            async with http.post(url, json={"content": f"m{n}"}, headers=headers) as answer:
+                answers.append((answer.status, dict(answer.headers), await answer.json()))
+    assert [status for status, _, _ in answers] == [200, 200, 200, 429, 429]
+    assert [h["X-RateLimit-Remaining"] for _, h, _ in answers[:3]] == ["2", "1", "0"]
+    assert {h["X-RateLimit-Limit"] for _, h, _ in answers[:3]} == {"3"}
+    _, refused, body = answers[3]
+    assert body["global"] is False and 0 < body["retry_after"] <= 60
+    assert refused["Via"] and refused["X-RateLimit-Scope"] == "user"
+    assert [m.content for m in fake.messages[fake.general.id]] == ["m0", "m1", "m2"]
+    assert len(fake.rate_limited) == 2
+
+
+async def test_discord_py_waits_out_a_channel_limit_from_its_headers(
+    fake: FakeDiscord, bot: TinyBot
+) -> None:
+    """discord.py reads the bucket's headers and waits, so a burst of sends is never refused
+    and every message arrives."""
+    fake.rate_limits = RateLimits(routes={MESSAGES: Window(3, 0.2)}, global_=None)
+    channel = await until(lambda: bot.get_channel(fake.general.id))
+    await asyncio.gather(*(channel.send(f"m{n}") for n in range(8)))
+    assert sorted(m.content for m in fake.messages[fake.general.id]) == [f"m{n}" for n in range(8)]
+    assert fake.rate_limited == []
+
+
+async def test_the_global_limit_is_learned_from_429_and_spares_interactions(
+    fake: FakeDiscord, bot: TinyBot
+) -> None:
+    """Over the global limit discord.py gets 429 "global", waits and retries, losing no
+    message; an interaction's answer is outside that limit and goes through meanwhile."""
+    fake.rate_limits = RateLimits(routes={}, global_=Window(2, 0.3))
+    channel = await until(lambda: bot.get_channel(fake.general.id))
+    sends = asyncio.gather(*(channel.send(f"m{n}") for n in range(6)))
+    await fake.wait_for(lambda r: isinstance(r, RecordedRequest) and r.status == 429)
+    rec = await fake.slash(fake.add_player(), fake.general, "ping")
+    assert rec.content == "pong"
+    await sends
+    assert sorted(m.content for m in fake.messages[fake.general.id] if m.content != "pong") == [
+        f"m{n}" for n in range(6)
+    ]
+    assert fake.rate_limited and all(line.endswith("(global)") for line in fake.rate_limited)
+    assert not any("/interactions/" in line for line in fake.rate_limited)

@@ -108,6 +108,7 @@ from tests.fakediscord import (  # noqa: E402
     FakeMessage,
     FakeUser,
     InteractionRecord,
+    RateLimits,
 )
 
 #: Concurrency levels of the full run: (tables at once, actions per table).
@@ -264,6 +265,8 @@ class Level:
     #: Group commits of the log during the loop and its backlog, and the units in them.
     commits: int = 0
     units: int = 0
+    #: With ``--discord-limits``: the requests the fake refused with 429 in that time.
+    rate_limited: list[str] | None = None
 
     @property
     def answered(self) -> int:
@@ -1028,6 +1031,7 @@ async def parley_level(
     tables: list[Table],
     actions: int,
     status_every: float | None = None,
+    limits: RateLimits | None = None,
 ) -> Level:
     level = Level("Parley", len(tables), actions)
     started = time.monotonic()
@@ -1045,6 +1049,8 @@ async def parley_level(
     def load() -> Awaitable[list[list[Sample]]]:
         return asyncio.gather(*(play_table(fake, t, actions) for t in tables))
 
+    refused_before = len(fake.rate_limited)
+    fake.rate_limits = limits
     started, results, level.status_samples = await measured(
         bot, fake, "session status", status, status_every, load
     )
@@ -1052,6 +1058,9 @@ async def parley_level(
     level.samples = [s for samples in results for s in samples]
     counted = await bot.drain()
     ended = time.monotonic()  # time.monotonic is one clock for every process of the machine
+    if limits is not None:
+        level.rate_limited = fake.rate_limited[refused_before:]
+        fake.rate_limits = None
     level.backlog = ended - started - level.wall
     level.act_times = counted["act_times"]
     level.statements = counted["statements"]
@@ -1091,10 +1100,12 @@ async def run(
     own_processes: bool = True,
     logs: CountingHandler | None = None,
     profile: str | None = None,
+    limits: RateLimits | None = None,
 ) -> tuple[list[Level], TimedFake]:
     """Play every level on the floor, then on Parley; ``status_every``: see the module.
     ``own_processes``: each bot in a process of its own (whose warnings and errors are
-    added to ``logs``, and which ``profile`` names the Parley one's cProfile file)."""
+    added to ``logs``, and which ``profile`` names the Parley one's cProfile file).
+    ``limits``: the fake applies them to Parley's measured loops (see ``--discord-limits``)."""
     most = max(n for n, _ in levels)
     results: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
@@ -1145,12 +1156,47 @@ async def run(
             parley = await start_bot(fake, "parley", config, own_processes, logs, profile)
             try:
                 for (n, actions), tables in zip(levels, tables_per_level, strict=True):
-                    level = await parley_level(fake, parley, prof, tables, actions, status_every)
+                    level = await parley_level(
+                        fake, parley, prof, tables, actions, status_every, limits
+                    )
                     results.append(level)
                     print(f"  Parley N={n:<3} done", file=sys.stderr, flush=True)
             finally:
                 await parley.stop()  # the bot closes before the fake stops
     return results, fake
+
+
+def at_discords_limits(levels: Sequence[Level]) -> str:
+    """What Discord's rate limits did to Parley's loops: answers are outside them, so the
+    loop runs as fast as without; the announcements queue, and the table's players read
+    them only when the backlog is posted."""
+    limits = RateLimits()
+    budget = limits.global_
+    assert budget is not None
+    rows = []
+    for r in levels:
+        refused = r.rate_limited or []
+        whole = r.wall + (r.backlog or 0.0)
+        rows.append(
+            [
+                "Parley",
+                str(r.tables),
+                str(r.answered),
+                f"{r.wall:.2f}",
+                "-" if r.backlog is None else f"{r.backlog:.2f}",
+                f"{r.answered / whole:.1f}" if whole > 0 else "-",
+                str(len(refused)),
+                str(sum(1 for line in refused if line.endswith("(global)"))),
+            ]
+        )
+    header = ["system", "tables", "actions", "loop s", "backlog s", "announced/s"]
+    return (
+        f"At Discord's rate limits (the fake's: {budget.limit} requests a bot every "
+        f"{budget.seconds:g} s, interactions' answers exempt; a channel's messages posted or\n"
+        "edited 5 in 5 s): actions announced a second, from the loop's start until the last "
+        "announcement was\nposted, and the requests refused with 429 (of them global)\n"
+        + render(rows, [*header, "429s", "global"])
+    )
 
 
 def report(
@@ -1296,6 +1342,10 @@ def report(
     header += ["tick s", "backlog s", "units", "commits", "units/commit"]
     print(render(rows, header))
     print()
+    limited = [r for r in results if r.rate_limited is not None]
+    if limited:
+        print(at_discords_limits(limited))
+        print()
 
     every = [s for r in results for s in (*r.setup_samples, *r.samples, *r.status_samples)]
     refused = [s for s in every if s.refused]
@@ -1332,6 +1382,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="run the bots in this process and event loop, beside the fake and the users",
     )
+    parser.add_argument(
+        "--discord-limits",
+        action="store_true",
+        help="the fake applies Discord's rate limits to Parley's measured loops",
+    )
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)  # a bot's own process
     parser.add_argument(
         "--status-every",
@@ -1367,6 +1422,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         + f" (tables x actions each); {SCENARIO}/{SEQUENCING} with max_rounds={MAX_ROUNDS}; "
         f"fake interaction deadline {INTERACTION_DEADLINE:.0f} s; "
         + ("bots in this process; " if args.one_process else "each bot in its own process; ")
+        + ("Discord's rate limits on Parley's loops; " if args.discord_limits else "")
         + f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
     )
     profiler = cProfile.Profile() if args.profile and args.one_process else None
@@ -1375,7 +1431,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         profiler.enable()
     bots_profile = None if args.one_process else args.profile
     results, fake = asyncio.run(
-        run(levels, args.status_every, not args.one_process, logs, bots_profile)
+        run(
+            levels,
+            args.status_every,
+            not args.one_process,
+            logs,
+            bots_profile,
+            RateLimits() if args.discord_limits else None,
+        )
     )
     if profiler is not None:
         profiler.disable()

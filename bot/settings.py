@@ -12,6 +12,9 @@ DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 
 SHARD_IDS_EXAMPLE = "e.g. 0-3, 0,2 or 1"
+#: REST requests a second the bot allows itself over all its processes: a margin under
+#: Discord's global limit of 50 (the two ends do not count seconds from the same instant).
+REQUESTS_PER_SECOND = 45
 
 
 class Folders(BaseSettings):
@@ -55,6 +58,11 @@ class Settings(Folders):
     shard_ids: Annotated[list[int] | None, NoDecode] = Field(
         default=None, validation_alias="PARLEY_SHARD_IDS"
     )
+    #: REST requests a second this process makes with the bot's token (None: its share of
+    #: 45, see :meth:`requests_a_second`).
+    requests_per_second: int | None = Field(
+        default=None, validation_alias="PARLEY_REQUESTS_PER_SECOND"
+    )
 
     @field_validator("guild_ids", mode="before")
     @classmethod
@@ -96,6 +104,30 @@ class Settings(Folders):
         if value is not None and value < 1:
             raise ValueError(f"{value} shards cannot run anything; use a whole number, 1 or more")
         return value
+
+    @field_validator("requests_per_second", mode="before")
+    @classmethod
+    def _whole_requests(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().isdigit() or int(value) < 1:
+                raise ValueError(
+                    f"{value.strip()!r} is not a number of requests a second; use a whole "
+                    "number, 1 or more (Discord allows a bot 50 over all its processes)"
+                )
+            return int(value)
+        return value
+
+    def requests_a_second(self) -> int:
+        """The requests a second this process allows itself: ``PARLEY_REQUESTS_PER_SECOND``,
+        else 45 (under Discord's 50 for the whole bot) shared by the processes of the
+        shards, in proportion to the shards this one runs."""
+        if self.requests_per_second is not None:
+            return self.requests_per_second
+        if self.shard_count is None or self.shard_ids is None:
+            return REQUESTS_PER_SECOND
+        return max(1, REQUESTS_PER_SECOND * len(self.shard_ids) // self.shard_count)
 
     @field_validator("shard_ids", mode="before")
     @classmethod

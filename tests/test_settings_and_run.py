@@ -136,3 +136,45 @@ def test_a_dotenv_in_the_working_folder_sets_the_rules_folder(
     (tmp_path / ".env").write_text("PARLEY_RULES_DIR=empty\n", encoding="utf-8")
     run = run_parley("demo", "--db", "demo.db", env={}, cwd=tmp_path)
     assert run.returncode == 1 and "no hanoi-2019 scenario in empty" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, 45),
+        ({"PARLEY_REQUESTS_PER_SECOND": "20"}, 20),
+        ({"PARLEY_REQUESTS_PER_SECOND": " "}, 45),
+        ({"PARLEY_SHARD_COUNT": "4", "PARLEY_SHARD_IDS": "0-1"}, 22),
+        ({"PARLEY_SHARD_COUNT": "4"}, 45),
+        ({"PARLEY_SHARD_COUNT": "64", "PARLEY_SHARD_IDS": "3"}, 1),
+        (
+            {
+                "PARLEY_SHARD_COUNT": "4",
+                "PARLEY_SHARD_IDS": "0",
+                "PARLEY_REQUESTS_PER_SECOND": "30",
+            },
+            30,
+        ),
+    ],
+)
+def test_a_process_paces_its_requests_at_its_share_of_discords_limit(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: int
+) -> None:
+    """Requests a second: PARLEY_REQUESTS_PER_SECOND, else 45 shared by shard processes in
+    proportion to their shards (at least one)."""
+    for name in list(os.environ):
+        if name.startswith(("DISCORD_", "PARLEY_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None).requests_a_second() == expected  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["0", "fast", "2.5", "-3"])
+def test_a_bad_request_pace_is_refused_in_words(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """PARLEY_REQUESTS_PER_SECOND must be a whole number, 1 or more; the refusal says so."""
+    monkeypatch.setenv("PARLEY_REQUESTS_PER_SECOND", value)
+    with pytest.raises(ValidationError, match="use a whole number, 1 or more"):
+        Settings(_env_file=None)  # type: ignore[call-arg]

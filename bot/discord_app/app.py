@@ -16,6 +16,7 @@ import yarl
 
 from bot.discord_app import announcements
 from bot.discord_app.clock import Clock
+from bot.discord_app.pacing import Pace, pace_requests
 from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
 from bot.discord_app.shards import Shards
@@ -100,6 +101,9 @@ class ParleyBot(discord.Client):
         self.clock = Clock(self)
         self._seen: OrderedDict[int, float] = OrderedDict()
         self._background: set[asyncio.Task[Any]] = set()
+        #: The pace of this process's requests with the bot's token (see :mod:`pacing`).
+        self.pace = Pace(settings.requests_a_second())
+        pace_requests(self.http, self.pace)
 
     @property
     def tables(self) -> Tables:

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+import pytest
+
 from bot.discord_app.app import ParleyBot
-from tests.discord_app.conftest import Seminar, answer, until
+from bot.discord_app.pacing import Pace
+from tests.discord_app.conftest import (
+    Seminar,
+    answer,
+    make_seminar,
+    settings_for,
+    start_bot,
+    start_with_two_heads,
+    stop_bot,
+    until,
+)
 from tests.discord_app.test_table_flow import started
-from tests.fakediscord import RateLimits, Window
+from tests.fakediscord import FakeDiscord, RateLimits, Window
 
 STATEMENTS = 12
+
+
+def statements(s: Seminar) -> list[int]:
+    """The numbers of the statements announced in the table's channel, in order."""
+    return [
+        int(m.content.split("Statement ")[1].split()[0])
+        for m in s.public()
+        if "Statement " in (m.content or "")
+    ]
 
 
 async def test_a_busy_table_over_discords_limits_loses_no_announcement(
@@ -29,14 +53,78 @@ async def test_a_busy_table_over_discords_limits_loses_no_announcement(
         record = await s.slash(speaker, "say", {"text": f"Statement {n} for the record."})
         assert "⛔" not in answer(s.fake, record), answer(s.fake, record)
 
-    def posted() -> list[int]:
-        return [
-            int(m.content.split("Statement ")[1].split()[0])
-            for m in s.public()
-            if "Statement " in (m.content or "")
-        ]
-
-    await until(lambda: len(posted()) == STATEMENTS, "every statement announced", timeout=30)
-    assert posted() == list(range(STATEMENTS))
+    await until(lambda: len(statements(s)) == STATEMENTS, "every statement announced", timeout=30)
+    assert statements(s) == list(range(STATEMENTS))
     assert any(line.endswith("(global)") for line in s.fake.rate_limited), s.fake.rate_limited
     assert not any("/interactions/" in line for line in s.fake.rate_limited)
+
+
+async def test_a_paced_bot_stays_under_the_global_limit(fake: FakeDiscord, tmp_path: Path) -> None:
+    """Paced a margin under the global limit (PARLEY_REQUESTS_PER_SECOND, as 45 is under
+    Discord's 50), the bot is never refused a request for it, and its announcements still
+    all arrive in order."""
+    settings = settings_for(fake, tmp_path / "parley.db", requests_per_second=9)
+    bot, task = await start_bot(settings, fake)
+    try:
+        s = make_seminar(fake)
+        fake.rate_limits = RateLimits(routes={}, global_=Window(10, 1.0))
+        await start_with_two_heads(s)
+        for n in range(8):
+            speaker = (s.alice, s.carol)[n % 2]
+            await s.slash(speaker, "say", {"text": f"Statement {n} for the record."})
+        await until(lambda: len(statements(s)) == 8, "every statement announced", timeout=30)
+        assert statements(s) == list(range(8))
+        assert fake.rate_limited == []
+        assert bot.pace.waited > 0  # it did have to hold requests back
+    finally:
+        await stop_bot(bot, task)
+
+
+# -- the pace itself, on a clock of the test's -----------------------------------------------
+
+
+class Clock:
+    """Time that moves only when the pace sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_a_pace_lets_no_more_than_its_limit_start_in_any_window() -> None:
+    """Twelve starts at 5 a second: five at once, then each when the one five before it is
+    a second old, so no second of the run holds more than five."""
+    clock = Clock()
+    pace = Pace(5, 1.0, now=lambda: clock.now, sleep=clock.sleep)
+    starts = []
+    for _ in range(12):
+        await pace.start()
+        starts.append(clock.now)
+    assert starts == [0.0] * 5 + [1.0] * 5 + [2.0] * 2
+    assert all(sum(1 for t in starts if a <= t < a + 1.0) <= 5 for a in starts)
+    assert pace.waited == 2
+
+
+async def test_a_pace_serves_waiting_starts_in_the_order_they_came() -> None:
+    """Starts that wait are granted first come, first served."""
+    clock = Clock()
+    pace = Pace(1, 0.5, now=lambda: clock.now, sleep=clock.sleep)
+    order: list[int] = []
+
+    async def start(n: int) -> None:
+        await pace.start()
+        order.append(n)
+
+    await asyncio.gather(*(start(n) for n in range(6)))
+    assert order == list(range(6))
+    assert clock.now == 2.5
+
+
+def test_a_pace_needs_a_start_in_a_positive_time() -> None:
+    """A pace of no starts, or in no time, is refused with what was asked."""
+    with pytest.raises(ValueError, match=r"0/1\.0"):
+        Pace(0, 1.0)
+    with pytest.raises(ValueError, match="1/0"):
+        Pace(1, 0)

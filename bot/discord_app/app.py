@@ -16,7 +16,7 @@ import yarl
 
 from bot.discord_app import announcements
 from bot.discord_app.clock import Clock
-from bot.discord_app.pacing import Pace, pace_requests
+from bot.discord_app.pacing import Pace, paced_session
 from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
 from bot.discord_app.shards import Shards
@@ -83,9 +83,12 @@ class ParleyBot(discord.Client):
         **client_options: Any,
     ) -> None:
         library = library or ScenarioLibrary()
+        #: The pace of this process's requests with the bot's token (see :mod:`pacing`).
+        self.pace = Pace(settings.requests_a_second())
         super().__init__(
             intents=intents(library),
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=paced_session(self.pace, settings.api_base),
             **client_options,
         )
         self.settings = settings
@@ -101,9 +104,6 @@ class ParleyBot(discord.Client):
         self.clock = Clock(self)
         self._seen: OrderedDict[int, float] = OrderedDict()
         self._background: set[asyncio.Task[Any]] = set()
-        #: The pace of this process's requests with the bot's token (see :mod:`pacing`).
-        self.pace = Pace(settings.requests_a_second())
-        pace_requests(self.http, self.pace)
 
     @property
     def tables(self) -> Tables:

@@ -15,9 +15,10 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
-import discord
+import aiohttp
 
 
 class Pace:
@@ -37,11 +38,25 @@ class Pace:
         self._now, self._sleep = now, sleep
         self._starts: deque[float] = deque()
         self._turn = asyncio.Lock()  # first come, first served
-        #: How many starts had to wait, and for how long in all (seconds).
-        self.waited, self.waited_for = 0, 0.0
+        #: How many starts there were, how many had to wait, and for how long in all (s).
+        self.started, self.waited, self.waited_for = 0, 0, 0.0
+        self._asking = 0
+
+    @property
+    def busy(self) -> bool:
+        """Whether requests are waiting for their turn (the budget is spent for now; a
+        start that need not wait never shows here, as it returns without yielding)."""
+        return self._asking > 0
 
     async def start(self) -> None:
         """Return when one more start keeps within the pace, and count it."""
+        self._asking += 1
+        try:
+            await self._start()
+        finally:
+            self._asking -= 1
+
+    async def _start(self) -> None:
         async with self._turn:
             now = self._now()
             while True:
@@ -49,6 +64,7 @@ class Pace:
                     self._starts.popleft()
                 if len(self._starts) < self.limit:
                     self._starts.append(now)
+                    self.started += 1
                     return
                 wait = self._starts[0] + self.per - now
                 self.waited += 1
@@ -57,14 +73,27 @@ class Pace:
                 now = self._now()
 
 
-def pace_requests(http: discord.http.HTTPClient, pace: Pace) -> None:
-    """Make every request of ``http`` (the bot token's; interactions' answers go another
-    way) wait for its start in ``pace``. A retry after a 429 inside discord.py is not
-    paced again: it already waited what Discord asked."""
-    request = http.request
+def paced_session(pace: Pace, api_base: str) -> aiohttp.TraceConfig:
+    """A trace for discord.py's HTTP session (``Client(http_trace=...)``) that holds every
+    request to ``api_base`` made with the bot's token until ``pace`` lets it start.
 
-    async def paced(route: discord.http.Route, **kwargs: Any) -> Any:
-        await pace.start()
-        return await request(route, **kwargs)
+    The hook runs as the request goes out, after discord.py has waited for the route's own
+    limit, so a request waiting for its channel does not spend the bot's global budget.
+    Answers to interactions and their webhooks share the session but not the global limit,
+    so they pass at once; so do the gateway and attachments, outside ``api_base``. A retry
+    after a 429 goes out again, and counts again, as it does on Discord.
+    """
+    base = api_base.rstrip("/") + "/"
+    trace = aiohttp.TraceConfig()
 
-    http.request = paced  # type: ignore[method-assign]
+    async def on_request_start(
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        url = str(params.url)
+        if url.startswith(base) and not url[len(base) :].startswith(("interactions/", "webhooks/")):
+            await pace.start()
+
+    trace.on_request_start.append(on_request_start)
+    return trace

@@ -51,6 +51,10 @@ def _allowed(post: Post) -> discord.AllowedMentions:
 #: The status message is edited at most once in this many seconds: a burst of actions
 #: shows at once, then its end a moment later (Discord limits edits per channel too).
 STATUS_EVERY_SECONDS = 1.0
+#: While the bot's requests wait for Discord's global budget (see :mod:`pacing`), a status
+#: edit gives way to the announcements, which say what happened; it waits its turn again,
+#: but never leaves the status message more than this many seconds behind.
+STATUS_GIVES_WAY_SECONDS = 10.0
 #: How many tables' outcomes are announced at once. Answers to interactions (which
 #: Discord needs within 3 seconds) go first; announcements of many busy tables wait
 #: their turn (Discord's global rate limit would make them wait anyway).
@@ -134,7 +138,7 @@ class Publisher:
         edits.latest, edits.channel = state, channel
         if edits.pending:
             return
-        wait = edits.last + STATUS_EVERY_SECONDS - time.monotonic()
+        wait = self._status_wait(edits)
         if wait <= 0:
             edits.last = time.monotonic()
             await self._safely(self.refresh_status(table_id, state, channel, places))
@@ -142,9 +146,23 @@ class Publisher:
         edits.pending = True
         self.bot.spawn(self._status_later(table_id, edits, wait))
 
+    def _status_wait(self, edits: _StatusEdits) -> float:
+        """Seconds until the status message may be edited: :data:`STATUS_EVERY_SECONDS`
+        after the last edit, and as long again while the bot's requests are queued for the
+        global budget, as long as that leaves it under :data:`STATUS_GIVES_WAY_SECONDS`
+        behind."""
+        since = time.monotonic() - edits.last
+        if since < STATUS_EVERY_SECONDS:
+            return STATUS_EVERY_SECONDS - since
+        if self.bot.pace.busy and since + STATUS_EVERY_SECONDS <= STATUS_GIVES_WAY_SECONDS:
+            return STATUS_EVERY_SECONDS
+        return 0.0
+
     async def _status_later(self, table_id: int, edits: _StatusEdits, wait: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(edits.now.wait(), timeout=wait)
+        while wait > 0 and not edits.now.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(edits.now.wait(), timeout=wait)
+            wait = self._status_wait(edits)
         async with self._lock(table_id):
             edits.pending = False
             edits.last = time.monotonic()

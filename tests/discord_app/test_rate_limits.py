@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bot.discord_app.app import ParleyBot
 from bot.discord_app.pacing import Pace
+from bot.discord_app.publish import (
+    STATUS_EVERY_SECONDS,
+    STATUS_GIVES_WAY_SECONDS,
+    Publisher,
+    _StatusEdits,
+)
 from tests.discord_app.conftest import (
     Seminar,
     answer,
@@ -76,6 +85,9 @@ async def test_a_paced_bot_stays_under_the_global_limit(fake: FakeDiscord, tmp_p
         assert statements(s) == list(range(8))
         assert fake.rate_limited == []
         assert bot.pace.waited > 0  # it did have to hold requests back
+        # every request with the bot's token was paced, and no answer to an interaction
+        with_token = [r for r in fake.requests if not r.route or "{token" not in r.route]
+        assert bot.pace.started == len(with_token)
     finally:
         await stop_bot(bot, task)
 
@@ -128,3 +140,28 @@ def test_a_pace_needs_a_start_in_a_positive_time() -> None:
         Pace(0, 1.0)
     with pytest.raises(ValueError, match="1/0"):
         Pace(1, 0)
+
+
+async def test_a_status_edit_gives_way_while_requests_wait_for_the_budget() -> None:
+    """A status edit is due a second after the last; while the bot's requests queue for its
+    budget it waits a second more each time, until that would leave it ten seconds behind."""
+    held = asyncio.Event()
+    pace = Pace(1, 1.0, now=lambda: 0.0, sleep=lambda _: held.wait())
+    publisher = Publisher(SimpleNamespace(pace=pace))  # type: ignore[arg-type]
+    edits = _StatusEdits()
+    assert publisher._status_wait(edits) == 0.0  # never edited: at once
+    edits.last = time.monotonic() - 0.25
+    assert publisher._status_wait(edits) == pytest.approx(0.75, abs=0.1)
+    edits.last = time.monotonic() - 2
+    assert publisher._status_wait(edits) == 0.0
+    await pace.start()  # the budget's one start; the next one waits
+    waiting = asyncio.create_task(pace.start())
+    await asyncio.sleep(0)  # let it ask
+    assert pace.busy
+    assert publisher._status_wait(edits) == STATUS_EVERY_SECONDS
+    edits.last = time.monotonic() - (STATUS_GIVES_WAY_SECONDS - 0.5)
+    assert publisher._status_wait(edits) == 0.0
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    assert not pace.busy

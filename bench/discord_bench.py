@@ -841,6 +841,12 @@ class BotInItsProcess:
 Bot = BotUnderTest | BotInItsProcess
 
 
+#: Parley's own pace of requests when the fake applies no rate limits: a Discord without
+#: limits, so that what is measured is the bot, not its pace (``--discord-limits`` plays
+#: with the pace Parley keeps on Discord, the default of PARLEY_REQUESTS_PER_SECOND).
+UNPACED = 1_000_000
+
+
 def bot_config(settings: Settings, rules: Path) -> dict[str, Any]:
     """What a bot's own process needs to connect to the fake (``--serve``'s argument)."""
     assert settings.discord_token is not None
@@ -850,6 +856,7 @@ def bot_config(settings: Settings, rules: Path) -> dict[str, Any]:
         "guild_id": settings.guild_ids[0],
         "api_base": settings.api_base,
         "gateway_url": settings.gateway_url,
+        "requests_per_second": settings.requests_per_second,
         "rules": str(rules),
     }
 
@@ -862,6 +869,7 @@ def config_settings(config: dict[str, Any]) -> Settings:
         guild_ids=[config["guild_id"]],
         api_base=config["api_base"],
         gateway_url=config["gateway_url"],
+        requests_per_second=config["requests_per_second"],
     )
 
 
@@ -1140,6 +1148,7 @@ async def run(
                 guild_ids=[fake.guild.id],
                 api_base=fake.api_base,
                 gateway_url=fake.gateway_url,
+                requests_per_second=None if limits else UNPACED,
             )
             point_at(settings)
             config = bot_config(settings, library.rules_dir)

@@ -607,6 +607,7 @@ def open_child(db: str, tables: int, per_guild: int, spawned: float) -> None:
                 guild_ids=[],  # commands synced globally, as for a bot in many servers
                 api_base=fake.api_base,
                 gateway_url=fake.gateway_url,
+                requests_per_second=discord_bench.UNPACED,
             )
             point_at(settings)
             bot = ParleyBot(settings, ScenarioLibrary())

@@ -60,6 +60,12 @@ answer does not thin the samples): ``/session status`` in the tables' channels, 
 robin, for Parley; ``/ping`` in the pingers' channels for the floor. Those samples are
 reported apart, by command, and are not counted in the throughput.
 
+The fake applies no rate limits, and Parley runs unpaced (:data:`UNPACED`): what is
+measured is the bot. With ``--discord-limits`` the fake applies Discord's (see
+``tests/fakediscord/README.md``) to Parley's measured loops, Parley keeps its own pace as on
+Discord, and the bench prints how many actions a second were announced until the last
+announcement was out, and the requests refused with 429.
+
 To show where Parley's time goes, a :class:`Probe` counts inside the running bot without
 changing its code: time in ``Tables.act``, read statements, clock ticks, the log's group
 commits, and the *backlog*: how long the background publisher (offer messages,
@@ -1181,6 +1187,7 @@ def at_discords_limits(levels: Sequence[Level]) -> str:
     them only when the backlog is posted."""
     limits = RateLimits()
     budget = limits.global_
+    posts = limits.routes[("POST", "/channels/{channel_id}/messages")]
     assert budget is not None
     rows = []
     for r in levels:
@@ -1202,7 +1209,8 @@ def at_discords_limits(levels: Sequence[Level]) -> str:
     return (
         f"At Discord's rate limits (the fake's: {budget.limit} requests a bot every "
         f"{budget.seconds:g} s, interactions' answers exempt; a channel's messages posted or\n"
-        "edited 5 in 5 s): actions announced a second, from the loop's start until the last "
+        f"edited {posts.limit} in {posts.seconds:g} s): actions announced a second, from the "
+        "loop's start until the last "
         "announcement was\nposted, and the requests refused with 429 (of them global)\n"
         + render(rows, [*header, "429s", "global"])
     )

@@ -119,6 +119,13 @@ class Settings(Folders):
             return int(value)
         return value
 
+    @field_validator("requests_per_second")
+    @classmethod
+    def _at_least_one_request(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"{value} requests a second would send nothing; use 1 or more")
+        return value
+
     def requests_a_second(self) -> int:
         """The requests a second this process allows itself: ``PARLEY_REQUESTS_PER_SECOND``,
         else 45 (under Discord's 50 for the whole bot) shared by the processes of the

@@ -178,3 +178,9 @@ def test_a_bad_request_pace_is_refused_in_words(
     monkeypatch.setenv("PARLEY_REQUESTS_PER_SECOND", value)
     with pytest.raises(ValidationError, match="use a whole number, 1 or more"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_pace_of_no_requests_is_refused_when_given_in_code_too() -> None:
+    """Settings built in code (as tests and benches do) refuse 0 requests a second too."""
+    with pytest.raises(ValidationError, match="would send nothing"):
+        Settings(_env_file=None, requests_per_second=0)  # type: ignore[call-arg]

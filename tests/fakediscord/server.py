@@ -737,7 +737,7 @@ class RateLimits:
     429 without one as a Cloudflare ban), and changes nothing.
     """
 
-    routes: Mapping[tuple[str, str], Window] = field(default_factory=lambda: CHANNEL_MESSAGES)
+    routes: Mapping[tuple[str, str], Window] = field(default_factory=lambda: dict(CHANNEL_MESSAGES))
     global_: Window | None = Window(50, 1.0)
 
 
@@ -748,8 +748,6 @@ class _Windows:
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits
         self._open: dict[object, tuple[float, int]] = {}  # bucket -> (window ends, count)
-        #: Requests refused with 429, as "METHOD /path" (global ones marked).
-        self.refused: list[str] = []
 
     def wait(self, bucket: object, window: Window, now: float) -> float:
         """Seconds until ``bucket`` takes another request (0: it takes one now)."""

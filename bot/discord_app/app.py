@@ -131,6 +131,10 @@ class ParleyBot(discord.Client):
         log.info(
             "commands synced to %s", ", ".join(map(str, self.settings.guild_ids)) or "all servers"
         )
+        log.info(
+            "requests with the bot's token paced at %d a second (PARLEY_REQUESTS_PER_SECOND)",
+            self.pace.limit,
+        )
         if self.tune_gc:
             frozen = tune_garbage_collector()
             log.info(

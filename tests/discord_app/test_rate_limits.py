@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -68,13 +69,17 @@ async def test_a_busy_table_over_discords_limits_loses_no_announcement(
     assert not any("/interactions/" in line for line in s.fake.rate_limited)
 
 
-async def test_a_paced_bot_stays_under_the_global_limit(fake: FakeDiscord, tmp_path: Path) -> None:
+async def test_a_paced_bot_stays_under_the_global_limit(
+    fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Paced a margin under the global limit (PARLEY_REQUESTS_PER_SECOND, as 45 is under
     Discord's 50), the bot is never refused a request for it, and its announcements still
     all arrive in order."""
+    caplog.set_level(logging.INFO, logger="parley")
     settings = settings_for(fake, tmp_path / "parley.db", requests_per_second=9)
     bot, task = await start_bot(settings, fake)
     try:
+        assert "paced at 9 a second" in caplog.text  # the log says so at the start
         s = make_seminar(fake)
         fake.rate_limits = RateLimits(routes={}, global_=Window(10, 1.0))
         await start_with_two_heads(s)

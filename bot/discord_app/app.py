@@ -16,7 +16,7 @@ import yarl
 
 from bot.discord_app import announcements
 from bot.discord_app.clock import Clock
-from bot.discord_app.pacing import Pace, paced_session
+from bot.discord_app.pacing import Pace, paced_session, server_of
 from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
 from bot.discord_app.shards import Shards
@@ -88,7 +88,9 @@ class ParleyBot(discord.Client):
         super().__init__(
             intents=intents(library),
             allowed_mentions=discord.AllowedMentions.none(),
-            http_trace=paced_session(self.pace, settings.api_base),
+            http_trace=paced_session(
+                self.pace, settings.api_base, lambda path: server_of(path, self._guild_of)
+            ),
             **client_options,
         )
         self.settings = settings
@@ -180,9 +182,15 @@ class ParleyBot(discord.Client):
         if self._background:
             await asyncio.wait(self._background, timeout=10)
         await super().close()
+        self.pace.close()
         if self._tables is not None:
             await self._tables.close()
             self._tables = None
+
+    def _guild_of(self, channel_id: int) -> int | None:
+        """The server of a cached channel (for taking turns at the request budget)."""
+        guild = getattr(self.get_channel(channel_id), "guild", None)
+        return guild.id if guild is not None else None
 
     # -- helpers for commands and buttons ---------------------------------------------
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Hashable
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,7 +23,9 @@ import aiohttp
 
 class Pace:
     """At most ``limit`` starts in any ``per`` seconds (a sliding window over the start
-    times), granted in the order asked."""
+    times). Starts that must wait are served by key in turn, first come first served
+    within a key: one server's burst of requests (a key is a Discord server) does not make
+    every other server wait behind all of it."""
 
     def __init__(
         self,
@@ -37,43 +39,82 @@ class Pace:
         self.limit, self.per = limit, per
         self._now, self._sleep = now, sleep
         self._starts: deque[float] = deque()
-        self._turn = asyncio.Lock()  # first come, first served
-        #: How many starts there were, how many had to wait, and for how long in all (s).
-        self.started, self.waited, self.waited_for = 0, 0, 0.0
-        self._asking = 0
+        #: Waiting starts by key, the key to serve next first.
+        self._waiting: OrderedDict[Hashable, deque[asyncio.Future[None]]] = OrderedDict()
+        self._serving: asyncio.Task[None] | None = None
+        #: How many starts there were, and how many of them had to wait.
+        self.started, self.waited = 0, 0
 
     @property
     def busy(self) -> bool:
-        """Whether requests are waiting for their turn (the budget is spent for now; a
-        start that need not wait never shows here, as it returns without yielding)."""
-        return self._asking > 0
+        """Whether starts are waiting for their turn (the budget is spent for now)."""
+        return bool(self._waiting)
 
-    async def start(self) -> None:
+    async def start(self, key: Hashable = None) -> None:
         """Return when one more start keeps within the pace, and count it."""
-        self._asking += 1
+        if not self._waiting and self._take():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, deque()).append(waiter)
+        self.waited += 1
+        if self._serving is None:
+            self._serving = asyncio.create_task(self._serve())
         try:
-            await self._start()
+            await waiter
+        except asyncio.CancelledError:
+            queue = self._waiting.get(key)
+            if queue is not None and waiter in queue:
+                queue.remove(waiter)
+                if not queue:
+                    del self._waiting[key]
+            raise
+
+    def close(self) -> None:
+        """Stop serving (the bot is closing); starts still waiting are cancelled."""
+        if self._serving is not None:
+            self._serving.cancel()
+        for queue in self._waiting.values():
+            for waiter in queue:
+                waiter.cancel()
+        self._waiting.clear()
+
+    def _take(self) -> bool:
+        """Count a start now if the window has room for it."""
+        now = self._now()
+        while self._starts and self._starts[0] <= now - self.per:
+            self._starts.popleft()
+        if len(self._starts) >= self.limit:
+            return False
+        self._starts.append(now)
+        self.started += 1
+        return True
+
+    async def _serve(self) -> None:
+        """Let the waiting starts go as the window makes room: the next key's first, and
+        that key to the back of the line."""
+        try:
+            while self._waiting:
+                key, queue = next(iter(self._waiting.items()))
+                if queue[0].done():  # given up while it waited (its task cancelled)
+                    queue.popleft()
+                    if not queue:
+                        del self._waiting[key]
+                    continue
+                if not self._take():
+                    await self._sleep(self._starts[0] + self.per - self._now())
+                    continue
+                waiter = queue.popleft()
+                del self._waiting[key]
+                if queue:
+                    self._waiting[key] = queue
+                waiter.set_result(None)
         finally:
-            self._asking -= 1
-
-    async def _start(self) -> None:
-        async with self._turn:
-            now = self._now()
-            while True:
-                while self._starts and self._starts[0] <= now - self.per:
-                    self._starts.popleft()
-                if len(self._starts) < self.limit:
-                    self._starts.append(now)
-                    self.started += 1
-                    return
-                wait = self._starts[0] + self.per - now
-                self.waited += 1
-                self.waited_for += wait
-                await self._sleep(wait)
-                now = self._now()
+            self._serving = None
 
 
-def paced_session(pace: Pace, api_base: str) -> aiohttp.TraceConfig:
+def paced_session(
+    pace: Pace, api_base: str, key: Callable[[str], Hashable] = lambda path: None
+) -> aiohttp.TraceConfig:
     """A trace for discord.py's HTTP session (``Client(http_trace=...)``) that holds every
     request to ``api_base`` made with the bot's token until ``pace`` lets it start.
 
@@ -81,7 +122,8 @@ def paced_session(pace: Pace, api_base: str) -> aiohttp.TraceConfig:
     limit, so a request waiting for its channel does not spend the bot's global budget.
     Answers to interactions and their webhooks share the session but not the global limit,
     so they pass at once; so do the gateway and attachments, outside ``api_base``. A retry
-    after a 429 goes out again, and counts again, as it does on Discord.
+    after a 429 goes out again, and counts again, as it does on Discord. ``key`` tells
+    whose request it is from its path (``channels/123/messages``): see :func:`server_of`.
     """
     base = api_base.rstrip("/") + "/"
     trace = aiohttp.TraceConfig()
@@ -92,8 +134,27 @@ def paced_session(pace: Pace, api_base: str) -> aiohttp.TraceConfig:
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
         url = str(params.url)
-        if url.startswith(base) and not url[len(base) :].startswith(("interactions/", "webhooks/")):
-            await pace.start()
+        if not url.startswith(base):
+            return
+        path = url[len(base) :]
+        if not path.startswith(("interactions/", "webhooks/")):
+            await pace.start(key(path))
 
     trace.on_request_start.append(on_request_start)
     return trace
+
+
+def server_of(path: str, guild_of_channel: Callable[[int], int | None]) -> Hashable:
+    """Whose request a REST path is, for taking turns: the server (guild) it concerns, from
+    the path or from the channel in it (``guild_of_channel``: the bot's cache); the channel
+    itself if its server is unknown (a DM); None for the rest (the bot's own user, say)."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    if parts[0] == "guilds":
+        return int(parts[1])
+    if parts[0] == "channels":
+        channel = int(parts[1])
+        guild = guild_of_channel(channel)
+        return guild if guild is not None else ("channel", channel)
+    return None

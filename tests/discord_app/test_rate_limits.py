@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.discord_app.app import ParleyBot
-from bot.discord_app.pacing import Pace
+from bot.discord_app.pacing import Pace, server_of
 from bot.discord_app.publish import (
     STATUS_EVERY_SECONDS,
     STATUS_GIVES_WAY_SECONDS,
@@ -170,3 +170,45 @@ async def test_a_status_edit_gives_way_while_requests_wait_for_the_budget() -> N
     with contextlib.suppress(asyncio.CancelledError):
         await waiting
     assert not pace.busy
+    pace.close()
+
+
+async def test_servers_take_turns_when_requests_wait_for_the_budget() -> None:
+    """One server's burst does not hold another server's request behind all of it: waiting
+    starts are served a server at a time, in order within each server."""
+    clock = Clock()
+    pace = Pace(1, 1.0, now=lambda: clock.now, sleep=clock.sleep)
+    order: list[str] = []
+
+    async def start(server: str, n: int) -> None:
+        await pace.start(server)
+        order.append(f"{server}{n}")
+
+    await asyncio.gather(*(start("a", n) for n in range(4)), start("b", 0), start("c", 0))
+    assert order == ["a0", "a1", "b0", "c0", "a2", "a3"]
+    assert clock.now == 5.0 and pace.started == 6 and pace.waited == 5
+
+
+async def test_a_cancelled_wait_gives_its_turn_to_the_next() -> None:
+    """A request given up while it waits (its task cancelled) is not served; the rest are."""
+    clock = Clock()
+    pace = Pace(1, 1.0, now=lambda: clock.now, sleep=clock.sleep)
+    await pace.start("a")
+    dropped = asyncio.create_task(pace.start("a"))
+    kept = asyncio.create_task(pace.start("b"))
+    await asyncio.sleep(0)  # both are waiting now
+    dropped.cancel()
+    await kept
+    assert dropped.cancelled() and pace.started == 2 and not pace.busy
+    assert clock.now == 1.0  # the next second went to the request still waiting
+
+
+def test_a_request_is_its_servers_turn() -> None:
+    """A REST path is keyed by the server it concerns: named in it, or its channel's."""
+    guilds = {10: 1, 11: 1}.get
+    assert server_of("guilds/1/channels", guilds) == 1
+    assert server_of("channels/10/messages", guilds) == 1
+    assert server_of("channels/11/messages/5?x=1", guilds) == 1
+    assert server_of("channels/99/messages", guilds) == ("channel", 99)  # a DM, uncached
+    assert server_of("users/@me", guilds) is None
+    assert server_of("applications/5/commands", guilds) is None

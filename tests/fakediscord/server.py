@@ -52,6 +52,11 @@ log = logging.getLogger("fakediscord")
 API_VERSION: Final = 10
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
 JSON_TYPE: Final = "application/json"  # discord.py only decodes this exact Content-Type
+#: Seconds before a heartbeat is acknowledged: a network's round trip. discord.py's
+#: keep-alive thread notes when it sent a heartbeat only once the send has returned; an
+#: instant ack on loopback can be read before that, and discord.py then warns that the
+#: connection is a whole heartbeat interval behind ("Can't keep up").
+HEARTBEAT_ACK_AFTER: Final = 0.05
 EPHEMERAL: Final = 1 << 6
 LOADING: Final = 1 << 7
 COMPONENTS_V2: Final = 1 << 15
@@ -1087,6 +1092,7 @@ class FakeDiscord:
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._websockets: set[web.WebSocketResponse] = set()
+        self._acks: set[asyncio.Task[None]] = set()  # heartbeat acks on their way
         self._routes: list[_Route] = []
         self._register_routes()
 
@@ -1122,6 +1128,8 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         """Close gateway connections and stop the server."""
+        for ack in list(self._acks):
+            ack.cancel()
         for ws in list(self._websockets):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(code=1001), 1.0)
@@ -1975,7 +1983,9 @@ class FakeDiscord:
                 if op != 1:
                     self.gateway_received.append(frame)
                 if op == 1:
-                    await ws.send_str(json.dumps({"op": 11, "d": None}))
+                    ack = asyncio.create_task(self._ack_heartbeat(ws))
+                    self._acks.add(ack)
+                    ack.add_done_callback(self._acks.discard)
                 elif op == 2:
                     if session is not None:
                         await ws.close(code=4005, message=b"Already authenticated.")
@@ -1998,6 +2008,13 @@ class FakeDiscord:
                 session.ws = None
             self._notify()
         return ws
+
+    @staticmethod
+    async def _ack_heartbeat(ws: web.WebSocketResponse) -> None:
+        await asyncio.sleep(HEARTBEAT_ACK_AFTER)
+        if not ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
+                await ws.send_str(json.dumps({"op": 11, "d": None}))
 
     async def _identify(self, ws: web.WebSocketResponse, d: dict[str, Any]) -> _Session | None:
         if d.get("token") != self.token:

@@ -63,6 +63,31 @@ PUBLISHING_AT_ONCE = 2
 _STATUS_REMEMBERED = 4096
 
 
+#: Events whose announcement only edits messages already posted (or does nothing but
+#: say its words): held words of earlier outcomes need not be posted before them.
+_ONLY_EDITS = frozenset(
+    {
+        EventKind.OFFER_TABLED,
+        EventKind.OFFER_ACCEPTED,
+        EventKind.AGREEMENT_REACHED,
+        EventKind.OFFER_REJECTED,
+        EventKind.TURN_PASSED,
+        EventKind.TURN_EXPIRED,
+        EventKind.STATEMENT,
+        EventKind.WALKED_AWAY,
+        EventKind.ACTION_REVERTED,
+    }
+)
+
+
+@dataclass
+class _Held:
+    """Outcomes' last words waiting to go as one message, and the latest whose-turn line."""
+
+    words: list[Post] = field(default_factory=list)
+    turn: Post | None = None
+
+
 @dataclass
 class _StatusEdits:
     """A table's status message: when it was last edited, and the state still to show."""
@@ -84,6 +109,9 @@ class Publisher:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._status: OrderedDict[int, _StatusEdits] = OrderedDict()
         self._slots = asyncio.Semaphore(PUBLISHING_AT_ONCE)
+        #: Outcomes waiting to be announced, by table, and the tables being announced.
+        self._pending: dict[int, list[Outcome]] = {}
+        self._publishing: set[int] = set()
 
     def _lock(self, table_id: int) -> asyncio.Lock:
         lock = self._locks.get(table_id)
@@ -92,35 +120,99 @@ class Publisher:
         return lock
 
     async def publish(self, table_id: int, outcome: Outcome) -> None:
-        """Announce an outcome's events and bring the status message up to date."""
-        async with self._lock(table_id), self._slots:
-            row = await self.bot.tables.table(table_id)
-            channel = await self.channel(row.channel_id) if row.channel_id else None
-            if channel is None:
-                log.warning("table %s: its channel %s is gone", table_id, row.channel_id)
-                return
+        """Announce an outcome's events and bring the status message up to date.
+
+        A table's outcomes are announced in order, by one task at a time. Outcomes that
+        arrive while earlier ones are still being posted (Discord lets a channel take only
+        five messages in five seconds) are announced together next, and their plain
+        messages go as one: the channel keeps up with a burst instead of trailing it.
+        """
+        self._pending.setdefault(table_id, []).append(outcome)
+        if table_id in self._publishing:
+            return  # the task announcing this table takes it in its next round
+        self._publishing.add(table_id)
+        try:
+            while batch := self._pending.pop(table_id, None):
+                try:
+                    async with self._lock(table_id):
+                        await self._publish_batch(table_id, batch)
+                except Exception:  # the log has them; later outcomes are still announced
+                    log.exception("table %s: announcing %d outcome(s) failed", table_id, len(batch))
+        finally:
+            self._publishing.discard(table_id)
+
+    async def _publish_batch(self, table_id: int, outcomes: list[Outcome]) -> None:
+        row = await self.bot.tables.table(table_id)
+        channel = await self.channel(row.channel_id) if row.channel_id else None
+        if channel is None:
+            log.warning("table %s: its channel %s is gone", table_id, row.channel_id)
+            return
+        places = await self.bot.tables.places(table_id)  # updated as messages are posted
+        held = _Held()
+        state: TableState | None = None
+        for outcome in outcomes:
             # Announce the table as these events left it, even if more have happened since.
             state = outcome.state or await self.bot.tables.state(table_id)
-            places = await self.bot.tables.places(table_id)  # updated as messages are posted
-            turn_moved = False
-            last: Post | None = None  # the last event's words, sent with whose turn it is
-            for event in outcome.events:
-                if last is not None:
-                    await self._post(row.id, channel, places, last)
-                last = await self._safely(self._announce(row, state, channel, places, event))
-                data = event.data
-                # An undo hands the turn back with a fresh clock: announce whose it is.
-                moved = isinstance(data, ev.TurnChange) and bool(data.turn)
-                turn_moved = turn_moved or moved or isinstance(data, ev.ActionReverted)
-            if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
-                turn = present.turn_post(state)
-                if turn.content:
-                    # one message, not two: less for the channel to scroll past, and one
-                    # request, not two, against Discord's limit on a channel's messages
-                    last = present.with_turn(last, turn) if last is not None else turn
+            async with self._slots:  # an outcome at a time, as other tables' are
+                await self._outcome(row, channel, places, state, outcome, held)
+        assert state is not None
+        async with self._slots:
+            await self._flush(row.id, channel, places, held)
+            await self._status_soon(table_id, state, channel, places)
+
+    async def _outcome(
+        self,
+        row: TableRow,
+        channel: Any,
+        places: dict[str, str],
+        state: TableState,
+        outcome: Outcome,
+        held: _Held,
+    ) -> None:
+        """Announce one outcome. Its last words, with whose turn it is, are held if plain
+        (text, no buttons), to go in one message with the next outcome's."""
+        turn_moved = False
+        last: Post | None = None  # the last event's words, sent with whose turn it is
+        for event in outcome.events:
+            if last is not None or event.kind not in _ONLY_EDITS:
+                await self._flush(row.id, channel, places, held)  # keep the channel's order
             if last is not None:
                 await self._post(row.id, channel, places, last)
-            await self._status_soon(table_id, state, channel, places)
+            last = await self._safely(self._announce(row, state, channel, places, event))
+            data = event.data
+            # An undo hands the turn back with a fresh clock: announce whose it is.
+            moved = isinstance(data, ev.TurnChange) and bool(data.turn)
+            turn_moved = turn_moved or moved or isinstance(data, ev.ActionReverted)
+        turn: Post | None = None
+        if turn_moved and outcome.events[-1].kind is not EventKind.REMINDER_SENT:
+            turn = present.turn_post(state)
+            turn = turn if turn.content else None
+        if last is None and turn is None:
+            return
+        if last is None or (last.embed is None and last.view is None and last.place is None):
+            held.words.append(last or Post())
+            held.turn = turn or held.turn
+            return
+        await self._flush(row.id, channel, places, held)
+        # one message, not two: less for the channel to scroll past, and one request, not
+        # two, against Discord's limit on a channel's messages
+        await self._post(row.id, channel, places, present.with_turn(last, turn) if turn else last)
+
+    async def _flush(
+        self, table_id: int, channel: Any, places: dict[str, str], held: _Held
+    ) -> None:
+        """Post the held words as one message, ending with the latest whose-turn line."""
+        if not held.words and held.turn is None:
+            return
+        words = Post(
+            "\n".join(post.content for post in held.words if post.content),
+            ping=list(dict.fromkeys(user for post in held.words for user in post.ping)),
+        )
+        turn = held.turn
+        held.words, held.turn = [], None
+        await self._post(
+            table_id, channel, places, present.with_turn(words, turn) if turn else words
+        )
 
     async def _status_soon(
         self, table_id: int, state: TableState, channel: Any, places: dict[str, str]

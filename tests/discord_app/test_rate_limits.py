@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,12 +37,14 @@ STATEMENTS = 12
 
 
 def statements(s: Seminar) -> list[int]:
-    """The numbers of the statements announced in the table's channel, in order."""
-    return [
-        int(m.content.split("Statement ")[1].split()[0])
-        for m in s.public()
-        if "Statement " in (m.content or "")
-    ]
+    """The numbers of the statements announced in the table's channel, in order (several
+    may share a message)."""
+    return [int(n) for m in s.public() for n in re.findall(r"Statement (\d+)", m.content or "")]
+
+
+def statement_messages(s: Seminar) -> int:
+    """How many of the channel's messages carry statements."""
+    return sum(1 for m in s.public() if "Statement " in (m.content or ""))
 
 
 async def test_a_busy_table_over_discords_limits_loses_no_announcement(
@@ -65,6 +68,8 @@ async def test_a_busy_table_over_discords_limits_loses_no_announcement(
 
     await until(lambda: len(statements(s)) == STATEMENTS, "every statement announced", timeout=30)
     assert statements(s) == list(range(STATEMENTS))
+    # those that waited for the channel went out together: fewer messages than statements
+    assert statement_messages(s) < STATEMENTS
     assert any(line.endswith("(global)") for line in s.fake.rate_limited), s.fake.rate_limited
     assert not any("/interactions/" in line for line in s.fake.rate_limited)
 
@@ -212,3 +217,58 @@ def test_a_request_is_its_servers_turn() -> None:
     assert server_of("channels/99/messages", guilds) == ("channel", 99)  # a DM, uncached
     assert server_of("users/@me", guilds) is None
     assert server_of("applications/5/commands", guilds) is None
+
+
+async def test_moves_held_back_by_the_channel_go_out_together_with_one_turn_line(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Passes that wait for the channel's limit are posted as one message: each move in
+    order, then only whose turn it is now, pinging only that delegation."""
+    s = seminar
+    await started(s)
+    s.fake.rate_limits = RateLimits(
+        routes={("POST", "/channels/{channel_id}/messages"): Window(1, 0.5)}, global_=None
+    )
+    before = {m.id for m in s.public()}
+    for player in (s.alice, s.carol, s.alice, s.carol, s.alice):
+        record = await s.slash(player, "pass")
+        assert "⛔" not in answer(s.fake, record), answer(s.fake, record)
+    await until(
+        lambda: sum(m.content.count("passes") for m in s.public() if m.id not in before) == 5,
+        "every pass announced",
+        timeout=30,
+    )
+    posted = [m for m in s.public() if m.id not in before and "passes" in m.content]
+    assert len(posted) < 5  # some went out together
+    moves = [side for m in posted for side in re.findall(r"(United States|DPRK) passes", m.content)]
+    assert moves == ["United States", "DPRK", "United States", "DPRK", "United States"]
+    for message in posted:  # each ends with whose turn it is then, once
+        assert message.content.count("is on move") == 1, message.content
+        assert "is on move" in message.content.splitlines()[-1], message.content
+    last = posted[-1]
+    assert "the **DPRK** delegation is on move" in last.content, last.content
+    pinged = sorted(str(u) for u in (last.allowed_mentions or {}).get("users", []))
+    assert pinged == sorted(str(u.id) for u in (s.carol, s.dave)), pinged
+
+
+async def test_an_offer_after_held_moves_comes_after_them(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Moves held for the channel are posted before an offer that followed them, which keeps
+    its own message (with its buttons), so the channel reads in the log's order."""
+    s = seminar
+    await started(s)
+    s.fake.rate_limits = RateLimits(
+        routes={("POST", "/channels/{channel_id}/messages"): Window(1, 0.5)}, global_=None
+    )
+    before = {m.id for m in s.public()}
+    for player in (s.alice, s.carol, s.alice):
+        await s.slash(player, "pass")
+    offered = await s.slash(s.carol, "offer", {"give": "dprk-remains"})
+    assert "is on the table" in answer(s.fake, offered), answer(s.fake, offered)
+    offer = await s.message_with("Offer #", timeout=30)
+    since = [m for m in s.public() if m.id not in before]
+    passes = [i for i, m in enumerate(since) if "passes" in m.content]
+    assert sum(since[i].content.count("passes") for i in passes) == 3
+    assert since.index(offer) > max(passes), [m.content for m in since]
+    assert any(c.get("custom_id", "").startswith("parley:accept:") for c in offer.iter_components())

@@ -136,7 +136,7 @@ class Publisher:
                 try:
                     async with self._lock(table_id):
                         await self._publish_batch(table_id, batch)
-                except Exception:  # the log has them; later outcomes are still announced
+                except Exception:  # the table's row or channel: later outcomes still go
                     log.exception("table %s: announcing %d outcome(s) failed", table_id, len(batch))
         finally:
             self._publishing.discard(table_id)
@@ -151,14 +151,18 @@ class Publisher:
         held = _Held()
         state: TableState | None = None
         for outcome in outcomes:
-            # Announce the table as these events left it, even if more have happened since.
-            state = outcome.state or await self.bot.tables.state(table_id)
-            async with self._slots:  # an outcome at a time, as other tables' are
-                await self._outcome(row, channel, places, state, outcome, held)
-        assert state is not None
+            try:
+                # Announce the table as these events left it, even if more happened since.
+                state = outcome.state or await self.bot.tables.state(table_id)
+                async with self._slots:  # an outcome at a time, as other tables' are
+                    await self._outcome(row, channel, places, state, outcome, held)
+            except Exception:  # the log has it; the outcomes after it are still announced
+                seqs = [event.seq for event in outcome.events]
+                log.exception("table %s: announcing events %s failed", table_id, seqs)
         async with self._slots:
             await self._flush(row.id, channel, places, held)
-            await self._status_soon(table_id, state, channel, places)
+            if state is not None:
+                await self._status_soon(table_id, state, channel, places)
 
     async def _outcome(
         self,

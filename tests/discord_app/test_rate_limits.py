@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -272,3 +273,29 @@ async def test_an_offer_after_held_moves_comes_after_them(
     assert sum(since[i].content.count("passes") for i in passes) == 3
     assert since.index(offer) > max(passes), [m.content for m in since]
     assert any(c.get("custom_id", "").startswith("parley:accept:") for c in offer.iter_components())
+
+
+async def test_a_move_that_cannot_be_announced_spares_the_others_held_with_it(
+    seminar: Seminar, parley: ParleyBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If one held-back move's announcement fails, it is logged, and the moves around it in
+    the same batch are still posted."""
+    s = seminar
+    await started(s)
+    announce = parley.publisher._announce
+
+    async def failing(row: Any, state: Any, channel: Any, places: Any, event: Any) -> Any:
+        if "Statement 2" in str(getattr(event.data, "text", "")):
+            raise RuntimeError("a bug in one announcement")
+        return await announce(row, state, channel, places, event)
+
+    parley.publisher._announce = failing  # type: ignore[method-assign]
+    s.fake.rate_limits = RateLimits(
+        routes={("POST", "/channels/{channel_id}/messages"): Window(1, 0.5)}, global_=None
+    )
+    for n in range(5):
+        await s.slash((s.alice, s.carol)[n % 2], "say", {"text": f"Statement {n} here."})
+    await until(lambda: len(statements(s)) == 4, "the other statements announced", timeout=30)
+    assert statements(s) == [0, 1, 3, 4]
+    assert statement_messages(s) < 4  # those held back went together
+    assert "announcing events" in caplog.text and "a bug in one announcement" in caplog.text

@@ -88,15 +88,7 @@ class Settings(Folders):
     @field_validator("shard_count", mode="before")
     @classmethod
     def _whole_shard_count(cls, value: object) -> object:
-        if isinstance(value, str):
-            if not value.strip():
-                return None
-            if not value.strip().isdigit():
-                raise ValueError(
-                    f"{value.strip()!r} is not a number of shards; use a whole number, 1 or more"
-                )
-            return int(value)
-        return value
+        return _whole_number(value, "shards")
 
     @field_validator("shard_count")
     @classmethod
@@ -108,22 +100,16 @@ class Settings(Folders):
     @field_validator("requests_per_second", mode="before")
     @classmethod
     def _whole_requests(cls, value: object) -> object:
-        if isinstance(value, str):
-            if not value.strip():
-                return None
-            if not value.strip().isdigit() or int(value) < 1:
-                raise ValueError(
-                    f"{value.strip()!r} is not a number of requests a second; use a whole "
-                    "number, 1 or more (Discord allows a bot 50 over all its processes)"
-                )
-            return int(value)
-        return value
+        return _whole_number(value, "requests a second")
 
     @field_validator("requests_per_second")
     @classmethod
     def _at_least_one_request(cls, value: int | None) -> int | None:
         if value is not None and value < 1:
-            raise ValueError(f"{value} requests a second would send nothing; use 1 or more")
+            raise ValueError(
+                f"{value} requests a second would send nothing; use a whole number, 1 or more "
+                "(Discord allows a bot 50 over all its processes)"
+            )
         return value
 
     def requests_a_second(self) -> int:
@@ -170,6 +156,19 @@ class Settings(Folders):
             there = "only shard 0" if count == 1 else f"shards 0 to {count - 1}"
             raise ValueError(f"{what} out of range: PARLEY_SHARD_COUNT={count} means {there}")
         return sorted(set(value))
+
+
+def _whole_number(value: object, what: str) -> object:
+    """A setting's text as a whole number (blank: unset); anything else is left to
+    pydantic. The number's range is checked afterwards, by each setting."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a number of {what}; use a whole number, 1 or more")
+    return int(text)
 
 
 def parse_shard_ids(text: str) -> list[int]:

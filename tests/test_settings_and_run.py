@@ -182,5 +182,5 @@ def test_a_bad_request_pace_is_refused_in_words(
 
 def test_a_pace_of_no_requests_is_refused_when_given_in_code_too() -> None:
     """Settings built in code (as tests and benches do) refuse 0 requests a second too."""
-    with pytest.raises(ValidationError, match="would send nothing"):
+    with pytest.raises(ValidationError, match="would send nothing; use a whole number, 1 or more"):
         Settings(_env_file=None, requests_per_second=0)  # type: ignore[call-arg]

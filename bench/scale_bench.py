@@ -242,6 +242,8 @@ def discord_section(sizes: Sizes, one_process: bool = False) -> list[Row]:
         return answered, len(picked) - len(answered)
 
     pings, pings_lost = finals(floor.samples)
+    sampled, _ = finals(floor.status_samples)
+    sampled_p50 = percentile(sampled, 50)
     passes, passes_lost = finals(parley.samples, "pass")
     statuses, statuses_lost = finals(parley.status_samples)
     floor_p50, floor_p99 = percentile(pings, 50), percentile(pings, 99)
@@ -275,6 +277,17 @@ def discord_section(sizes: Sizes, one_process: bool = False) -> list[Row]:
             status_p99,
             1.3,
             statuses_lost,
+        ),
+        # Not a target: like for like, the floor's own facilitator probe (a /ping sent at the
+        # same interval as the status samples, under the same load), on a few samples each.
+        Row(
+            f"(/session status p50 over the floor's sampled /ping p50, {len(statuses)} and "
+            f"{len(sampled)} samples)",
+            ms(sampled_p50),
+            ms(status_p50),
+            None if not sampled_p50 or status_p50 is None else status_p50 / sampled_p50,
+            "-",
+            None,
         ),
     ]
 

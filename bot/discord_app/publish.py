@@ -341,7 +341,11 @@ class Publisher:
         event: Event,
     ) -> Post | None:
         """Show what ``event`` changes (offers' messages, rooms, briefs) and say the words
-        it deserves, which the caller posts (they may go with whose turn it is)."""
+        it deserves, which the caller posts (they may go with whose turn it is).
+
+        An event whose announcement posts here itself (an inject, the opening, the start,
+        the close) must stay out of :data:`_ONLY_EDITS`, so that moves held before it are
+        posted first."""
         data = event.data
         if isinstance(data, ev.TableOpened):
             await self._opened(row, state, channel)

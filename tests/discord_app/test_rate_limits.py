@@ -299,3 +299,25 @@ async def test_a_move_that_cannot_be_announced_spares_the_others_held_with_it(
     assert statements(s) == [0, 1, 3, 4]
     assert statement_messages(s) < 4  # those held back went together
     assert "announcing events" in caplog.text and "a bug in one announcement" in caplog.text
+
+
+async def test_news_injected_after_held_moves_comes_after_them(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """An inject, which the publisher posts on its own, waits for the moves held before it:
+    the channel reads in the log's order."""
+    s = seminar
+    await started(s)
+    s.fake.rate_limits = RateLimits(
+        routes={("POST", "/channels/{channel_id}/messages"): Window(1, 0.5)}, global_=None
+    )
+    before = {m.id for m in s.public()}
+    for n in range(3):
+        await s.slash((s.alice, s.carol)[n % 2], "say", {"text": f"Statement {n} here."})
+    injected = await s.slash(s.prof, "session inject", {"event": "april-calendar"})
+    assert "Posted" in answer(s.fake, injected)
+    news = await s.message_with("📰", timeout=30)
+    since = [m for m in s.public() if m.id not in before]
+    said = [i for i, m in enumerate(since) if "Statement " in m.content]
+    assert statements(s) == [0, 1, 2]
+    assert since.index(news) > max(said), [m.content[:40] for m in since]

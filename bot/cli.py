@@ -26,7 +26,7 @@ from bot.review.value import mode_summary, space_for
 from bot.scenarios import ScenarioLibrary
 from bot.service import LogUnavailable, Tables
 from bot.service import open_tables as open_tables_service
-from bot.settings import Settings
+from bot.settings import Folders, Settings
 from bot.store import Store, StoreError, utc_now
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOG_UNAVAILABLE = 0, 1, 2, 3
@@ -121,6 +121,10 @@ def _facilitators(values: Sequence[str] | None) -> list[str]:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    # A byte that is not UTF-8 reaches the line parser, which names its line (strict
+    # decoding would stop the read with a traceback instead).
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
     code, _ = asyncio.run(
         play_lines(
             sys.stdin,
@@ -864,6 +868,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The models read from the environment and .env: their errors are bad settings.
+SETTINGS_MODELS = frozenset({Settings.__name__, Folders.__name__})
+
+
 def _bad_settings(exc: ValidationError) -> str:
     """A settings error on one line: each bad setting by name, with what is wrong."""
     problems = "; ".join(
@@ -882,7 +890,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except ValidationError as exc:  # a bad setting, from the environment or .env
+    except ValidationError as exc:
+        if exc.title not in SETTINGS_MODELS:  # a bug, not the user's: its traceback shows
+            raise
         print(f"parley: {_bad_settings(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

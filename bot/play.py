@@ -86,6 +86,7 @@ class ClockLine:
 
 def parse_line(number: int, text: str) -> Line | ClockLine | None:
     """Parse one line; None for a blank or comment line; :class:`PlayError` if malformed."""
+    _check_utf8(number, text)
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
@@ -132,6 +133,26 @@ def parse_line(number: int, text: str) -> Line | ClockLine | None:
     if missing:
         raise PlayError(number, f"{command!r} needs {', '.join(sorted(missing))}")
     return Line(number, name.strip(), command, args)
+
+
+def _check_utf8(number: int, text: str) -> None:
+    """:class:`PlayError` if ``text`` holds what is not UTF-8: a byte that did not decode
+    (read with ``surrogateescape``, it comes as a lone surrogate) or a lone surrogate, text
+    the log cannot store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        point = ord(text[exc.start])
+        what = (
+            f"byte 0x{point - 0xDC00:02x}"
+            if 0xDC80 <= point <= 0xDCFF
+            else f"a lone surrogate, U+{point:04X},"
+        )
+        raise PlayError(
+            number,
+            f"the line is not UTF-8 text ({what} at column {exc.start + 1}); "
+            "save the script as UTF-8",
+        ) from None
 
 
 def _items(value: str | None) -> tuple[str, ...]:

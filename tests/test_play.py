@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -171,6 +172,45 @@ def test_a_malformed_line_on_an_open_table_logs_nothing(tmp_path: Path, text: st
     assert run.stderr.startswith("parley play: line 9: ")
     assert run.stdout.splitlines() == SEATED_RESULTS
     assert len(logged(db)) == len(SEATED_RESULTS)
+
+
+@pytest.mark.parametrize(
+    "locale", [{"LC_ALL": "C"}, {"LC_ALL": "C.UTF-8", "PYTHONUTF8": "0"}], ids=["C", "UTF-8"]
+)
+def test_a_line_that_is_not_utf8_exits_2_naming_its_line_and_byte(
+    tmp_path: Path, locale: dict[str, str]
+) -> None:
+    """A byte that is not UTF-8 stops play at its line, named with the byte; nothing logged."""
+    db = tmp_path / "log.db"
+    script = SEATED.encode() + 'alice: say text="caf\xe9 noir"\nbob: join\n'.encode("latin-1")
+    env = {k: v for k, v in os.environ.items() if k not in ("LANG", "LC_CTYPE", "PYTHONUTF8")}
+    run = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "play", "--db", str(db)],
+        input=script,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**env, **locale},
+    )
+    stderr = run.stderr.decode()
+    assert run.returncode == 2, stderr
+    assert stderr.startswith("parley play: line 9: ") and "byte 0xe9" in stderr, stderr
+    assert "UTF-8" in stderr and "Traceback" not in stderr and "settings" not in stderr
+    assert run.stdout.decode().splitlines() == SEATED_RESULTS
+    assert len(logged(db)) == len(SEATED_RESULTS)
+
+
+async def test_play_lines_refuses_text_that_cannot_be_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line holding a lone surrogate (text no log can store) is a malformed line: exit 2."""
+    lines = [*SEATED.splitlines(keepends=True), 'alice: say text="half \ud83d"\n']
+    out = io.StringIO()
+    code, _ = await play_lines(lines, str(tmp_path / "log.db"), ["instructor"], out)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("parley play: line 9: ") and "not UTF-8" in err, err
+    assert out.getvalue().splitlines() == SEATED_RESULTS
 
 
 def test_a_player_may_be_named_like_the_clock(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,13 @@ from engine_bench import FAC, PEOPLE, bare_inserts, bare_log, bare_turn, build_l
 
 from bot.discord_app.app import ParleyBot, point_at
 from bot.domain import commands as c
+from bot.domain import engine
+from bot.domain.events import Event
+from bot.domain.state import Replay
 from bot.scenarios import ScenarioLibrary
 from bot.service import Outcome, Tables, open_tables
 from bot.settings import Settings
+from bot.store import event_row
 from tests.fakediscord import FakeDiscord
 
 SCENARIO = "hanoi-2019"
@@ -315,6 +320,7 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
     times: dict[str, list[float]] = {
         "sqlite3": [],
         "grouped": [],
+        "rules": [],
         "one": [],
         "keyed": [],
         "many": [],
@@ -329,6 +335,9 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
             for i in range(n_tables)
         ]
         setup = time.monotonic() - started
+        # The rules' own work, on a copy of a seated table's fold outside the service
+        alone = (await seated_table(tables, FAC, players, "g", "alone", "Alone")).table_id
+        fold = Replay(await tables.store.scenario(alone), await tables.store.events(alone))
         seq = 0
 
         async def play(table_id: int, count: int, key: Callable[[int], str] | None) -> int:
@@ -349,6 +358,10 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
             seq += bare_n
 
             clock = time.perf_counter()
+            rules_alone(fold, alone, one_n, say)
+            times["rules"].append(time.perf_counter() - clock)
+
+            clock = time.perf_counter()
             refused += await play(one, one_n, None)
             times["one"].append(time.perf_counter() - clock)
 
@@ -366,11 +379,19 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
         grouped.close()
 
     many_n = n_tables * per_table
-    counts = {"sqlite3": bare_n, "grouped": many_n, "one": one_n, "keyed": one_n, "many": many_n}
+    counts = {
+        "sqlite3": bare_n,
+        "grouped": many_n,
+        "rules": one_n,
+        "one": one_n,
+        "keyed": one_n,
+        "many": many_n,
+    }
     rate = {k: counts[k] / statistics.median(v) for k, v in times.items()}
     labels = {
         "sqlite3": "bare sqlite3 INSERT + COMMIT",
         "grouped": f"bare sqlite3, {n_tables} tables, 1 commit/turn",
+        "rules": "the rules alone, no log, no event loop",
         "one": "Tables.act, one table",
         "keyed": "Tables.act, one table, idempotency key",
         "many": f"Tables.act, {n_tables} tables at once",
@@ -381,7 +402,15 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
             f"  {label:<40} {rate[key]:>9,.0f} /s  ({1e3 / rate[key]:.3f} ms each; "
             f"rounds {rounds_rates} /s)"
         )
-    print(f"  (setup: {n_tables + 1} tables opened and seated in {setup:.1f} s; refused {refused})")
+    print(f"  (setup: {n_tables + 2} tables opened and seated in {setup:.1f} s; refused {refused})")
+    each = {key: 1e6 / rate[key] for key in ("many", "rules", "grouped")}
+    rest = each["many"] - each["rules"] - each["grouped"]
+    print(
+        f"  (where each action's {each['many']:.0f} µs go at {n_tables} tables: the rules "
+        f"{each['rules']:.0f} µs, measured alone; SQLite's own writing about "
+        f"{each['grouped']:.0f} µs, as bare with one commit a turn; the rest, {rest:.0f} µs, "
+        "the event loop and the service's and the store's Python)"
+    )
     trip = await thread_round_trip(one_n)
     print(
         f"  (for scale: a trip to a thread and back, an asyncio future answered from a thread "
@@ -402,8 +431,20 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
                 ratio >= most and refused == 0,
             )
         )
-    # Not a target: what SQLite alone does with 50 tables' rows in group commits, for how
-    # far the 50-table row can go (see bare_grouped_inserts)
+    # Not targets: what SQLite alone does with 50 tables' rows in group commits, and the
+    # most the 50-table row can reach while one core runs both the rules and SQLite (see
+    # bare_grouped_inserts and rules_alone)
+    ceiling = 1 / (1 / rate["rules"] + 1 / rate["grouped"])
+    rows.append(
+        Row(
+            f"(the rules alone then bare SQLite, {n_tables} tables, one core, over bare sqlite3)",
+            f"{rate['sqlite3']:,.0f} /s",
+            f"{ceiling:,.0f} /s",
+            ceiling / rate["sqlite3"],
+            "-",
+            None,
+        )
+    )
     rows.append(
         Row(
             f"(bare sqlite3, {n_tables} tables, a commit per turn, over bare sqlite3)",
@@ -415,6 +456,25 @@ async def actions_section(workdir: Path, sizes: Sizes) -> list[Row]:
         )
     )
     return rows
+
+
+def rules_alone(fold: Replay, table_id: int, count: int, say: Callable[[int], c.Command]) -> None:
+    """What an action's unit runs besides the log, with no event loop and no store:
+    ``count`` statements (the same commands as the timed loops), each decided by the rules,
+    numbered and folded, the table's next wake-up worked out (its row's summary), its row
+    encoded and the committed state copied. Any design of the log runs this much Python
+    per action, on the one core that runs Python."""
+    now = datetime.now(UTC)
+    for i in range(count):
+        new = engine.decide(fold.state, say(i), now)
+        first = fold.state.last_seq + 1
+        events = [Event.stamp(event, first + k, now) for k, event in enumerate(new)]
+        for event in events:
+            fold.apply(event)
+        engine.next_wakeup(fold.state)
+        for event in events:
+            event_row(table_id, event)
+        fold.state.snapshot()
 
 
 def bare_grouped_inserts(

@@ -210,6 +210,18 @@ def _actor_json(actor: Actor | None) -> str | None:
     return actor.model_dump_json() if actor is not None else None
 
 
+def event_row(table_id: int, event: Event) -> tuple[int, int, str, str, str | None, str]:
+    """An event as the log's row stores it: table, seq, at, kind, actor and data (JSON)."""
+    return (
+        table_id,
+        event.seq,
+        event.at.isoformat(),
+        event.kind.value,
+        _actor_json(event.actor),
+        _COMPACT_JSON.encode(event.data.dumped()),
+    )
+
+
 def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
     seq, at, kind, actor, data = row
     return Event(
@@ -1157,17 +1169,7 @@ class Transaction:
         """Log events already numbered (the primary key refuses a number taken)."""
         self._db.executemany(
             "INSERT INTO events (table_id, seq, at, kind, actor, data) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    table_id,
-                    e.seq,
-                    e.at.isoformat(),
-                    e.kind.value,
-                    _actor_json(e.actor),
-                    _COMPACT_JSON.encode(e.data.dumped()),
-                )
-                for e in events
-            ],
+            [event_row(table_id, e) for e in events],
         )
 
     def set_closed(self, table_id: int, at: datetime | None) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import io
 import json
 import logging
+import os
+import shutil
 import signal
+import sqlite3
 import sys
 import textwrap
 import uuid
@@ -48,6 +53,15 @@ def _check_db(path: str) -> None:
 
     Messages read like the store's own: ``PATH: cannot ...: why; what would work``.
     """
+    if not path.strip():
+        raise StoreError(
+            f"{path!r}: the database's file name is empty; pass --db with the log's file "
+            "(or set PARLEY_DB to it)"
+        )
+    if path == ":memory:":  # SQLite's name for a database that lives in memory only
+        raise StoreError(
+            f"{path}: SQLite keeps nothing of this database once the command ends; {OTHER_DB_HINT}"
+        )
     where = Path(path)
     if where.is_dir():
         raise StoreError(
@@ -73,6 +87,38 @@ def _check_db(path: str) -> None:
             f"{path}: cannot use this database: it is not an SQLite file (not a Parley log); "
             f"{DB_HINT}"
         )
+    if start and not _parley_tables(where):
+        raise StoreError(
+            f"{path}: cannot use this database: it holds another program's tables (not a "
+            f"Parley log); {DB_HINT}"
+        )
+
+
+#: Tables every Parley log has (from its first schema version on).
+PARLEY_TABLES = frozenset({"tables", "events"})
+
+
+def _parley_tables(where: Path) -> bool:
+    """Whether the SQLite file ``where`` has no tables yet or Parley's (read only: another
+    program's database must not gain Parley's tables); if it cannot be read here, the
+    store says why when it opens it."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error:
+        return True
+    return not names or names >= PARLEY_TABLES
+
+
+#: The largest integer SQLite stores: a larger table id names no table.
+MAX_TABLE_ID = 2**63 - 1
+
+
+async def _has_table(store: Store, table_id: int) -> bool:
+    """Whether the log holds table ``table_id`` (any int may be asked about)."""
+    return abs(table_id) <= MAX_TABLE_ID and await store.table(table_id) is not None
 
 
 async def _open_store(path: str) -> Store:
@@ -145,11 +191,12 @@ def _no_demo(library: ScenarioLibrary, wanted: str = DEMO_SCENARIO) -> str:
             check = f"`parley check {error.file} --prompts {library.prompts_dir}`"
             also = f" (and {more} more; {check} lists them all)" if more else ""
             prompts = any("prompt file not found" in p.message for p in error.problems)
-            fix = (
-                f"point PARLEY_PROMPTS_DIR (now {library.prompts_dir}) at its prompts"
-                if prompts
-                else "fix the file"
-            )
+            if prompts:
+                fix = f"point PARLEY_PROMPTS_DIR (now {library.prompts_dir}) at its prompts"
+            elif any("prompt file is not UTF-8" in p.message for p in error.problems):
+                fix = "save that prompt file as UTF-8"
+            else:
+                fix = "fix the file"
             return (
                 f"the {wanted} scenario cannot be used: {error.file}: {first}{also}; "
                 f"{fix}, or unset PARLEY_RULES_DIR and PARLEY_PROMPTS_DIR to use the shipped ones"
@@ -206,7 +253,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.review.render import render  # the report draws with matplotlib: slow to import
 
     report = Path(db).with_name(f"{Path(db).stem}-table-{table_id}.html")
-    report.write_text(render(export, "html"), encoding="utf-8")
+    wrote = _write(
+        "demo",
+        str(report),
+        render(export, "html"),
+        f"the table is in {db}: `parley export {table_id} --db {db} -o FILE` writes its report",
+    )
+    if not wrote:
+        return EXIT_FAILURE
     print(f"Table {table_id} is in {db}: `parley export {table_id} --db {db} --format json`.")
     print(f"HTML report: {report.resolve()}")
     return EXIT_OK
@@ -215,6 +269,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 async def _export(db: str, table_id: int) -> dict[str, Any]:
     async with await _open_store(db) as store:
         return await build_export(store, table_id)
+
+
+def _write(command: str, output: str, text: str, otherwise: str) -> bool:
+    """Write ``text`` to the file ``output``, whole or not at all; if that fails, say why
+    on one line (ending with ``otherwise``, what else would do) and return False."""
+    try:
+        _write_whole(Path(output), text.encode("utf-8"))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            fix = f"free some space (a file already there is kept as it was), {otherwise}"
+        else:
+            fix = f"pick a file in a folder that exists, {otherwise}"
+        print(
+            f"parley {command}: cannot write {output}: {exc.strerror or exc}; {fix}",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """Write ``data`` to a file beside ``target`` and then put it in ``target``'s place: a
+    full disk leaves a file already there as it was (writing over it would cut it short).
+    What is not a regular file (``/dev/stdout``, a pipe) is written to directly."""
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+        target.write_bytes(data)
+        return
+    target = target.resolve()  # a link stays a link; the file it points to is replaced
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with temp.open("xb") as file:
+            file.write(data)
+        if target.exists():
+            shutil.copymode(target, temp)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
 
 
 # -- tables, export, check ------------------------------------------------------------------
@@ -276,7 +371,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     async def run() -> str | None:
         async with await _open_store(db) as store:
-            if await store.table(args.table) is None:
+            if not await _has_table(store, args.table):
                 print(
                     f"parley export: there is no table {args.table} in {store.path}; "
                     f"`parley tables --db {store.path}` lists the tables there",
@@ -291,14 +386,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
         return EXIT_OK
-    try:
-        Path(args.output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        print(
-            f"parley export: cannot write {args.output}: {exc.strerror}; "
-            "pick a file in a folder that exists, or leave out -o to print it",
-            file=sys.stderr,
-        )
+    if not _write("export", args.output, text, "or leave out -o to print it"):
         return EXIT_FAILURE
     print(f"Wrote {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -313,7 +401,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     async def exports() -> list[dict[str, Any]] | None:
         async with await _open_store(db) as store:
-            missing = [t for t in args.tables if await store.table(t) is None]
+            missing = [t for t in args.tables if not await _has_table(store, t)]
             if missing:
                 print(
                     f"parley compare: no table {', '.join(map(str, missing))} in "
@@ -332,7 +420,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"parley compare: {exc}", file=sys.stderr)
         return EXIT_USAGE
     output = args.output or f"parley-compare-{'-'.join(map(str, args.tables))}.html"
-    Path(output).write_text(page, encoding="utf-8")
+    if not _write("compare", output, page, "or name another with -o"):
+        return EXIT_FAILURE
     print(f"Wrote {output}")
     return EXIT_OK
 
@@ -503,11 +592,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.runs > MAX_SIMULATION_RUNS:
         print(f"parley simulate: --runs must be 1 to {MAX_SIMULATION_RUNS}", file=sys.stderr)
         return EXIT_USAGE
+    chosen_modes = _names(args.sequencing, modes)
+    chosen_strategies = _names(args.strategies, STRATEGIES)
+    for option, chosen, known in (
+        ("--sequencing", chosen_modes, modes),
+        ("--strategies", chosen_strategies, STRATEGIES),
+    ):
+        if not chosen:
+            print(
+                f"parley simulate: {option} names nothing to play; name one or more of "
+                f"{', '.join(known)} (comma-separated), or leave it out for all",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         results, runs = sim.plan(
             scenario,
-            _names(args.sequencing, modes),
-            _names(args.strategies, STRATEGIES),
+            chosen_modes,
+            chosen_strategies,
             args.runs,
             args.seed,
         )
@@ -684,6 +786,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    _check_db(settings.db)  # a log the bot could not open stops it before it connects
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -692,6 +795,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_bot(settings: Settings) -> int:
+    import aiohttp
     import discord
 
     from bot.discord_app.announcements import AnnouncementsError, templates
@@ -724,6 +828,13 @@ async def _run_bot(settings: Settings) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_FAILURE
+            except aiohttp.ClientConnectionError as exc:
+                print(
+                    f"parley run: cannot reach Discord at {settings.api_base}: {exc}; check "
+                    "the network (and DISCORD_API_BASE, DISCORD_GATEWAY_URL if set)",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILURE
             return EXIT_OK
         logging.getLogger("parley").info("stopping on a signal")
         await bot.close()
@@ -736,6 +847,9 @@ def cmd_invite_url(args: argparse.Namespace) -> int:
 
     try:
         print(invite_url(Settings(), args.client_id))
+    except ValidationError as exc:
+        print(f"parley invite-url: {_bad_settings(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except ValueError as exc:
         print(f"parley invite-url: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -887,6 +1001,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        # whoever read the output (`| head`) has what they wanted: nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        # files are written by _write, the log by the store: this is standard output
+        print(
+            f"parley: cannot write the output: {exc.strerror}; free some space, or send "
+            "it elsewhere",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     except StoreError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return EXIT_FAILURE

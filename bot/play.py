@@ -8,6 +8,7 @@ Each line prints exactly one result line: ``ok KIND...`` or ``refused CODE: mess
 from __future__ import annotations
 
 import shlex
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,7 +87,10 @@ class ClockLine:
 
 def parse_line(number: int, text: str) -> Line | ClockLine | None:
     """Parse one line; None for a blank or comment line; :class:`PlayError` if malformed."""
+    if number == 1:  # a script saved as "UTF-8 with BOM" starts with a byte order mark
+        text = text.removeprefix("\ufeff")
     _check_utf8(number, text)
+    _check_control(number, text)
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
@@ -155,6 +159,19 @@ def _check_utf8(number: int, text: str) -> None:
         ) from None
 
 
+def _check_control(number: int, text: str) -> None:
+    """:class:`PlayError` if ``text`` holds a control character (a tab aside) before its
+    line end: a NUL, an escape, ... are no one's name or words (a script saved as UTF-16
+    reads as letters with NULs between)."""
+    for column, char in enumerate(text.rstrip("\r\n"), start=1):
+        if char != "\t" and unicodedata.category(char) == "Cc":
+            raise PlayError(
+                number,
+                f"the line holds control character U+{ord(char):04X} at column {column}; "
+                "save the script as UTF-8 text",
+            )
+
+
 def _items(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
@@ -163,7 +180,16 @@ def _number(line: Line, key: str, kind: Callable[[str], Any]) -> Any:
     try:
         return kind(line.args[key])
     except ValueError:
-        raise PlayError(line.number, f"{key}={line.args[key]!r} is not a number") from None
+        what = "a whole number" if kind is int and _is_float(line.args[key]) else "a number"
+        raise PlayError(line.number, f"{key}={line.args[key]!r} is not {what}") from None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Player:

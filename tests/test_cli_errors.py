@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,237 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
     """PARLEY_LOG_LEVEL=loud: exit 2, one line naming the setting and the levels there are."""
     message = one_line(parley("tables", cwd=tmp_path, PARLEY_LOG_LEVEL="loud"), 2)
     assert "PARLEY_LOG_LEVEL" in message and "DEBUG, INFO" in message
+
+
+# -- scenario files --------------------------------------------------------------------------
+
+HANOI = (ROOT / "rules" / "hanoi-2019.toml").read_text(encoding="utf-8")
+
+
+def test_check_refuses_turn_lengths_no_clock_can_count(tmp_path: Path) -> None:
+    """turn_minutes or reminder_minutes of inf or 1e300 (base rules or a variant): `parley
+    check` names the field, exit 1 (such a table's start was a traceback)."""
+    changes = {
+        "inf.toml": ("turn_minutes = 10", "turn_minutes = inf"),
+        "huge.toml": ("turn_minutes = 10", "turn_minutes = 1e300"),
+        "reminder.toml": ("reminder_minutes = 2", "reminder_minutes = 99999999999999999999"),
+        "variant.toml": ("[variants.package]\n", "[variants.package]\nturn_minutes = 1e20\n"),
+    }
+    for name, (old, new) in changes.items():
+        assert old in HANOI, old
+        (tmp_path / name).write_text(HANOI.replace(old, new, 1), encoding="utf-8")
+    run = parley("check", *changes, "--prompts", str(ROOT / "prompts"), cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 4, lines
+    for name, line in zip(changes, lines, strict=True):
+        assert line.startswith(f"{name}: "), line
+        assert "minutes" in line and "less than or equal to" in line, line
+    assert "variants.package.turn_minutes" in lines[3]
+
+
+def test_check_reads_a_scenario_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A UTF-8 file starting with a byte order mark (Notepad's "UTF-8 with BOM") is valid."""
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + HANOI.encode("utf-8"))
+    run = parley("check", "bom.toml", "--prompts", str(ROOT / "prompts"), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.startswith("bom.toml: ok")
+
+
+def test_a_prompt_file_that_is_not_utf8_is_a_broken_scenario(tmp_path: Path) -> None:
+    """A brief with a byte that is not UTF-8: `parley check` names the file (it said ok) and
+    `parley demo` stops in one line (it was a traceback); no log is made."""
+    prompts = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", prompts)
+    brief = prompts / "hanoi-2019" / "brief-us.md"
+    brief.write_bytes(brief.read_bytes() + b"caf\xe9\n")
+    hanoi = str(ROOT / "rules" / "hanoi-2019.toml")
+    check, demo = parley_many(
+        (["check", hanoi, "--prompts", str(prompts)], {}),
+        (["demo", "--db", "d.db"], {"PARLEY_PROMPTS_DIR": str(prompts)}),
+        cwd=tmp_path,
+    )
+    assert check.returncode == 1, check.stdout
+    assert check.stdout == (
+        f"{hanoi}: delegations[0].brief: prompt file is not UTF-8 text: {brief} "
+        f"(byte 0xe9 at byte {len(brief.read_bytes()) - 2})\n"
+    )
+    message = one_line(demo, 1)
+    assert "delegations[0].brief: prompt file is not UTF-8 text" in message
+    assert "save that prompt file as UTF-8" in message
+    assert not (tmp_path / "d.db").exists()
+
+
+# -- table ids and output files ----------------------------------------------------------------
+
+
+def test_a_table_id_larger_than_any_log_holds_is_no_table(db: Path, tmp_path: Path) -> None:
+    """`parley export` or `compare` of a table id past SQLite's integers: no such table,
+    exit 1 (it was an OverflowError traceback)."""
+    huge = str(2**63)
+    export, compare = parley_many(
+        (["export", huge, "--db", str(db)], {}),
+        (["compare", "1", huge, "--db", str(db)], {}),
+        cwd=tmp_path,
+    )
+    assert f"there is no table {huge}" in one_line(export, 1)
+    assert f"no table {huge}" in one_line(compare, 1)
+
+
+def test_compare_to_a_file_it_cannot_write_says_so(tmp_path: Path) -> None:
+    """`parley compare -o` a folder or into a missing folder: exit 1, naming the file."""
+    db = tmp_path / "two.db"
+    for _ in range(2):
+        run = parley("demo", "--db", str(db), cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+    (tmp_path / "folder").mkdir()
+    missing = tmp_path / "nowhere" / "page.html"
+    folder, nowhere = parley_many(
+        (["compare", "1", "2", "--db", str(db), "-o", "folder"], {}),
+        (["compare", "1", "2", "--db", str(db), "-o", str(missing)], {}),
+        cwd=tmp_path,
+    )
+    assert "cannot write folder" in one_line(folder, 1)
+    assert f"cannot write {missing}" in one_line(nowhere, 1)
+
+
+def _small_files(limit: int) -> None:
+    """In the child: files may grow to ``limit`` bytes, as on a disk that is nearly full."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_an_export_that_cannot_be_written_whole_keeps_the_file_there(
+    db: Path, tmp_path: Path
+) -> None:
+    """An export cut short by the disk (here a file size limit) fails in one line, exit 1,
+    and the file already at -o keeps what it held (it was cut to what fitted)."""
+    report = tmp_path / "report.html"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PARLEY_"))}
+    # First without the limit: on a fresh machine matplotlib writes its font cache (larger
+    # than the limit) on its first use, and would warn under the limit
+    warm = [sys.executable, "-m", "bot.cli", "export", "1", "--db", str(db), "-o", str(report)]
+    subprocess.run(warm, env=clean, cwd=tmp_path, capture_output=True, check=True, timeout=60)
+    report.write_text("the report of last week\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "export", "1", "--db", str(db), "-o", str(report)],
+        env=clean,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: _small_files(40_000),
+    )
+    message = one_line(run, 1)
+    assert f"cannot write {report}: File too large" in message
+    assert report.read_text(encoding="utf-8") == "the report of last week\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_demo_whose_report_cannot_be_written_says_so_and_keeps_the_table(
+    tmp_path: Path,
+) -> None:
+    """The demo's report path taken by a folder: exit 1 with one line on stderr naming it
+    and `parley export`, and the table stays in the log."""
+    (tmp_path / "d-table-1.html").mkdir()
+    run = parley("demo", "--db", "d.db", cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("parley demo: cannot write d-table-1.html: ")
+    assert "parley export 1 --db d.db" in run.stderr
+    assert "Seminar A" in parley("tables", "--db", "d.db", cwd=tmp_path).stdout
+
+
+# -- databases SQLite keeps nothing of, and `parley run` -----------------------------------
+
+
+def test_a_database_sqlite_would_not_keep_is_refused(tmp_path: Path) -> None:
+    """--db :memory: or an empty PARLEY_DB: one line, exit 1, before anything is played (it
+    was a traceback, or a log in a temporary file SQLite deletes)."""
+    runs = [
+        ([*command, "--db", ":memory:"], {})
+        for command in (["tables"], ["play"], ["demo"], ["simulate", "hanoi-2019", "--runs", "1"])
+    ]
+    runs += [(["tables"], {"PARLEY_DB": ""}), (["play"], {"PARLEY_DB": " "})]
+    for (args, env), run in zip(runs, parley_many(*runs, cwd=tmp_path), strict=True):
+        message = one_line(run, 1)
+        expected = "keeps nothing" if ":memory:" in args else "empty"
+        assert expected in message and "--db" in message, (args, env, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_says_when_it_cannot_use_the_log_or_reach_discord(tmp_path: Path) -> None:
+    """`parley run` with PARLEY_DB a folder stops before connecting; with Discord out of
+    reach (DISCORD_API_BASE on a closed port) it says so: one line (the bot's log aside),
+    exit 1 each."""
+    (tmp_path / "folder").mkdir()
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.x.y"
+    closed = {"DISCORD_TOKEN": token, "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10"}
+    folder, unreachable = parley_many(
+        (["run"], {**closed, "PARLEY_DB": "folder"}),
+        (["run"], {**closed, "PARLEY_DB": "bot.db", "PARLEY_LOG_LEVEL": "ERROR"}),
+        cwd=tmp_path,
+    )
+    assert "folder: cannot use a folder as the database" in one_line(folder, 1)
+    message = one_line(unreachable, 1)
+    assert "cannot reach Discord at http://127.0.0.1:9/api/v10" in message
+    assert "DISCORD_API_BASE" in message
+
+
+def test_invite_url_with_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    """`parley invite-url` with PARLEY_LOG_LEVEL=loud: exit 2, one line naming the setting
+    (it printed pydantic's report over several lines)."""
+    run = parley("invite-url", "--client-id", "1", cwd=tmp_path, PARLEY_LOG_LEVEL="loud")
+    message = one_line(run, 2)
+    assert "bad settings" in message and "PARLEY_LOG_LEVEL" in message
+
+
+def test_simulate_with_no_strategy_or_mode_is_a_usage_error(tmp_path: Path) -> None:
+    """`--strategies ""` or `--sequencing ,` names nothing to play: exit 2 (it printed an
+    empty table and exit 0)."""
+    strategies, modes = parley_many(
+        (["simulate", "hanoi-2019", "--runs", "1", "--strategies", ""], {}),
+        (["simulate", "hanoi-2019", "--runs", "1", "--sequencing", ","], {}),
+        cwd=tmp_path,
+    )
+    assert "--strategies" in one_line(strategies, 2)
+    assert "--sequencing" in one_line(modes, 2)
+
+
+def test_an_sqlite_file_of_another_program_is_left_alone(tmp_path: Path) -> None:
+    """An SQLite database that is not a Parley log (its own tables, none of Parley's): one
+    line, exit 1, and the file gains no table (Parley's were added to it)."""
+    other = tmp_path / "notes.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.close()
+    before = other.read_bytes()
+    runs = [(["tables", "--db", str(other)], {}), (["play", "--db", str(other)], {})]
+    for run in parley_many(*runs, cwd=tmp_path):
+        message = one_line(run, 1)
+        assert "not a Parley log" in message and "--db" in message, message
+    assert other.read_bytes() == before
+
+
+def test_standard_output_that_cannot_take_the_output_is_one_line(tmp_path: Path) -> None:
+    """`parley schema > /dev/full`: exit 1 with one line on stderr; `parley schema | head`
+    closing the pipe early: exit 1 and no traceback (both were tracebacks)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PARLEY_"))}
+    command = [sys.executable, "-m", "bot.cli", "schema"]
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            command, env=clean, cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("parley: cannot write the output: No space left on device")
+    proc = subprocess.Popen(
+        command, env=clean, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(1)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""

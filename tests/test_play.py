@@ -83,6 +83,12 @@ MALFORMED = {
     "extend minutes not a number": ("instructor: session extend minutes=ten", "is not a number"),
     "autoassign seed not a number": ("instructor: session autoassign seed=x", "is not a number"),
     "blank statement": ('alice: say text="   "', "say needs some text"),
+    "seed not a whole number": (
+        "instructor: session seat delegation=dprk strategy=linear seed=1.5",
+        "seed='1.5' is not a whole number",
+    ),
+    "control character": ('alice: say text="a\x00b"', "control character U+0000 at column 19"),
+    "text as UTF-16": ("a\x00l\x00i\x00c\x00e\x00:\x00 \x00j\x00o\x00i\x00n\x00", "U+0000"),
 }
 
 
@@ -211,6 +217,21 @@ async def test_play_lines_refuses_text_that_cannot_be_logged(
     err = capsys.readouterr().err
     assert err.startswith("parley play: line 9: ") and "not UTF-8" in err, err
     assert out.getvalue().splitlines() == SEATED_RESULTS
+
+
+def test_a_script_saved_with_a_byte_order_mark_plays(tmp_path: Path) -> None:
+    """A script starting with a UTF-8 byte order mark (Notepad's "UTF-8 with BOM") plays its
+    first line as written (its facilitator was refused as not a facilitator)."""
+    db = tmp_path / "log.db"
+    run = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "play", "--db", str(db)],
+        input=b"\xef\xbb\xbf" + SEATED.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode().splitlines() == SEATED_RESULTS
 
 
 def test_a_player_may_be_named_like_the_clock(tmp_path: Path) -> None:

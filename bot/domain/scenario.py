@@ -18,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
+#: The longest a turn or its reminder may be, in minutes (a year): a deadline always fits
+#: the calendar, and ``inf`` or ``1e300`` is refused when the file is checked rather than
+#: when a table starts.
+MAX_TURN_MINUTES = 525_600
+
 
 class Action(StrEnum):
     """What a member of a delegation may do; a role grants a set of these."""
@@ -126,8 +131,8 @@ class RuleSet(_Strict):
     reciprocity: bool = False
     balance: Balance = Balance.ADVISE
     balance_tolerance: int = Field(default=2, ge=0)
-    turn_minutes: float = Field(default=10, gt=0)
-    reminder_minutes: float = Field(default=2, ge=0)
+    turn_minutes: float = Field(default=10, gt=0, le=MAX_TURN_MINUTES)
+    reminder_minutes: float = Field(default=2, ge=0, le=MAX_TURN_MINUTES)
     max_rounds: int = Field(default=12, ge=1)
     first_mover: Identifier | None = None
     self_select: bool = False
@@ -149,8 +154,8 @@ class RuleOverrides(_Strict):
     reciprocity: bool | None = None
     balance: Balance | None = None
     balance_tolerance: int | None = Field(default=None, ge=0)
-    turn_minutes: float | None = Field(default=None, gt=0)
-    reminder_minutes: float | None = Field(default=None, ge=0)
+    turn_minutes: float | None = Field(default=None, gt=0, le=MAX_TURN_MINUTES)
+    reminder_minutes: float | None = Field(default=None, ge=0, le=MAX_TURN_MINUTES)
     max_rounds: int | None = Field(default=None, ge=1)
     first_mover: Identifier | None = None
     self_select: bool | None = None
@@ -525,7 +530,7 @@ def load_scenario(path: Path | str, prompts_dir: Path | str | None = None) -> Sc
         problem = ScenarioProblem(path="", message=exc.strerror or str(exc))
         raise ScenarioError(path, [problem]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte order mark is no problem
     except UnicodeDecodeError as exc:
         raise ScenarioError(
             path, [ScenarioProblem(path="", message=f"not UTF-8 text ({exc.reason})")]
@@ -537,13 +542,30 @@ def load_scenario(path: Path | str, prompts_dir: Path | str | None = None) -> Sc
     scenario = parse_scenario(data, path)
     base = Path(prompts_dir) if prompts_dir else path.resolve().parent.parent / "prompts"
     missing = [
-        ScenarioProblem(path=_path(loc), message=f"prompt file not found: {base / name}")
+        ScenarioProblem(path=_path(loc), message=unusable)
         for loc, name in scenario.prompt_files()
-        if not (base / name).is_file()
+        if (unusable := _prompt_problem(base / name)) is not None
     ]
     if missing:
         raise ScenarioError(path, missing)
     return scenario
+
+
+def _prompt_problem(file: Path) -> str | None:
+    """What keeps a prompt file from being read as text, if anything (read whole: a byte
+    that is not UTF-8 is found here, not when a table posts the file)."""
+    if not file.is_file():
+        return f"prompt file not found: {file}"
+    try:
+        file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return f"prompt file cannot be read: {file}: {exc.strerror}"
+    except UnicodeDecodeError as exc:
+        return (
+            f"prompt file is not UTF-8 text: {file} (byte 0x{exc.object[exc.start]:02x} "
+            f"at byte {exc.start})"
+        )
+    return None
 
 
 __all__ = [

@@ -18,8 +18,11 @@ summary table, ``measure | baseline | Parley | ratio | target | met?``:
   a temporary folder, one table in sequence and 50 tables at once (``asyncio.gather``, each
   waiting for its answer before the next), against a bare ``sqlite3`` INSERT + COMMIT loop
   with the same durability (WAL, ``synchronous=NORMAL``, one commit per insert). Beside
-  them, not a target: bare ``sqlite3`` writing 50 tables' rows with one commit per turn of
-  all 50, the most a group commit can save with no Python at all. The loops take turns
+  them, not targets: bare ``sqlite3`` writing 50 tables' rows with one commit per turn of
+  all 50, the most a group commit can save with no Python at all; the rules alone (the same
+  statements decided, numbered, folded and encoded, with no log and no event loop, see
+  :func:`rules_alone`); and from those two, the most the 50-table row can reach while one
+  core runs the rules and SQLite one after the other. The loops take turns
   for a few rounds and the median round of each counts, so a burst of other load on the
   machine hits all of them.
 * ``replay``: a table of 100,000 events (``engine_bench.build_long_table``); a cold

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, Final
 
 import yarl
@@ -938,6 +939,17 @@ class _Route:
     auth: bool
 
 
+@dataclass
+class _Fault:
+    """A failure asked for with :meth:`FakeDiscord.fail_next`."""
+
+    method: str
+    template: str
+    status: int
+    code: int
+    when: Callable[[Mapping[str, str]], bool] | None
+
+
 def _compile(template: str) -> re.Pattern[str]:
     def repl(m: re.Match[str]) -> str:
         name, _, kind = m.group(1).partition(":")
@@ -1074,6 +1086,10 @@ class FakeDiscord:
         self.rate_limited: list[str] = []
         self._windows = _Windows(rate_limits) if rate_limits is not None else None
         self._bucket_ids: dict[tuple[str, str], str] = {}
+        #: Failures asked for with :meth:`fail_next`, not yet answered, in the order asked.
+        self._faults: list[_Fault] = []
+        #: Requests answered with a failure asked for ("METHOD /path"), in order.
+        self.failed: list[str] = []
         #: Interactions delivered, by interaction id, with the bot's answers.
         self.interaction_responses: dict[int, InteractionRecord] = {}
         #: Synced application commands: key ``None`` = global, else guild id.
@@ -1155,6 +1171,34 @@ class FakeDiscord:
     @rate_limits.setter
     def rate_limits(self, limits: RateLimits | None) -> None:
         self._windows = _Windows(limits) if limits is not None else None
+
+    def fail_next(
+        self,
+        method: str,
+        template: str,
+        status: int = 503,
+        *,
+        when: Callable[[Mapping[str, str]], bool] | None = None,
+        code: int = 0,
+    ) -> None:
+        """Answer the next request of one route with ``status``, in Discord's error format,
+        doing nothing else: a 503 as when Discord is in trouble, or a refusal (a 403 with
+        ``code`` 50013...). The route is one of the fake's templates, e.g. ``"PATCH",
+        "/channels/{channel_id}/messages/{message_id}"``; ``when`` picks the request by its
+        path parameters (strings). Each call fails one request; :attr:`failed` lists them."""
+        if not any(r.method == method and r.template == template for r in self._routes):
+            raise ValueError(f"the fake has no route {method} {template}")
+        self._faults.append(_Fault(method, template, status, code, when))
+
+    def _fault(self, route: _Route, params: Mapping[str, str]) -> _Fault | None:
+        """The first failure asked for that this request answers (taken off the list)."""
+        for fault in self._faults:
+            if (fault.method, fault.template) == (route.method, route.template) and (
+                fault.when is None or fault.when(params)
+            ):
+                self._faults.remove(fault)
+                return fault
+        return None
 
     @property
     def gateway_url(self) -> str:
@@ -2328,6 +2372,10 @@ class FakeDiscord:
             record.route = route.template
             if route.auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordError(401, 0, "401: Unauthorized")
+            if (fault := self._fault(route, params)) is not None:
+                self.failed.append(f"{request.method} {path}")
+                phrase = HTTPStatus(fault.status).phrase
+                raise DiscordError(fault.status, fault.code, f"{fault.status}: {phrase}")
             limit_headers = self._rate_limit(route, params)
             req = _Req(
                 request.method, params, dict(request.query), body, files, request.headers, record

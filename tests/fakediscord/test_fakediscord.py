@@ -602,3 +602,29 @@ async def test_the_global_limit_is_learned_from_429_and_spares_interactions(
     ]
     assert fake.rate_limited and all(line.endswith("(global)") for line in fake.rate_limited)
     assert not any("/interactions/" in line for line in fake.rate_limited)
+
+
+# -- failures asked for ----------------------------------------------------------------------
+
+
+async def test_a_failure_asked_for_answers_one_request_of_its_route_and_does_nothing(
+    fake: FakeDiscord, bot: TinyBot
+) -> None:
+    """fail_next: the request of the route `when` picks gets the status in Discord's format
+    (discord.py raises it, no retry) and changes nothing; the next one goes through."""
+    other = fake.add_channel("other")
+    fake.fail_next(*MESSAGES, when=lambda params: params["channel_id"] == str(fake.general.id))
+    channel = await until(lambda: bot.get_channel(fake.general.id))
+    await bot.get_partial_messageable(other.id).send("not picked")
+    with pytest.raises(discord.DiscordServerError) as refused:
+        await channel.send("lost")
+    assert refused.value.status == 503 and "Service Unavailable" in refused.value.text
+    await channel.send("kept")
+    assert [m.content for m in fake.messages[fake.general.id]] == ["kept"]
+    assert fake.failed == [f"POST /channels/{fake.general.id}/messages"]
+    fake.fail_next(*MESSAGES, status=403, code=50013)
+    with pytest.raises(discord.Forbidden) as forbidden:
+        await channel.send("refused")
+    assert forbidden.value.code == 50013
+    with pytest.raises(ValueError, match="no route"):
+        fake.fail_next("POST", "/channels/{channel_id}/mesages")

@@ -11,20 +11,17 @@ import asyncio
 import contextlib
 import gzip
 import io
+import re
+import unicodedata
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
 
 from bot.discord_app import present
-from bot.discord_app.components import (
-    confirm_walkaway,
-    draft_summary,
-    draft_view,
-    open_chair_draft,
-)
+from bot.discord_app.components import confirm_walkaway, open_chair_draft, open_offer_draft
 from bot.discord_app.replies import RefusedCheck, defer_soon, reply
-from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, clip
+from bot.discord_app.text import AUTOCOMPLETE_LIMIT, CHOICE_NAME_LIMIT, CHOICE_VALUE_LIMIT, clip
 from bot.domain import commands as c
 from bot.domain.errors import Refusal, RefusalCode
 from bot.domain.state import TableState
@@ -58,8 +55,17 @@ def _guild(interaction: Interaction) -> str | None:
     return str(interaction.guild_id) if interaction.guild_id else None
 
 
+#: What may separate items in a typed list: commas, as the help says, and the semicolons,
+#: spaces and line breaks people type too (no item id has any of them).
+_ITEM_SEPARATORS = re.compile(r"[,;\s]+")
+
+
 def _items(text: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+    """Item ids from a typed list. Invisible characters (a zero-width space copied along
+    with an id) are dropped and letters lowercased, as in every id, so what looks like an
+    id is read as one."""
+    visible = "".join(ch for ch in text or "" if unicodedata.category(ch) != "Cf")
+    return tuple(part for part in _ITEM_SEPARATORS.split(visible.lower()) if part)
 
 
 async def _state_here(interaction: Interaction) -> tuple[int, TableState] | None:
@@ -73,12 +79,14 @@ async def _state_here(interaction: Interaction) -> tuple[int, TableState] | None
 
 
 def _choices(pairs: list[tuple[str, str]], current: str) -> list[Choice]:
-    """Up to 25 choices whose name or value contains what was typed."""
+    """Up to 25 choices whose name or value contains what was typed. A value over
+    Discord's 100 characters (a long list typed so far) is left out, not cut: cut, it
+    would name an item that does not exist."""
     needle = current.lower().strip()
     found = [
-        app_commands.Choice(name=clip(name, CHOICE_NAME_LIMIT), value=value[:100])
+        app_commands.Choice(name=clip(name, CHOICE_NAME_LIMIT), value=value)
         for name, value in pairs
-        if needle in name.lower() or needle in value.lower()
+        if (needle in name.lower() or needle in value.lower()) and len(value) <= CHOICE_VALUE_LIMIT
     ]
     return found[:AUTOCOMPLETE_LIMIT]
 
@@ -256,6 +264,19 @@ session = SessionGroup(
 )
 
 
+def _missing_to_post(interaction: Interaction) -> list[str]:
+    """The permissions Parley lacks in the interaction's channel to post a table there."""
+    have = interaction.app_permissions
+    if have.administrator:
+        return []
+    if isinstance(interaction.channel, discord.Thread):
+        send = ("send_messages_in_threads", "Send Messages in Threads")
+    else:
+        send = ("send_messages", "Send Messages")
+    wanted = [("view_channel", "View Channel"), send, ("embed_links", "Embed Links")]
+    return [name for flag, name in wanted if not getattr(have, flag)]
+
+
 @session.command(name="open")
 @app_commands.describe(
     scenario="The scenario to play (from rules/)",
@@ -272,6 +293,26 @@ async def session_open(
     """Open a negotiation table in this channel and post the background with Join buttons."""
     await _defer(interaction)
     bot = _bot(interaction)
+    missing = _missing_to_post(interaction)
+    if missing:  # a table nobody could see, announced nowhere, would only block the channel
+        raise Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            f"Parley may not post its messages in this channel (missing: {', '.join(missing)}). "
+            "Give it these permissions here, or open the table in another channel.",
+        )
+    room_of = await bot.tables.table_of_room(str(interaction.channel_id))
+    # A room of a table still open: its commands would go to the new table from now on
+    # (a closed table's room left behind is a channel like any other)
+    if room_of is not None and (await bot.tables.table(room_of)).closed_at is None:
+        refusal = Refusal(
+            RefusalCode.TABLE_EXISTS,
+            f"This channel is a caucus room of table #{room_of}. Open a table in a channel "
+            "of its own.",
+        )
+        args = {"scenario": scenario, "sequencing": sequencing, "title": title}
+        who, key = bot.who(interaction), str(interaction.id)
+        await bot.tables.refuse(room_of, who, "session open", args, refusal, key)
+        raise refusal
     outcome = bot.follow_up(
         await bot.tables.open(
             bot.who(interaction),
@@ -301,14 +342,23 @@ async def session_assign(
     interaction: Interaction, member: discord.Member, delegation: str, role: str = "member"
 ) -> None:
     """Put a member in a delegation (moves them if they are in another)."""
+    bot = _bot(interaction)
     target = c.Who(user_id=str(member.id), name=member.display_name)
-    await _act(
-        interaction,
-        c.Assign(
-            who=_bot(interaction).who(interaction), member=target, delegation=delegation, role=role
-        ),
-        f"{member.display_name} is now {role} of {delegation}.",
-    )
+    command = c.Assign(who=bot.who(interaction), member=target, delegation=delegation, role=role)
+    if member.bot:  # it could never take its turns: the table would wait on it for good
+        await _defer(interaction)
+        refusal = Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            f"{member.display_name} is a bot and cannot play a delegation. To let Parley "
+            "play one, use /session seat.",
+        )
+        table_id = await bot.table_here(interaction)
+        args = command.arguments()
+        await bot.tables.refuse(
+            table_id, command.who, command.name, args, refusal, str(interaction.id)
+        )
+        raise refusal  # logged like any refused attempt; the one error path answers it
+    await _act(interaction, command, f"{member.display_name} is now {role} of {delegation}.")
 
 
 @session.command(name="autoassign")
@@ -479,6 +529,10 @@ async def session_status(interaction: Interaction) -> None:
     await reply(interaction, "\n".join(lines), embed=present.status_embed(state, table_id))
 
 
+#: Table numbers are SQLite integers: anything from here up cannot be one.
+_TABLE_IDS_BELOW = 2**63
+
+
 async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
     """Table ids from ``1,2,#3`` that are tables of this server (refusing any other)."""
     bot = _bot(interaction)
@@ -487,7 +541,7 @@ async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
         part = part.strip().lstrip("#")
         if not part:
             continue
-        if not part.isdigit():
+        if not part.isdecimal():  # (isdigit() lets "²" through, which int() refuses)
             raise Refusal(
                 RefusalCode.BAD_ARGUMENT,
                 f"{part!r} is not a table number; /session list shows them.",
@@ -495,7 +549,8 @@ async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
         ids.append(int(part))
     for table_id in ids:
         try:
-            row = await bot.tables.table(table_id)
+            # the log keeps numbers in 64 bits; a longer one names no table
+            row = await bot.tables.table(table_id) if table_id < _TABLE_IDS_BELOW else None
         except Refusal:
             row = None
         if row is None or row.guild_id != _guild(interaction):
@@ -710,10 +765,7 @@ async def offer(
     bot = _bot(interaction)
     await _defer(interaction)
     if not give and not ask:
-        table_id = await bot.table_here(interaction)
-        state = await bot.tables.state(table_id)
-        view = draft_view(state, table_id, str(interaction.user.id), [], [])
-        await reply(interaction, draft_summary(state, [], []), view=view)
+        await open_offer_draft(interaction, await bot.table_here(interaction))
         return
     outcome = await bot.act(
         interaction,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Self, cast
 
 import discord
@@ -128,17 +129,18 @@ async def _refuse_if_not_allowed(
     interaction: discord.Interaction[Any],
     table_id: int,
     command: c.Command,
-    tolerate: RefusalCode | None = None,
+    tolerate: Collection[RefusalCode] = (),
 ) -> None:
     """Raise the refusal ``command`` would meet now, logged like any refused attempt.
 
     For actions that ask first (a reason, a confirmation, a form): nothing is applied
     here, so the action cannot slip through unasked if the table changes meanwhile.
-    ``tolerate``: a refusal that only says the form is not filled in yet.
+    ``tolerate``: refusals that only say the form is not filled in yet (or, for a draft,
+    that it is not yet the player's turn).
     """
     bot = _bot(interaction)
     refusal = await bot.tables.check(table_id, command)
-    if refusal is None or refusal.code is tolerate:
+    if refusal is None or refusal.code in tolerate:
         return
     defer_soon(interaction)
     outcome = await bot.tables.refuse(
@@ -454,6 +456,21 @@ class DraftSubmit(
         await reply(interaction, offer_reply(outcome.events))
 
 
+async def open_offer_draft(interaction: discord.Interaction[Any], table_id: int) -> None:
+    """Open the offer drafting form privately, or answer with the refusal an offer by this
+    player would meet whenever they tabled it (the table closed, not in a delegation),
+    logged like any attempt. Drafting ahead of one's turn is allowed."""
+    bot = _bot(interaction)
+    defer_soon(interaction)
+    command = c.Offer(who=bot.who(interaction))
+    ahead = {RefusalCode.BAD_ARGUMENT, RefusalCode.NOT_YOUR_TURN}  # no items yet; not yet
+    await _refuse_if_not_allowed(interaction, table_id, command, tolerate=ahead)
+    state = await bot.tables.state(table_id)
+    user_id = str(interaction.user.id)
+    view = draft_view(state, table_id, user_id, [], [])
+    await reply(interaction, draft_summary(state, [], []), view=view)
+
+
 def draft_summary(state: TableState, give: list[str], ask: list[str]) -> str:
     """The draft so far, in words."""
     from bot.review.narrate import item_titles
@@ -633,7 +650,9 @@ async def open_chair_draft(interaction: discord.Interaction[Any], table_id: int)
     defer_soon(interaction)
     command = c.Draft(who=bot.who(interaction))
     # With no items yet, the one refusal left is that none are named: the form names them.
-    await _refuse_if_not_allowed(interaction, table_id, command, tolerate=RefusalCode.BAD_ARGUMENT)
+    await _refuse_if_not_allowed(
+        interaction, table_id, command, tolerate={RefusalCode.BAD_ARGUMENT}
+    )
     state = await bot.tables.state(table_id)
     await reply(
         interaction, chair_draft_summary(state, []), view=chair_draft_view(state, table_id, [])

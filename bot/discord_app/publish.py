@@ -21,6 +21,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import aiohttp
 import discord
 
 from bot.discord_app import present
@@ -47,6 +48,10 @@ def _allowed(post: Post) -> discord.AllowedMentions:
     users = [discord.Object(id=int(u)) for u in post.ping if u.isdigit()]
     return discord.AllowedMentions(everyone=False, roles=False, users=users)
 
+
+#: What a request to Discord may fail with: a refusal or an error answer, or a connection
+#: dropped or timed out on the way (discord.py retries only some of these itself).
+_DISCORD_TROUBLE = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
 
 #: The status message is edited at most once in this many seconds: a burst of actions
 #: shows at once, then its end a moment later (Discord limits edits per channel too).
@@ -311,7 +316,7 @@ class Publisher:
         """What ``work`` comes to, or None if Discord refused it (logged)."""
         try:
             return await work
-        except discord.HTTPException:
+        except _DISCORD_TROUBLE:
             log.warning("Discord refused a message; the log is unaffected", exc_info=True)
             return None
 
@@ -322,6 +327,10 @@ class Publisher:
             await channel.get_partial_message(int(message_id)).edit(**changes)
         except discord.NotFound:
             log.info("message %s is gone; not edited", message_id)
+        except _DISCORD_TROUBLE:  # the event's own words and messages still go
+            log.warning(
+                "message %s could not be edited; the log is unaffected", message_id, exc_info=True
+            )
 
     # -- what each event shows ----------------------------------------------------------
 
@@ -354,12 +363,14 @@ class Publisher:
         elif isinstance(data, ev.TableStarted):
             try:
                 await self._open_rooms(row, state, channel, places)
-            except discord.Forbidden as exc:
-                log.warning("table %s: cannot open caucus rooms: %s", row.id, exc.text)
-                await self.send(channel, Post(say("rooms_failed", problem=exc.text or "403")))
+            except discord.HTTPException as exc:  # a missing permission, or Discord in trouble
+                log.warning("table %s: cannot open caucus rooms: %s", row.id, exc)
+                problem = f"{exc.status}: {exc.text}" if exc.text else str(exc.status)
+                await self.send(channel, Post(say("rooms_failed", problem=problem)))
         elif isinstance(data, ev.MemberAssigned | ev.MemberLeft | ev.MemberJoined):
             if any(name.startswith("room:") for name in places):
-                await self._sync_room_access(row, state, places, data.user_id)
+                # a room Discord will not open to them must not cost the move its words
+                await self._safely(self._sync_room_access(row, state, places, data.user_id))
         elif isinstance(data, ev.OfferTabled):
             await self._mark_offer(channel, places, data.answers or data.revises, state, "replaced")
             standing = state.standing is not None and state.standing.seq == event.seq

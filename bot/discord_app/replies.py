@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_app.text import MESSAGE_LIMIT, split_message
-from bot.domain.errors import Refusal
+from bot.domain.errors import Refusal, RefusalCode
 from bot.service import LogUnavailable
 
 log = logging.getLogger("parley.discord")
@@ -90,9 +90,15 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
     """Turn any error from a command or component into one short, ephemeral answer."""
     original = error
     while isinstance(original, app_commands.CommandInvokeError | app_commands.TransformerError):
-        original = original.__cause__ or original.original  # type: ignore[union-attr]
+        # A transformer that refuses a value (a member who left the server) has no cause.
+        cause = original.__cause__ or getattr(original, "original", None)
+        if cause is None:
+            break
+        original = cause
     if isinstance(original, RefusedCheck):
         original = original.refusal
+    if isinstance(original, app_commands.TransformerError):
+        original = _unreadable_option(original)
     if isinstance(original, DuplicateInteraction):
         log.info("ignored a second delivery of interaction %s", interaction.id)
         return
@@ -120,6 +126,18 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
         await reply(interaction, text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not tell the user about an error", exc_info=True)
+
+
+def _unreadable_option(error: app_commands.TransformerError) -> Refusal:
+    """An option value Discord sent that discord.py could not turn into what the command
+    takes: most often a member option naming someone who is no longer in the server."""
+    value = getattr(error.value, "display_name", None) or str(error.value)
+    if error.type in (discord.AppCommandOptionType.user, discord.AppCommandOptionType.mentionable):
+        return Refusal(
+            RefusalCode.BAD_ARGUMENT,
+            f"{value} is not a member of this server (any more); pick someone who is.",
+        )
+    return Refusal(RefusalCode.BAD_ARGUMENT, f"Parley could not read the value {value!r}.")
 
 
 class RefusedCheck(app_commands.CheckFailure):

@@ -56,6 +56,7 @@ FIELDS: dict[str, set[str]] = {
     "caucus_not_recorded": set(),
     "brief_heading": {"delegation"},
     "rooms_failed": {"problem"},
+    "rooms_unavailable": {"problem"},
     "seated": {"delegation", "seconds"},
     "unseated": {"delegation"},
     "unseated_to": {"delegation", "name"},

@@ -363,10 +363,15 @@ class Publisher:
         elif isinstance(data, ev.TableStarted):
             try:
                 await self._open_rooms(row, state, channel, places)
-            except discord.HTTPException as exc:  # a missing permission, or Discord in trouble
-                log.warning("table %s: cannot open caucus rooms: %s", row.id, exc)
-                problem = f"{exc.status}: {exc.text}" if exc.text else str(exc.status)
-                await self.send(channel, Post(say("rooms_failed", problem=problem)))
+            except discord.Forbidden as exc:  # a permission Parley lacks: the facilitator's fix
+                log.warning("table %s: cannot open caucus rooms: %s", row.id, exc.text)
+                await self.send(channel, Post(say("rooms_failed", problem=exc.text or "403")))
+            except _DISCORD_TROUBLE as exc:  # Discord in trouble, or the connection dropped
+                log.warning("table %s: caucus rooms not opened: %r", row.id, exc)
+                problem = (
+                    f"{exc.status}: {exc.text}" if isinstance(exc, discord.HTTPException) else ""
+                ) or type(exc).__name__
+                await self.send(channel, Post(say("rooms_unavailable", problem=problem)))
         elif isinstance(data, ev.MemberAssigned | ev.MemberLeft | ev.MemberJoined):
             if any(name.startswith("room:") for name in places):
                 # a room Discord will not open to them must not cost the move its words

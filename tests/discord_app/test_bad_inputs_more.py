@@ -157,11 +157,34 @@ async def test_caucus_rooms_discord_fails_to_create_are_reported(
     s = seminar
     s.fake.fail_next(*CREATE_CHANNEL)
     await start_with_two_heads(s)
-    warning = await s.message_with("could not open the caucus rooms")
-    assert "503" in warning.content, warning.content
+    warning = await s.message_with("Discord did not open the caucus rooms")
+    assert "503" in warning.content and "Manage Channels" not in warning.content
     await s.message_with("delegation is on move")
     brief = await s.slash(s.alice, "brief")
     assert "Your BATNA" in await answer_containing(s.fake, brief, "Your BATNA")
+
+
+async def test_a_connection_dropped_while_opening_rooms_is_reported(
+    seminar: Seminar, parley: ParleyBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops as a caucus room is created: the channel is told, the table
+    runs on."""
+    s = seminar
+    request = parley.http.request
+    dropped: list[str] = []
+
+    async def dropping(route: Any, **kwargs: Any) -> Any:
+        if not dropped and route.method == "POST" and route.url.endswith("/channels"):
+            dropped.append(route.url)
+            raise aiohttp.ServerDisconnectedError()
+        return await request(route, **kwargs)
+
+    monkeypatch.setattr(parley.http, "request", dropping)
+    await start_with_two_heads(s)
+    warning = await s.message_with("Discord did not open the caucus rooms")
+    assert "ServerDisconnectedError" in warning.content, warning.content
+    assert dropped
+    await s.message_with("delegation is on move")
 
 
 async def test_autocomplete_never_suggests_a_list_cut_short(

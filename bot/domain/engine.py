@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import random
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -772,9 +773,15 @@ def _say(state: TableState, command: c.Say, now: datetime) -> list[NewEvent]:
             R.ROLE_NOT_ALLOWED, f"Your role ({member.role}) may not make statements at this table."
         )
     text = command.text.strip()
-    if not text or len(text) > MAX_TEXT:
+    if _blank(text) or len(text) > MAX_TEXT:
         raise Refusal(R.BAD_ARGUMENT, f"A statement needs 1 to {MAX_TEXT} characters.")
     return [_event(state, command, EventKind.STATEMENT, text=text)]
+
+
+def _blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: spaces and invisible format characters only (a
+    zero-width space or joiner, a byte order mark)."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
 
 
 def _caucus(state: TableState, command: c.CaucusMessage, now: datetime) -> list[NewEvent]:

@@ -544,6 +544,15 @@ def test_statements_are_not_turn_actions(mini: Scenario) -> None:
     assert t.state.undoable == []
 
 
+def test_a_statement_of_invisible_characters_only_is_refused(mini: Scenario) -> None:
+    """Zero-width spaces and joiners show nothing: refused like a blank statement; text
+    around them is kept as typed."""
+    t = seated(mini)
+    t.refuse("b_member", c.Say, R.BAD_ARGUMENT, text="\u200b \u200d\ufeff\u2060")
+    [event] = t.do("b_member", c.Say, text="Yes\u200b.")
+    assert event.data.text == "Yes\u200b."
+
+
 def test_caucus_messages_are_recorded_when_the_scenario_says_so(mini: Scenario) -> None:
     """A caucus message is logged with the delegation when record_caucus is set."""
     t = seated(mini)

@@ -274,6 +274,9 @@ async def _export(db: str, table_id: int) -> dict[str, Any]:
 def _write(command: str, output: str, text: str, otherwise: str) -> bool:
     """Write ``text`` to the file ``output``, whole or not at all; if that fails, say why
     on one line (ending with ``otherwise``, what else would do) and return False."""
+    if not output.strip():
+        print(f"parley {command}: the output file name is empty; {otherwise}", file=sys.stderr)
+        return False
     try:
         _write_whole(Path(output), text.encode("utf-8"))
     except OSError as exc:

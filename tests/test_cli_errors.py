@@ -261,6 +261,13 @@ def test_a_table_id_larger_than_any_log_holds_is_no_table(db: Path, tmp_path: Pa
     assert f"no table {huge}" in one_line(compare, 1)
 
 
+def test_an_empty_output_name_is_one_line(db: Path, tmp_path: Path) -> None:
+    """`parley export -o ''`: exit 1, the output file name is empty (it said "Is a
+    directory")."""
+    message = one_line(parley("export", "1", "--db", str(db), "-o", "", cwd=tmp_path), 1)
+    assert "the output file name is empty" in message, message
+
+
 def test_compare_to_a_file_it_cannot_write_says_so(tmp_path: Path) -> None:
     """`parley compare -o` a folder or into a missing folder: exit 1, naming the file."""
     db = tmp_path / "two.db"

@@ -57,6 +57,7 @@ FIELDS: dict[str, set[str]] = {
     "brief_heading": {"delegation"},
     "rooms_failed": {"problem"},
     "rooms_unavailable": {"problem"},
+    "channel_refused": {"channel", "problem"},
     "seated": {"delegation", "seconds"},
     "unseated": {"delegation"},
     "unseated_to": {"delegation", "name"},

@@ -117,6 +117,8 @@ class Publisher:
         #: Outcomes waiting to be announced, by table, and the tables being announced.
         self._pending: dict[int, list[Outcome]] = {}
         self._publishing: set[int] = set()
+        #: Tables whose channel refused Parley its last post (their rooms were told).
+        self._refused_in: set[int] = set()
 
     def _lock(self, table_id: int) -> asyncio.Lock:
         lock = self._locks.get(table_id)
@@ -307,9 +309,33 @@ class Publisher:
 
     async def _post(self, table_id: int, channel: Any, places: dict[str, str], post: Post) -> None:
         """Send an event's post, and remember where it went if it is to be found again."""
-        message = await self._safely(self.send(channel, post))
+        try:
+            message = await self.send(channel, post)
+        except discord.Forbidden as exc:
+            log.warning("table %s: Discord refused a message in its channel: %s", table_id, exc)
+            await self._unheard(table_id, channel, places, exc.text or "403")
+            return
+        except _DISCORD_TROUBLE:
+            log.warning("Discord refused a message; the log is unaffected", exc_info=True)
+            return
+        self._refused_in.discard(table_id)
         if message is not None and post.place is not None:
             await self._remember(table_id, places, post.place, str(message.id))
+
+    async def _unheard(
+        self, table_id: int, channel: Any, places: dict[str, str], problem: str
+    ) -> None:
+        """The table's channel refused Parley a post (a permission taken away mid-table):
+        tell each caucus room, once until a post there goes through again, since the moves
+        are still answered and logged but nobody reads them announced."""
+        if table_id in self._refused_in:
+            return
+        self._refused_in.add(table_id)
+        for name, room_id in places.items():
+            room = await self.channel(room_id) if name.startswith("room:") else None
+            if room is not None:
+                notice = Post(say("channel_refused", channel=f"<#{channel.id}>", problem=problem))
+                await self._safely(self.send(room, notice))
 
     @staticmethod
     async def _safely(work: Awaitable[T]) -> T | None:

@@ -265,3 +265,29 @@ async def test_item_lists_are_read_as_they_look(seminar: Seminar, parley: Parley
     data = tabled[-1].model_dump(mode="json")["data"]
     assert data["give"] == ["us-liaison-office", "us-travel-ban"]
     assert data["ask"] == ["dprk-liaison-access"]
+
+
+async def test_a_table_whose_channel_refuses_parley_is_told_in_its_rooms(
+    seminar: Seminar, parley: ParleyBot
+) -> None:
+    """Parley loses Send Messages in the table's channel mid-table: each caucus room is told
+    once (moves are still answered and logged), and nothing more once it may post again."""
+    s = seminar
+    await start_with_two_heads(s)
+    await s.message_with("delegation is on move")
+    rooms = [s.fake.channel_named(name) for name in ("general-us", "general-dprk")]
+    deny = {"id": str(s.fake.bot.id), "type": 1, "allow": "0"}
+    s.fake.general.permission_overwrites.append({**deny, "deny": str(Permission.SEND_MESSAGES)})
+    first = await s.slash(s.alice, "say", {"text": "Can anyone hear us?"})
+    assert "refused" not in answer(s.fake, first)
+    for room in rooms:
+        notice = await s.message_with("cannot post in the table's channel", channel=room)
+        assert f"<#{s.fake.general.id}>" in notice.content and "Send Messages" in notice.content
+    await s.slash(s.alice, "say", {"text": "Still nobody?"})
+    s.fake.general.permission_overwrites.pop()
+    await s.slash(s.alice, "say", {"text": "Back again."})
+    await s.message_with("Back again.")
+    for room in rooms:
+        notices = [m for m in s.fake.messages[room.id] if "cannot post" in m.content]
+        assert len(notices) == 1, [m.content for m in notices]
+    assert (await kinds(parley)).count("statement") == 3

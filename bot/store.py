@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 
 from bot.domain.events import Actor, Event, NewEvent
-from bot.domain.scenario import Scenario
+from bot.domain.scenario import STORED, Scenario
 
 #: Numbered migrations; each runs once, all pending ones in one transaction.
 MIGRATIONS: Sequence[str] = (
@@ -236,7 +236,7 @@ def _row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
 @functools.lru_cache(maxsize=32)
 def _scenario(text: str) -> Scenario:
     """A scenario from its JSON (tables opened from the same file share one object)."""
-    return Scenario.model_validate_json(text)
+    return Scenario.model_validate_json(text, context=STORED)
 
 
 def _row_to_table(row: sqlite3.Row | tuple[Any, ...]) -> TableRow:

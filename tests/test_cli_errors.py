@@ -192,13 +192,15 @@ HANOI = (ROOT / "rules" / "hanoi-2019.toml").read_text(encoding="utf-8")
 
 
 def test_check_refuses_turn_lengths_no_clock_can_count(tmp_path: Path) -> None:
-    """turn_minutes or reminder_minutes of inf or 1e300 (base rules or a variant): `parley
-    check` names the field, exit 1 (such a table's start was a traceback)."""
+    """turn_minutes or reminder_minutes of inf or 1e300 (base rules or a variant), or a turn
+    under 30 s: `parley check` names the field, exit 1 (such a table's start was a
+    traceback, or it paused itself at once)."""
     changes = {
         "inf.toml": ("turn_minutes = 10", "turn_minutes = inf"),
         "huge.toml": ("turn_minutes = 10", "turn_minutes = 1e300"),
         "reminder.toml": ("reminder_minutes = 2", "reminder_minutes = 99999999999999999999"),
         "variant.toml": ("[variants.package]\n", "[variants.package]\nturn_minutes = 1e20\n"),
+        "short.toml": ("turn_minutes = 10", "turn_minutes = 1e-9"),
     }
     for name, (old, new) in changes.items():
         assert old in HANOI, old
@@ -206,11 +208,13 @@ def test_check_refuses_turn_lengths_no_clock_can_count(tmp_path: Path) -> None:
     run = parley("check", *changes, "--prompts", str(ROOT / "prompts"), cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
     lines = run.stdout.splitlines()
-    assert len(lines) == 4, lines
+    assert len(lines) == 5, lines
     for name, line in zip(changes, lines, strict=True):
         assert line.startswith(f"{name}: "), line
-        assert "minutes" in line and "less than or equal to" in line, line
+        assert "minutes" in line, line
+    assert all("less than or equal to" in line for line in lines[:4])
     assert "variants.package.turn_minutes" in lines[3]
+    assert "at least 0.5 (30 seconds" in lines[4]
 
 
 def test_check_reads_a_scenario_saved_with_a_byte_order_mark(tmp_path: Path) -> None:

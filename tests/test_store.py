@@ -547,3 +547,21 @@ async def test_a_store_survives_concurrent_tasks_in_one_process(tables: Tables) 
     seqs = sorted(e.seq for o in outcomes for e in o.events)
     assert seqs == list(range(base + 1, base + 61))
     assert (await tables.state(tid)).last_seq == base + 60
+
+
+async def test_a_table_kept_with_a_turn_over_a_year_stays_readable(
+    tmp_path: Path, tables: Tables
+) -> None:
+    """A table opened before turns were limited to a year (its scenario copy says more)
+    is still read and exported: the limit is for scenario files, not for the log."""
+    tid = await seat(tables)
+    await tables.close()
+    with sqlite3.connect(tmp_path / "log.db") as conn:
+        (text,) = conn.execute("SELECT scenario_json FROM tables WHERE id = ?", (tid,)).fetchone()
+        old = json.loads(text)
+        old["rules"]["turn_minutes"] = 600_000
+        conn.execute("UPDATE tables SET scenario_json = ? WHERE id = ?", (json.dumps(old), tid))
+    async with await Store.open(tmp_path / "log.db") as store:
+        assert (await store.scenario(tid)).rules.turn_minutes == 600_000
+        export = await build_export(store, tid)
+    assert export["scenario"]["rules"]["turn_minutes"] == 600_000

@@ -14,14 +14,44 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
 #: The longest a turn or its reminder may be, in minutes (a year): a deadline always fits
 #: the calendar, and ``inf`` or ``1e300`` is refused when the file is checked rather than
-#: when a table starts.
+#: when a table starts. (A table's own copy of its scenario, kept in the log when it
+#: opened, is read without the limits on minutes: a table opened before them stays
+#: readable.)
 MAX_TURN_MINUTES = 525_600
+#: The shortest a turn may be, in minutes (30 seconds): a shorter one runs out before a
+#: player can answer it, and the table pauses itself as idle at once.
+MIN_TURN_MINUTES = 0.5
+#: The validation context of a scenario read back from the log (see :data:`MAX_TURN_MINUTES`).
+STORED = {"stored": True}
+
+
+def _minutes(value: float | None, info: ValidationInfo) -> float | None:
+    """A turn's or a reminder's minutes within what a table can play (checked in scenario
+    files, not in a table's copy read back from the log)."""
+    if value is None or (info.context or {}).get("stored"):
+        return value
+    if value > MAX_TURN_MINUTES:
+        raise ValueError(f"Input should be less than or equal to {MAX_TURN_MINUTES} (a year)")
+    if info.field_name == "turn_minutes" and value < MIN_TURN_MINUTES:
+        raise ValueError(
+            f"Input should be at least {MIN_TURN_MINUTES} (30 seconds: a shorter turn runs out "
+            "before anyone can answer it)"
+        )
+    return value
 
 
 class Action(StrEnum):
@@ -126,13 +156,15 @@ class Item(_Strict):
 class RuleSet(_Strict):
     """The table's rules. Every field may be overridden by a variant."""
 
+    _check_minutes = field_validator("turn_minutes", "reminder_minutes")(_minutes)
+
     sequencing: Sequencing = Sequencing.SINGAPORE
     max_items_per_offer: int = Field(default=4, ge=1)
     reciprocity: bool = False
     balance: Balance = Balance.ADVISE
     balance_tolerance: int = Field(default=2, ge=0)
-    turn_minutes: float = Field(default=10, gt=0, le=MAX_TURN_MINUTES)
-    reminder_minutes: float = Field(default=2, ge=0, le=MAX_TURN_MINUTES)
+    turn_minutes: float = Field(default=10, gt=0)
+    reminder_minutes: float = Field(default=2, ge=0)
     max_rounds: int = Field(default=12, ge=1)
     first_mover: Identifier | None = None
     self_select: bool = False
@@ -147,6 +179,8 @@ class RuleSet(_Strict):
 class RuleOverrides(_Strict):
     """A variant: a title and any rule fields it changes."""
 
+    _check_minutes = field_validator("turn_minutes", "reminder_minutes")(_minutes)
+
     title: str = ""
     description: str = ""
     sequencing: Sequencing | None = None
@@ -154,8 +188,8 @@ class RuleOverrides(_Strict):
     reciprocity: bool | None = None
     balance: Balance | None = None
     balance_tolerance: int | None = Field(default=None, ge=0)
-    turn_minutes: float | None = Field(default=None, gt=0, le=MAX_TURN_MINUTES)
-    reminder_minutes: float | None = Field(default=None, ge=0, le=MAX_TURN_MINUTES)
+    turn_minutes: float | None = Field(default=None, gt=0)
+    reminder_minutes: float | None = Field(default=None, ge=0)
     max_rounds: int | None = Field(default=None, ge=1)
     first_mover: Identifier | None = None
     self_select: bool | None = None

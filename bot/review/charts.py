@@ -132,8 +132,13 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _wrap(text: str, width: int = 24) -> str:
-    return "\n".join(textwrap.wrap(text, width)) or text
+def _wrap(text: str, width: int = 24, lines: int = 3) -> str:
+    """``text`` on lines of ``width`` characters, at most ``lines`` of them (the rest cut,
+    marked with an ellipsis): a long name or title is a label, not a column of text."""
+    wrapped = textwrap.wrap(text, width)
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[: lines - 1], wrapped[lines - 1][: width - 1].rstrip() + "…"]
+    return "\n".join(wrapped) or text
 
 
 # -- rounds --------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.analysis import pareto
-from bot.domain.scenario import Delegation, Scenario
+from bot.domain.scenario import STORED, Delegation, Scenario
 from bot.review import charts
 from bot.review.anonymize import anonymize
 from bot.review.export import FORMAT
+from bot.review.narrate import contained
 from bot.review.pages import (
     PageHeader,
     agreements_count,
@@ -92,7 +93,7 @@ def table_facts(export: dict[str, Any], scenario: Scenario) -> TableFacts:
         agreed.setdefault(item["basket"], []).append(item["title"])
     return TableFacts(
         id=table["id"],
-        label=f"#{table['id']} {table['title']}".strip(),
+        label=f"#{table['id']} {contained(table['title'])}".strip(),
         variant=table["variant"],
         opened_at=table["opened_at"],
         outcome=outcome_text(export),
@@ -145,7 +146,7 @@ def by_rule_mode(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     Pareto-optimal deals, mean rounds to the first agreement, refused attempts."""
     if not exports:
         return []
-    scenario = Scenario.model_validate(exports[0]["scenario"])
+    scenario = Scenario.model_validate(exports[0]["scenario"], context=STORED)
     return _modes([table_facts(e, scenario) for e in exports])
 
 
@@ -509,7 +510,7 @@ def build_comparison(exports: list[dict[str, Any]], anonymized: bool = False) ->
     _check(exports)
     if anonymized:
         exports = anonymize(exports)
-    scenario = Scenario.model_validate(exports[0]["scenario"])
+    scenario = Scenario.model_validate(exports[0]["scenario"], context=STORED)
     tables = [table_facts(e, scenario) for e in exports]
     delegations = [d for d in scenario.delegations if d.offers] or scenario.delegations
     codes = sorted({code for t in tables for code in t.refusals})

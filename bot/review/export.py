@@ -9,14 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from typing import Any
 
 from bot.domain import events as ev
 from bot.domain.events import Event, EventKind
-from bot.domain.scenario import Scenario
+from bot.domain.scenario import STORED, Scenario
 from bot.domain.state import Replay
-from bot.review.narrate import delegation_name, describe
+from bot.review.narrate import contained, delegation_name, describe
 from bot.review.value import table_analysis
 from bot.store import Store, TableRow
 
@@ -242,7 +243,7 @@ def to_csv(export: dict[str, Any]) -> str:
 
 def joint_statement(export: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """The agreed text in basket order: (basket title, clauses)."""
-    scenario = Scenario.model_validate(export["scenario"])
+    scenario = Scenario.model_validate(export["scenario"], context=STORED)
     by_basket: dict[str, list[str]] = {}
     for agreed in export["outcome"]["agreed"]:
         by_basket.setdefault(agreed["basket"], []).append(agreed["text"] or agreed["title"])
@@ -259,7 +260,7 @@ def to_markdown(export: dict[str, Any]) -> str:
     Text from players and the scenario (names, titles, statements, notes, reasons) is
     HTML-escaped, so a viewer shows ``<script>`` as text rather than running it.
     """
-    scenario = Scenario.model_validate(export["scenario"])
+    scenario = Scenario.model_validate(export["scenario"], context=STORED)
     table = export["table"]
     outcome = export["outcome"]
     lines = [
@@ -293,13 +294,13 @@ def to_markdown(export: dict[str, Any]) -> str:
     round_ = 0
     for e in export["events"]:
         round_ = e["data"].get("round", round_)
-        text = describe(e, scenario)
+        text = _cell(describe(e, scenario))
         if e["kind"] == EventKind.ACTION_REFUSED:
             text = f"✗ {text}"
         if e.get("reverted_by"):
             text = f"~~{text}~~ (undone by #{e['reverted_by']})"
         time = e["at"][11:19]
-        lines.append(f"| {e['seq']} | {round_ or ''} | {time} | {_cell(text)} |")
+        lines.append(f"| {e['seq']} | {round_ or ''} | {time} | {text} |")
     lines += ["", "## Joint statement", ""]
     statement = joint_statement(export)
     if not statement:
@@ -359,9 +360,18 @@ def _value_lines(export: dict[str, Any], scenario: Scenario) -> list[str]:
     return lines
 
 
+#: Markdown's inline syntax (links and images, emphasis, strike-through, code, math),
+#: each escaped with a backslash, and the backslash itself. (A ``#`` starts a heading
+#: only at the start of a line, where player text never is.)
+_MARKDOWN = re.compile(r"([\\`*_\[\]~$])")
+
+
 def _text(text: object) -> str:
-    """Text made inert in Markdown, on one line: its HTML shows as text, never renders."""
-    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text made inert in Markdown, on one line: its HTML shows as text, never renders, and
+    its Markdown syntax is backslash-escaped (a link, an image or emphasis shows as typed);
+    a direction it sets ends with it (:func:`~bot.review.narrate.contained`)."""
+    escaped = _MARKDOWN.sub(r"\\\1", contained(str(text)))
+    escaped = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return escaped.replace("\r", " ").replace("\n", " ")
 
 

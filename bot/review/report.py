@@ -26,11 +26,11 @@ from markupsafe import Markup
 from bot import paths
 from bot.analysis import Move, Space
 from bot.domain import events as ev
-from bot.domain.scenario import Scenario
+from bot.domain.scenario import STORED, Scenario
 from bot.review import charts
 from bot.review.export import FORMAT, joint_statement
 from bot.review.markdown import markdown_to_html
-from bot.review.narrate import delegation_name, describe
+from bot.review.narrate import contained, delegation_name, describe
 from bot.review.pages import (
     PageHeader,
     agreements_count,
@@ -423,7 +423,7 @@ def _participation(
         rows.append(
             ParticipationRow(p["user_id"], p["name"], delegation or "—", p["role"] or "", *counts)
         )
-        bars.append((f"{p['name']} ({delegation or p['role'] or 'observer'})", *counts))
+        bars.append((f"{contained(p['name'])} ({delegation or p['role'] or 'observer'})", *counts))
     # charts.py escapes every text it writes into the SVG
     return tuple(rows), Markup(charts.participation_svg(bars)) if bars else Markup()
 
@@ -873,7 +873,7 @@ def build_report(export: dict[str, Any], debrief_markdown: str | None = None) ->
     ``debrief_markdown``: the text of the scenario's debrief prompt (see
     :func:`read_debrief`), shown at the end.
     """
-    scenario = Scenario.model_validate(export["scenario"])
+    scenario = Scenario.model_validate(export["scenario"], context=STORED)
     table = export["table"]
     events = parse_events(export["events"])  # typed once, read by every section
     rounds = charts.event_rounds(events)

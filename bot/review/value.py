@@ -15,12 +15,12 @@ from typing import Any
 from bot.analysis import Point, Space, analyze, move_class, utilities
 from bot.domain import events as ev
 from bot.domain.events import Event
-from bot.domain.scenario import Scenario
+from bot.domain.scenario import STORED, Scenario
 
 
 @lru_cache(maxsize=32)
 def _space(scenario_json: str, variant: str) -> Space:
-    return analyze(Scenario.model_validate_json(scenario_json), variant)
+    return analyze(Scenario.model_validate_json(scenario_json, context=STORED), variant)
 
 
 def space_for(scenario: Scenario, variant: str) -> Space:

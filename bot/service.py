@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -53,6 +54,8 @@ __all__ = [
     "open_tables",
     "utc_now",
 ]
+
+log = logging.getLogger("parley.service")
 
 #: How long a practice table's counterparts think before they act (at most half a turn).
 PRACTICE_THINK_SECONDS = 10.0
@@ -294,7 +297,13 @@ class Tables:
                 found[wakeup.table_id] = wakeup.at
                 continue
             # Worked out once from the log, then kept, so the next look reads it.
-            state = await self.state(wakeup.table_id)
+            try:
+                state = await self.state(wakeup.table_id)
+            except StoreError:  # the log itself: the clock tries it all again shortly
+                raise
+            except Exception:  # a log this version cannot fold: the others are still read
+                log.exception("table %s: its next wake-up could not be read", wakeup.table_id)
+                continue
             summary = _summary([], state)
             await self.store.write(functools.partial(_fill_summary, wakeup.table_id, summary))
             found[wakeup.table_id] = summary[3]
@@ -373,6 +382,9 @@ class Tables:
                 RefusalCode.BAD_ARGUMENT,
                 f"There is no strategy {strategy!r}; choose one of: {', '.join(c.STRATEGIES)}.",
             )
+        for other in scenario.delegations:
+            if other.offers and other.id != chosen.id:
+                engine.check_counterpart_seat(other)
         if variant is not None and variant not in scenario.variant_names():
             raise Refusal(
                 RefusalCode.BAD_ARGUMENT,

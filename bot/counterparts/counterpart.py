@@ -19,6 +19,9 @@ asks), as long as the plan stays at or above its tactic's target. Then:
    coverage), as it reads the rules; the engine judges the move like a person's;
 3. otherwise it **rejects** an offer it cannot take, or **passes**.
 
+It takes only moves its seat (the delegation's head) may take under the scenario's roles;
+a head that may not pass cannot be seated (see ``engine.check_counterpart_seat``).
+
 It never walks away: none of its tactics has a reason to (the deadline ends a table).
 Everything is computed from the table's state and the seat's seed, so a counterpart
 picks up where it was after a restart. Pure: no I/O.
@@ -35,7 +38,7 @@ from typing import NamedTuple
 
 from bot.counterparts.tactics import Tactic
 from bot.domain import commands as c
-from bot.domain.scenario import Balance, Scenario, Sequencing
+from bot.domain.scenario import Action, Balance, Scenario, Sequencing
 from bot.domain.state import Seat, TableState
 
 #: How far the counterpart's reading of a public weight may be off (a share of it).
@@ -105,6 +108,9 @@ class _Side:
     reciprocal: bool
     package: bool
     enforced: bool
+    #: What its seat (the delegation's head) may do: it picks no move the rules would
+    #: refuse its role.
+    actions: frozenset[Action]
 
     @classmethod
     def of(cls, scenario: Scenario, variant: str, me: str) -> _Side:
@@ -147,6 +153,7 @@ class _Side:
             reciprocal=rules.reciprocity or rules.sequencing is Sequencing.PARALLEL,
             package=rules.sequencing is Sequencing.PACKAGE,
             enforced=rules.balance is Balance.ENFORCE,
+            actions=frozenset(delegation.roles.get("head", ())),
         )
 
 
@@ -179,6 +186,7 @@ class Counterpart:
         self._reciprocal = side.reciprocal
         self._package = side.package
         self._enforced = side.enforced
+        self._actions = side.actions
         # What its seed draws, in the order it always drew them.
         rng = random.Random(f"{seat.seed}:{seat.delegation}:{seat.strategy}")
         self.tactic = Tactic.draw(seat.strategy, side.best, side.batna, rng)
@@ -303,7 +311,7 @@ class Counterpart:
         t = self.time(state)
         target = self._target_at(state, t)
         plan = self.plan(state, target)
-        step = self._next_step(state, plan, t)
+        step = self._next_step(state, plan, t) if Action.OFFER in self._actions else None
         standing = state.standing
         if standing is None:
             return step if step is not None else c.Pass(who=self.who)
@@ -312,13 +320,15 @@ class Counterpart:
             if step is not None and not _same(standing.give, standing.ask, step):
                 return step
             return c.Pass(who=self.who)
-        if self.me not in standing.accepted_by and self.acceptable(
-            state, standing.items, plan, target, step
+        if (
+            Action.ACCEPT in self._actions
+            and self.me not in standing.accepted_by
+            and self.acceptable(state, standing.items, plan, target, step)
         ):
             return c.Accept(who=self.who, offer=standing.seq)
         if step is not None:
             return step
-        if self.me not in standing.accepted_by:
+        if Action.REJECT in self._actions and self.me not in standing.accepted_by:
             return c.Reject(who=self.who, offer=standing.seq, reason=self._reason_to_reject(state))
         return c.Pass(who=self.who)
 

@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ _UNSEEN = (-1, None)
 
 #: The longest the clock sleeps without looking (new tables poke it anyway).
 MAX_SLEEP_SECONDS = 30.0
+#: How long a table the clock failed to act on waits before it is tried again.
+RETRY_AFTER = timedelta(seconds=MAX_SLEEP_SECONDS)
 
 
 class Clock:
@@ -51,6 +54,8 @@ class Clock:
         self._read_all = True
         self._read_all_at = 0.0
         self._started = False
+        #: Tables overdue when the bot came back that still need their fresh clock.
+        self._overdue: set[int] = set()
         #: Set once the first tick has read every open table (the bot is then ready).
         self.ready = asyncio.Event()
 
@@ -97,21 +102,21 @@ class Clock:
         """Run whatever is due; return when to look next."""
         tables = self.bot.tables
         ours = self.bot.runs_tables_of
-        if not self._started:
-            # Back from a restart: overdue turns get a fresh clock, once, not expiries.
-            # (A table whose next wake-up is still ahead has nothing overdue.)
-            now = self.bot.now()
-            for table_id, wakeup in (await tables.wakeups(guilds=ours)).items():
-                if wakeup is not None and wakeup <= now:
-                    self._publish(await tables.restart_clock(table_id))
-            self._started = True
-            self._read_all = True
-        if self._read_all or time.monotonic() - self._read_all_at >= MAX_SLEEP_SECONDS:
+        if (
+            not self._started
+            or self._read_all
+            or time.monotonic() - self._read_all_at >= MAX_SLEEP_SECONDS
+        ):
             # Every table's next wake-up as kept with its last write: one query.
             self._read_all, self._read_all_at = False, time.monotonic()
             self._changed.clear()
             wakeups = await tables.wakeups(guilds=ours)
             self._due = {table_id: at for table_id, at in wakeups.items() if at is not None}
+            if not self._started:
+                # Back from a restart: overdue turns get a fresh clock, once, not expiries.
+                # (A table whose next wake-up is still ahead has nothing overdue.)
+                now = self.bot.now()
+                self._overdue = {table_id for table_id, at in self._due.items() if at <= now}
         else:
             changed, self._changed = self._changed, {}
             # Pokes come from actions in our own servers; a table id alone does not say so.
@@ -127,10 +132,27 @@ class Clock:
         for table_id, wakeup in sorted(self._due.items(), key=lambda item: item[1]):
             if wakeup > self.bot.now():
                 break
-            self._publish(await tables.tick(table_id))
-            await self._refresh(table_id)
+            if table_id in self._overdue:
+                if not await self._attempt(table_id, tables.restart_clock):
+                    continue
+                self._overdue.discard(table_id)
+            await self._attempt(table_id, tables.tick)
+        self._started = True
         self.ready.set()
         return min(self._due.values(), default=None)
+
+    async def _attempt(self, table_id: int, step: Callable[[int], Awaitable[Outcome]]) -> bool:
+        """Run one table's step, announce it and read the table's next wake-up. If that
+        fails, the table is tried again in a while: a table the clock cannot act on (its
+        log unreadable, say) holds up no other table."""
+        try:
+            self._publish(await step(table_id))
+            await self._refresh(table_id)
+        except Exception:
+            log.exception("table %s: the clock could not act on it; trying again later", table_id)
+            self._due[table_id] = self.bot.now() + RETRY_AFTER
+            return False
+        return True
 
     def _publish(self, outcome: Outcome) -> None:
         if outcome.events:

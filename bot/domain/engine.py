@@ -151,12 +151,18 @@ def next_wakeup(state: TableState) -> datetime | None:
 
 def counterpart_due(state: TableState) -> datetime | None:
     """When the counterpart on move has thought enough to act (None: no counterpart on
-    move)."""
+    move): its think time after the turn began, or halfway to the deadline if less time
+    than that was left (a resume with little left), so it still moves before the turn
+    runs out."""
     seat = state.seat_on_move()
     if seat is None:
         return None
     began = state.turn_began or state.deadline or datetime.min.replace(tzinfo=UTC)
-    return began + timedelta(seconds=seat.think_seconds)
+    thought = began + timedelta(seconds=seat.think_seconds)
+    deadline = state.deadline
+    if deadline is not None and began < deadline <= thought:
+        return began + (deadline - began) / 2
+    return thought
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -688,10 +694,23 @@ def counterpart_id(delegation: str) -> str:
     return f"counterpart:{delegation}"
 
 
+def check_counterpart_seat(delegation: Delegation) -> None:
+    """Refuse a counterpart for a delegation whose head may not pass: a counterpart plays
+    as the head, and passes when the rules refuse its move, so it could never move on."""
+    if not delegation.may("head", Action.PASS):
+        raise Refusal(
+            R.BAD_ARGUMENT,
+            f"A counterpart plays as the head of the {delegation.name} delegation, and this "
+            "scenario does not let its head pass, the move a counterpart falls back on. "
+            "People must play this delegation.",
+        )
+
+
 def _seat(state: TableState, command: c.Seat, now: datetime) -> list[NewEvent]:
     _require_facilitator(command)
     _require_phase(state, [Phase.SETUP, Phase.NEGOTIATING, Phase.PAUSED], "seat a counterpart")
     delegation = _offering(state, command.delegation)
+    check_counterpart_seat(delegation)
     if command.strategy not in c.STRATEGIES:
         raise Refusal(
             R.BAD_ARGUMENT,

@@ -716,6 +716,11 @@ class Replay:
         _set_turn(state, data, event.at)
         if data.given("remaining_seconds"):
             state.remaining_seconds = data.remaining_seconds
+        elif state.phase is Phase.PAUSED and state.deadline is not None:
+            # An undone close of a table paused before it: the undo gave the turn a fresh
+            # clock as a deadline (it saw the table closed), and a paused table holds it
+            state.remaining_seconds = (state.deadline - event.at).total_seconds()
+            state.deadline = None
         state.idle_expiries = 0
         state.last_seq = event.seq
         self._state = state

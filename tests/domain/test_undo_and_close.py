@@ -175,6 +175,22 @@ def test_undo_of_session_end_while_paused_reopens_it_paused(mini: Scenario) -> N
     assert t.state.remaining_seconds == 600
 
 
+def test_undo_of_an_end_after_a_pause_into_the_turn_holds_no_deadline(mini: Scenario) -> None:
+    """Paused 4 minutes into a turn, ended, undone: paused with a full turn held and no
+    deadline running (/status would show one), the same when the log is folded again."""
+    t = seated(mini)
+    t.advance(minutes=4)
+    t.do("fac", c.Pause)
+    t.do("fac", c.End)
+    t.do("fac", c.Undo)
+    assert t.state.phase is Phase.PAUSED
+    assert (t.state.deadline, t.state.remaining_seconds) == (None, 600)
+    assert t.replayed() == t.state
+    t.advance(minutes=1)
+    t.do("fac", c.Resume)
+    assert t.state.deadline == t.now + 10 * MIN
+
+
 def test_players_are_refused_on_a_closed_table_with_how_it_closed(mini: Scenario) -> None:
     """After a close, a turn action is refused with wrong_phase saying how the table closed."""
     t = seated(mini)

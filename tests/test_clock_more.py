@@ -149,7 +149,7 @@ async def test_the_clock_reads_every_tables_wake_up_though_one_table_cannot_be_r
         # and one last written before wake-ups were kept with the table
         db.execute(
             "UPDATE tables SET scenario_json = replace(scenario_json, "
-            "'\"turn_minutes\":10.0', '\"turn_minutes\":10.0,\"tempo\":\"fast\"')"
+            '\'"turn_minutes":10.0\', \'"turn_minutes":10.0,"tempo":"fast"\')'
             " WHERE id = ?",
             (broken,),
         )

@@ -81,7 +81,7 @@ async def two_tables(tmp_path: Path, now: ManualClock) -> AsyncIterator[tuple[Pa
     with sqlite3.connect(db) as conn:
         conn.execute(
             "UPDATE tables SET scenario_json = replace(scenario_json, "
-            "'\"turn_minutes\":10.0', '\"turn_minutes\":10.0,\"tempo\":\"fast\"') WHERE id = ?",
+            '\'"turn_minutes":10.0\', \'"turn_minutes":10.0,"tempo":"fast"\') WHERE id = ?',
             (broken,),
         )
     yield db, broken, fine

@@ -14,6 +14,7 @@ import io
 import math
 import re
 import textwrap
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ from matplotlib.lines import Line2D
 from bot.domain import events as ev
 from bot.domain.scenario import Scenario
 from bot.review.schema import ExportedEvent, parse_events
+
+#: A name with emoji has no glyph in matplotlib's font: the SVG keeps its text (the
+#: browser draws it), so the warning says nothing a reader of the report would see.
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
 
 #: Events as the charts take them: an export's event dicts, or those parsed once already.
 Events = Sequence[Mapping[str, Any] | ExportedEvent]

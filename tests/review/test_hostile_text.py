@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ MARKUP = (
 )
 PIPE = "a\\|b | c"  # a backslash before a pipe, and a bare pipe
 
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = [
     f'instructor: session open scenario=hanoi-2019 sequencing=singapore title="{TITLE}"',
     "alice: join",
@@ -218,3 +220,33 @@ async def test_comparison_with_a_long_title_fits_a_phone(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, overflow
+
+
+async def test_an_emoji_name_exports_without_a_font_warning(tmp_path: Path) -> None:
+    """A player named with emoji (no glyph in matplotlib's font): `parley export` writes the
+    report and says only that (the SVG keeps the text, which the browser draws)."""
+    db = tmp_path / "log.db"
+    script = [
+        "instructor: session open scenario=hanoi-2019\n",
+        "👩‍👩‍👧: join\n",
+        "instructor: session assign member=👩‍👩‍👧 delegation=us role=head\n",
+    ]
+    code, _ = await play_lines(script, str(db), ["instructor"], io.StringIO())
+    assert code == 0
+    report = tmp_path / "report.html"
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "export",
+        "1",
+        "--db",
+        str(db),
+        "-o",
+        str(report),
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await run.communicate()
+    assert run.returncode == 0 and err.decode() == f"Wrote {report}\n", err.decode()
+    assert "👩‍👩‍👧" in report.read_text(encoding="utf-8")

@@ -9,9 +9,11 @@ with ``build_export``, as the other review tests do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -172,20 +174,31 @@ def test_comparison_chart_cuts_a_long_title_short() -> None:
     assert 0 < shown <= 60, shown
 
 
+#: How far a page scrolls sideways (0 or less: it fits its width).
+SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@contextlib.asynccontextmanager
+async def page_in_chromium(
+    chromium: str, tmp_path: Path, html: str
+) -> AsyncIterator[tuple[Any, Path]]:
+    """``html`` saved as a page, and a headless Chromium tab to load it in."""
+    page = tmp_path / "page.html"
+    page.write_text(html, encoding="utf-8")
+    async with browser(chromium, tmp_path) as tab:
+        yield tab, page
+
+
 async def test_report_with_long_words_fits_a_phone(
     chromium: str,
     exports: list[dict[str, Any]],
     tmp_path: Path,
 ) -> None:
     """A title and a name with no space to break at do not make the report scroll sideways."""
-    page = tmp_path / "report.html"
-    page.write_text(render_report(exports[0]), encoding="utf-8")
-    async with browser(chromium, tmp_path) as devtools:
+    async with page_in_chromium(chromium, tmp_path, render_report(exports[0])) as (tab, page):
         for width, phone in ((1280, False), (390, True)):
-            await load_offline(devtools, page, width, 844, phone=phone)
-            overflow = await devtools.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
+            await load_offline(tab, page, width, 844, phone=phone)
+            overflow = await tab.evaluate(SIDEWAYS)
             assert overflow <= 0, (width, overflow)
 
 
@@ -195,11 +208,9 @@ async def test_report_tables_with_a_long_name_fit_a_desktop_screen(
     tmp_path: Path,
 ) -> None:
     """On a desktop screen a 300-letter name breaks: no table has to scroll sideways."""
-    page = tmp_path / "report.html"
-    page.write_text(render_report(exports[0]), encoding="utf-8")
-    async with browser(chromium, tmp_path) as devtools:
-        await load_offline(devtools, page, 1280, 900)
-        wide = await devtools.evaluate(
+    async with page_in_chromium(chromium, tmp_path, render_report(exports[0])) as (tab, page):
+        await load_offline(tab, page, 1280, 900)
+        wide = await tab.evaluate(
             "[...document.querySelectorAll('.table-wrap')]"
             ".filter(w => w.scrollWidth > w.clientWidth).map(w => w.closest('section').id)"
         )
@@ -212,13 +223,9 @@ async def test_comparison_with_a_long_title_fits_a_phone(
     tmp_path: Path,
 ) -> None:
     """A table title with no space to break at does not make the comparison scroll sideways."""
-    page = tmp_path / "compare.html"
-    page.write_text(render_comparison(exports), encoding="utf-8")
-    async with browser(chromium, tmp_path) as devtools:
-        await load_offline(devtools, page, 390, 844, phone=True)
-        overflow = await devtools.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+    async with page_in_chromium(chromium, tmp_path, render_comparison(exports)) as (tab, page):
+        await load_offline(tab, page, 390, 844, phone=True)
+        overflow = await tab.evaluate(SIDEWAYS)
         assert overflow <= 0, overflow
 
 

@@ -112,15 +112,6 @@ def _parley_tables(where: Path) -> bool:
     return not names or names >= PARLEY_TABLES
 
 
-#: The largest integer SQLite stores: a larger table id names no table.
-MAX_TABLE_ID = 2**63 - 1
-
-
-async def _has_table(store: Store, table_id: int) -> bool:
-    """Whether the log holds table ``table_id`` (any int may be asked about)."""
-    return abs(table_id) <= MAX_TABLE_ID and await store.table(table_id) is not None
-
-
 async def _open_store(path: str) -> Store:
     _check_db(path)
     return await Store.open(path)
@@ -374,7 +365,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     async def run() -> str | None:
         async with await _open_store(db) as store:
-            if not await _has_table(store, args.table):
+            if await store.table(args.table) is None:
                 print(
                     f"parley export: there is no table {args.table} in {store.path}; "
                     f"`parley tables --db {store.path}` lists the tables there",
@@ -404,7 +395,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     async def exports() -> list[dict[str, Any]] | None:
         async with await _open_store(db) as store:
-            missing = [t for t in args.tables if not await _has_table(store, t)]
+            missing = [t for t in args.tables if await store.table(t) is None]
             if missing:
                 print(
                     f"parley compare: no table {', '.join(map(str, missing))} in "

@@ -193,6 +193,10 @@ class Snapshot:
     state: bytes
 
 
+#: The integers SQLite stores (a table id outside them cannot be asked about).
+_SQLITE_INTEGERS = range(-(2**63), 2**63)
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -979,7 +983,10 @@ class Store:
         return Snapshot(rows[0][0], rows[0][1], bytes(rows[0][2])) if rows else None
 
     async def table(self, table_id: int) -> TableRow | None:
-        """One table's row, if it exists."""
+        """One table's row, if it exists (any int may be asked: one SQLite cannot hold, a
+        number typed by someone, names no table)."""
+        if table_id not in _SQLITE_INTEGERS:
+            return None
         rows = await self._lookup(f"SELECT {_TABLE_COLUMNS} FROM tables WHERE id = ?", (table_id,))
         return _row_to_table(rows[0]) if rows else None
 

@@ -529,10 +529,6 @@ async def session_status(interaction: Interaction) -> None:
     await reply(interaction, "\n".join(lines), embed=present.status_embed(state, table_id))
 
 
-#: Table numbers are SQLite integers: anything from here up cannot be one.
-_TABLE_IDS_BELOW = 2**63
-
-
 async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
     """Table ids from ``1,2,#3`` that are tables of this server (refusing any other)."""
     bot = _bot(interaction)
@@ -549,8 +545,7 @@ async def _closed_tables(interaction: Interaction, text: str) -> list[int]:
         ids.append(int(part))
     for table_id in ids:
         try:
-            # the log keeps numbers in 64 bits; a longer one names no table
-            row = await bot.tables.table(table_id) if table_id < _TABLE_IDS_BELOW else None
+            row = await bot.tables.table(table_id)
         except Refusal:
             row = None
         if row is None or row.guild_id != _guild(interaction):

@@ -21,6 +21,7 @@ from bot.discord_app.publish import Publisher
 from bot.discord_app.replies import ParleyTree
 from bot.discord_app.shards import Shards
 from bot.domain import commands as c
+from bot.domain.errors import Refusal
 from bot.scenarios import ScenarioLibrary
 from bot.service import Outcome, Tables, open_tables, utc_now
 from bot.settings import Settings
@@ -238,6 +239,20 @@ class ParleyBot(discord.Client):
         if table_id is None:
             table_id = await self.table_here(interaction)
         return self.follow_up(await self.tables.act(table_id, command, key=str(interaction.id)))
+
+    async def log_refusal(
+        self,
+        interaction: discord.Interaction[Any],
+        table_id: int,
+        command_name: str,
+        args: dict[str, Any],
+        refusal: Refusal,
+    ) -> None:
+        """Log an attempt refused here, before the rules saw it, in the table's log (once
+        per interaction id); the caller then raises the refusal for the one error path."""
+        key = str(interaction.id)
+        who = self.who(interaction)
+        await self.tables.refuse(table_id, who, command_name, args, refusal, key=key)
 
     def follow_up(self, outcome: Outcome) -> Outcome:
         """Raise a refusal (the one error path answers it), or announce what happened.

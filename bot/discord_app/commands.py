@@ -245,14 +245,8 @@ class SessionGroup(app_commands.Group):
         found = await _state_here(interaction)
         if found is not None and interaction.command is not None:
             args = {k: str(v) for k, v in vars(interaction.namespace).items()}
-            await bot.tables.refuse(
-                found[0],
-                bot.who(interaction),
-                interaction.command.qualified_name,
-                args,
-                refusal,
-                key=str(interaction.id),
-            )
+            name = interaction.command.qualified_name
+            await bot.log_refusal(interaction, found[0], name, args, refusal)
         raise RefusedCheck(refusal)
 
 
@@ -310,8 +304,7 @@ async def session_open(
             "of its own.",
         )
         args = {"scenario": scenario, "sequencing": sequencing, "title": title}
-        who, key = bot.who(interaction), str(interaction.id)
-        await bot.tables.refuse(room_of, who, "session open", args, refusal, key)
+        await bot.log_refusal(interaction, room_of, "session open", args, refusal)
         raise refusal
     outcome = bot.follow_up(
         await bot.tables.open(
@@ -353,10 +346,7 @@ async def session_assign(
             "play one, use /session seat.",
         )
         table_id = await bot.table_here(interaction)
-        args = command.arguments()
-        await bot.tables.refuse(
-            table_id, command.who, command.name, args, refusal, str(interaction.id)
-        )
+        await bot.log_refusal(interaction, table_id, command.name, command.arguments(), refusal)
         raise refusal  # logged like any refused attempt; the one error path answers it
     await _act(interaction, command, f"{member.display_name} is now {role} of {delegation}.")
 
